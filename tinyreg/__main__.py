@@ -1,0 +1,3 @@
+from tinyreg.cli import main
+
+raise SystemExit(main())

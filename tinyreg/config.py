@@ -1,0 +1,99 @@
+"""Settings: defaults, then a TOML file, then `TINYREG_*` environment variables, then flags."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "TINYREG_"
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything `tinyreg serve` can be told."""
+
+    host: str = "127.0.0.1"
+    port: int = 5000
+    data: Path = Path("tinyreg-data")
+    log_level: str = "info"
+    access_log: bool = True
+    upload_ttl: float = 3600.0
+    """Seconds an upload may sit idle before it is cancelled and its bytes removed."""
+    sweep_interval: float = 60.0
+    """Seconds between two sweeps for expired uploads."""
+
+
+class ConfigError(ValueError):
+    """A setting that cannot be used, with a message for the person who wrote it."""
+
+
+def _convert(name: str, kind: Any, value: Any, origin: str) -> Any:
+    try:
+        if kind in (bool, "bool"):
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in _TRUE | _FALSE:
+                return text in _TRUE
+            raise ValueError(value)
+        if kind in (int, "int"):
+            if isinstance(value, bool):
+                raise ValueError(value)
+            return int(value)
+        if kind in (float, "float"):
+            return float(value)
+        if kind in (Path, "Path"):
+            return Path(value)
+        return str(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{origin}: {name} cannot be {value!r}") from None
+
+
+def _apply(settings: Settings, values: Mapping[str, Any], origin: str) -> Settings:
+    kinds = {f.name: f.type for f in fields(Settings)}
+    changes = {}
+    for name, value in values.items():
+        if value is None:
+            continue
+        key = name.replace("-", "_")
+        if key not in kinds:
+            raise ConfigError(f"{origin}: unknown setting {name!r}")
+        changes[key] = _convert(key, kinds[key], value, origin)
+    return replace(settings, **changes)
+
+
+def _from_env(env: Mapping[str, str]) -> dict[str, str]:
+    names = {f.name for f in fields(Settings)}
+    found = {}
+    for key, value in env.items():
+        if key.startswith(ENV_PREFIX) and key[len(ENV_PREFIX):].lower() in names:
+            found[key[len(ENV_PREFIX):].lower()] = value
+    return found
+
+
+def load_settings(
+    flags: Mapping[str, Any] | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    config_file: Path | None = None,
+) -> Settings:
+    """Combine the sources; later ones win: defaults < file < environment < flags."""
+    env = os.environ if env is None else env
+    settings = Settings()
+    config_file = config_file or (Path(env[ENV_PREFIX + "CONFIG"]) if env.get(ENV_PREFIX + "CONFIG") else None)
+    if config_file is not None:
+        try:
+            with open(config_file, "rb") as file:
+                settings = _apply(settings, tomllib.load(file), str(config_file))
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {config_file}: {exc.strerror}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{config_file} is not valid TOML: {exc}") from None
+    settings = _apply(settings, _from_env(env), "environment")
+    return _apply(settings, flags or {}, "command line")

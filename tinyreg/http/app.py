@@ -1,0 +1,114 @@
+"""The ASGI application: route `/v2/` requests to their resource, everything else to the web app.
+
+Errors raised anywhere below become the spec's JSON here and nowhere else. One access-log
+line is written per request: client, method, path, status, body bytes, duration.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from tinyreg.http import blobs, listings, manifests, uploads
+from tinyreg.http.asgi import ClientDisconnected, Receive, Request, Response, Scope, Send, send_response
+from tinyreg.http.errors import error_response, internal_error
+from tinyreg.http.routes import classify
+from tinyreg.registry.core import Registry
+from tinyreg.registry.errors import RegistryError
+from tinyreg.registry.names import check_name
+
+Handler = Callable[[Registry, Request, str, str], Awaitable[Response]]
+
+access_log = logging.getLogger("tinyreg.access")
+error_log = logging.getLogger("tinyreg.error")
+
+
+async def _base(registry: Registry, request: Request, name: str, reference: str) -> Response:
+    return Response(200, {"Content-Type": "application/json"}, b"{}")
+
+
+ROUTES: dict[str, dict[str, Handler]] = {
+    "base": {"GET": _base, "HEAD": _base},
+    "catalog": listings.CATALOG_HANDLERS,
+    "tags": listings.TAG_HANDLERS,
+    "manifests": manifests.HANDLERS,
+    "blobs": blobs.HANDLERS,
+    "uploads": uploads.SESSION_HANDLERS,
+    "upload_start": uploads.START_HANDLERS,
+    "referrers": listings.REFERRER_HANDLERS,
+}
+
+
+class RegistryApp:
+    """The whole HTTP surface of one registry, as an ASGI callable."""
+
+    def __init__(self, registry: Registry, *, access_log_enabled: bool = True) -> None:
+        self.registry = registry
+        self.access_log_enabled = access_log_enabled
+        self._web: Any = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            if scope["path"].startswith("/v2"):
+                await self._serve_api(scope, receive, send)
+            else:
+                await self._web_app()(scope, receive, send)
+        elif scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+
+    def _web_app(self) -> Any:
+        if self._web is None:  # Quart is imported on the first page request, not at start-up
+            from tinyreg.http.web import create_web_app
+
+            self._web = create_web_app(self.registry)
+        return self._web
+
+    async def _serve_api(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+        request = Request(scope, receive)
+        head_only = request.method == "HEAD"
+        try:
+            response = await self._dispatch(request)
+        except RegistryError as error:
+            response = error_response(error)
+        except ClientDisconnected:
+            self._log(request, 499, 0, started)
+            return
+        except Exception:
+            error_log.exception("%s %s failed", request.method, request.path)
+            response = internal_error()
+        sent = await send_response(send, response, head_only=head_only)
+        if self.access_log_enabled:
+            self._log(request, response.status, sent, started)
+
+    async def _dispatch(self, request: Request) -> Response:
+        route = classify(request.path)
+        if route is None:
+            raise RegistryError("NOT_FOUND", f"no endpoint at {request.path[:200]}")
+        resource = route.resource
+        if resource == "uploads" and not route.reference:
+            resource = "upload_start"
+        handler = ROUTES[resource].get(request.method)
+        if handler is None:
+            allowed = ", ".join(ROUTES[resource])
+            raise RegistryError("UNSUPPORTED", f"{request.method} is not allowed here", headers={"Allow": allowed})
+        if route.name:
+            check_name(route.name)
+        return await handler(self.registry, request, route.name, route.reference)
+
+    def _log(self, request: Request, status: int, sent: int, started: float) -> None:
+        client = request.scope.get("client") or ("-", 0)
+        duration_ms = (time.perf_counter() - started) * 1000
+        access_log.info('%s "%s %s" %d %d %.1fms', client[0], request.method, request.path, status, sent, duration_ms)
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return

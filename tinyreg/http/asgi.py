@@ -1,0 +1,119 @@
+"""The little ASGI toolkit the registry API is written with: a request, a response, a writer.
+
+The registry's hot paths (manifest and blob reads) answer straight from ASGI, without a web
+framework's per-request machinery.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs
+
+from tinyreg.registry.errors import RegistryError
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+
+class ClientDisconnected(Exception):
+    """The client went away before its request body was complete."""
+
+
+class Request:
+    """An HTTP request: method, path, query, headers, and its body as a stream."""
+
+    __slots__ = ("scope", "_receive", "method", "path", "_query")
+
+    def __init__(self, scope: Scope, receive: Receive) -> None:
+        self.scope = scope
+        self._receive = receive
+        self.method: str = scope["method"]
+        self.path: str = scope["path"]
+        self._query: dict[str, list[str]] | None = None
+
+    def header(self, name: str) -> str | None:
+        """The first value of a header (name in lowercase), or None."""
+        wanted = name.encode()
+        for key, value in self.scope["headers"]:
+            if key == wanted:
+                return value.decode("latin-1")
+        return None
+
+    def query(self, name: str) -> str | None:
+        """The first value of a query parameter, or None."""
+        if self._query is None:
+            self._query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+        values = self._query.get(name)
+        return values[0] if values else None
+
+    @property
+    def content_length(self) -> int | None:
+        value = self.header("content-length")
+        if value is None:
+            return None
+        if not value.strip().isdigit():
+            raise RegistryError("SIZE_INVALID", f"invalid Content-Length {value[:50]!r}")
+        return int(value)
+
+    async def stream(self) -> AsyncIterator[bytes]:
+        """The request body, chunk by chunk as it arrives."""
+        while True:
+            message = await self._receive()
+            if message["type"] == "http.disconnect":
+                raise ClientDisconnected()
+            chunk = message.get("body", b"")
+            if chunk:
+                yield chunk
+            if not message.get("more_body", False):
+                return
+
+    async def read(self, limit: int) -> bytes:
+        """The whole body when it is at most `limit` bytes; SIZE_INVALID (413) otherwise."""
+        length = self.content_length
+        if length is not None and length > limit:
+            raise RegistryError("SIZE_INVALID", f"body of {length} bytes is larger than {limit}", status=413)
+        body = bytearray()
+        async for chunk in self.stream():
+            body += chunk
+            if len(body) > limit:
+                raise RegistryError("SIZE_INVALID", f"body is larger than {limit} bytes", status=413)
+        return bytes(body)
+
+
+@dataclass(slots=True)
+class Response:
+    """A response: status, headers, and either `body` bytes or a `stream` of them."""
+
+    status: int
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    stream: AsyncIterator[bytes] | None = None
+
+
+COMMON_HEADERS = [(b"docker-distribution-api-version", b"registry/2.0")]
+
+
+async def send_response(send: Send, response: Response, *, head_only: bool = False) -> int:
+    """Write `response`; return how many body bytes were sent."""
+    headers = list(COMMON_HEADERS)
+    headers.extend((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in response.headers.items())
+    if response.stream is None and "Content-Length" not in response.headers:
+        headers.append((b"content-length", str(len(response.body)).encode()))
+    await send({"type": "http.response.start", "status": response.status, "headers": headers})
+    if head_only or response.stream is None:
+        body = b"" if head_only else response.body
+        await send({"type": "http.response.body", "body": body})
+        return len(body)
+    sent = 0
+    try:
+        async for chunk in response.stream:
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            sent += len(chunk)
+    finally:
+        await response.stream.aclose()  # type: ignore[attr-defined]
+    await send({"type": "http.response.body", "body": b""})
+    return sent

@@ -1,0 +1,69 @@
+"""`/v2/<name>/blobs/<digest>`: HEAD, GET (with Range) and DELETE."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import trio
+
+from tinyreg.http.asgi import Request, Response
+from tinyreg.registry.core import Registry
+from tinyreg.registry.names import parse_digest
+from tinyreg.registry.ranges import parse_range
+from tinyreg.storage.blobs import READ_CHUNK
+
+INLINE_READ = 64 * 1024  # reads this small are cheaper than a hop to a worker thread
+
+
+async def get_blob(registry: Registry, request: Request, name: str, reference: str) -> Response:
+    digest = parse_digest(reference)
+    blob = registry.blobs.find(name, digest)
+    headers = {
+        "Content-Type": "application/octet-stream",
+        "Docker-Content-Digest": str(digest),
+        "Accept-Ranges": "bytes",
+        "ETag": f'"{digest}"',
+        "Cache-Control": "max-age=31536000",
+    }
+    start, end, status = 0, blob.size - 1, 200
+    wanted = request.header("range")
+    if wanted is not None:
+        chosen = parse_range(wanted, blob.size)
+        if chosen is not None:
+            start, end = chosen
+            status = 206
+            headers["Content-Range"] = f"bytes {start}-{end}/{blob.size}"
+    length = end - start + 1
+    headers["Content-Length"] = str(length)
+    if request.method == "HEAD":
+        return Response(status, headers)
+    if blob.data is not None:
+        return Response(status, headers, blob.data[start : end + 1])
+    if length <= INLINE_READ:
+        with registry.store.open(digest) as file:
+            file.seek(start)
+            return Response(status, headers, file.read(length))
+    return Response(status, headers, stream=_file_chunks(registry, digest, start, length))
+
+
+async def _file_chunks(registry: Registry, digest, start: int, length: int) -> AsyncIterator[bytes]:  # type: ignore[no-untyped-def]
+    file = registry.store.open(digest)
+    try:
+        file.seek(start)
+        remaining = length
+        while remaining > 0:
+            chunk = await trio.to_thread.run_sync(file.read, min(READ_CHUNK, remaining))
+            if not chunk:
+                raise OSError(f"blob {digest} is shorter than its recorded size")
+            remaining -= len(chunk)
+            yield chunk
+    finally:
+        file.close()
+
+
+async def delete_blob(registry: Registry, request: Request, name: str, reference: str) -> Response:
+    registry.blobs.delete(name, parse_digest(reference))
+    return Response(202)
+
+
+HANDLERS = {"GET": get_blob, "HEAD": get_blob, "DELETE": delete_blob}

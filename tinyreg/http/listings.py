@@ -1,0 +1,49 @@
+"""`/v2/<name>/tags/list`, `/v2/_catalog` and `/v2/<name>/referrers/<digest>`."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import quote
+
+from tinyreg.http.asgi import Request, Response
+from tinyreg.registry.core import Registry
+from tinyreg.registry.listings import Page, parse_page_size
+from tinyreg.registry.manifests import OCI_INDEX
+from tinyreg.registry.names import parse_digest
+
+
+def _json(document: Any, headers: dict[str, str] | None = None, content_type: str = "application/json") -> Response:
+    return Response(200, {"Content-Type": content_type, **(headers or {})}, json.dumps(document).encode())
+
+
+def _next_link(path: str, page: Page, n: int | None) -> dict[str, str]:
+    if not page.more or not page.items:
+        return {}
+    size = n if n is not None else len(page.items)
+    return {"Link": f'<{path}?n={size}&last={quote(page.items[-1])}>; rel="next"'}
+
+
+async def list_tags(registry: Registry, request: Request, name: str, reference: str) -> Response:
+    n = parse_page_size(request.query("n"))
+    page = registry.listings.tags(name, n, request.query("last"))
+    return _json({"name": name, "tags": page.items}, _next_link(request.path, page, n))
+
+
+async def catalog(registry: Registry, request: Request, name: str, reference: str) -> Response:
+    n = parse_page_size(request.query("n"))
+    page = registry.listings.catalog(n, request.query("last"))
+    return _json({"repositories": page.items}, _next_link(request.path, page, n))
+
+
+async def referrers(registry: Registry, request: Request, name: str, reference: str) -> Response:
+    subject = parse_digest(reference)
+    artifact_type = request.query("artifactType") or None
+    index = registry.listings.referrers(name, str(subject), artifact_type)
+    headers = {"OCI-Filters-Applied": "artifactType"} if artifact_type else {}
+    return _json(index, headers, OCI_INDEX)
+
+
+TAG_HANDLERS = {"GET": list_tags, "HEAD": list_tags}
+CATALOG_HANDLERS = {"GET": catalog, "HEAD": catalog}
+REFERRER_HANDLERS = {"GET": referrers, "HEAD": referrers}

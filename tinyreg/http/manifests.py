@@ -1,0 +1,39 @@
+"""`/v2/<name>/manifests/<reference>`: HEAD, GET, PUT and DELETE by tag or digest."""
+
+from __future__ import annotations
+
+from tinyreg.http.asgi import Request, Response
+from tinyreg.registry.core import Registry
+from tinyreg.registry.manifests import MANIFEST_MAX_BYTES
+
+
+async def get_manifest(registry: Registry, request: Request, name: str, reference: str) -> Response:
+    manifest = registry.manifests.get(name, reference)
+    headers = {
+        "Content-Type": manifest.media_type,
+        "Docker-Content-Digest": manifest.digest,
+        "Content-Length": str(len(manifest.data)),
+        "ETag": f'"{manifest.digest}"',
+    }
+    return Response(200, headers, manifest.data)
+
+
+async def put_manifest(registry: Registry, request: Request, name: str, reference: str) -> Response:
+    data = await request.read(MANIFEST_MAX_BYTES)
+    result = registry.manifests.put(name, reference, data, request.header("content-type"))
+    headers = {
+        "Location": f"/v2/{name}/manifests/{result.digest}",
+        "Docker-Content-Digest": result.digest,
+        "Content-Length": "0",
+    }
+    if result.subject:
+        headers["OCI-Subject"] = result.subject
+    return Response(201, headers)
+
+
+async def delete_manifest(registry: Registry, request: Request, name: str, reference: str) -> Response:
+    registry.manifests.delete(name, reference)
+    return Response(202)
+
+
+HANDLERS = {"GET": get_manifest, "HEAD": get_manifest, "PUT": put_manifest, "DELETE": delete_manifest}

@@ -1,0 +1,75 @@
+"""Blob reads, deletes and cross-repository mounts.
+
+A blob is stored once, but it is readable only through a repository it is linked to, so
+content cannot leak from one repository to another by guessing a digest.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from tinyreg.registry.errors import RegistryError
+from tinyreg.registry.names import Digest
+from tinyreg.storage import keys
+from tinyreg.storage.blobs import FileBlobStore
+from tinyreg.storage.meta import Meta
+
+
+@dataclass(frozen=True, slots=True)
+class BlobRef:
+    """Where to read a blob of a repository: a file, or (for a manifest fetched as a blob) bytes."""
+
+    digest: Digest
+    size: int
+    data: bytes | None = None
+
+
+class Blobs:
+    """The blob operations of the registry."""
+
+    def __init__(self, meta: Meta, store: FileBlobStore) -> None:
+        self.meta = meta
+        self.store = store
+
+    def find(self, repo: str, digest: Digest) -> BlobRef:
+        """The blob `digest` as linked in `repo`, or BLOB_UNKNOWN.
+
+        Manifests of the repository are blobs too, as clients sometimes fetch them that way.
+        """
+        name = str(digest)
+        with self.meta.read() as txn:
+            link = self.meta.get(txn, "links", keys.repo_key(repo, name))
+            if link is not None:
+                return BlobRef(digest, link["size"])
+            if txn.get(keys.repo_key(repo, name), db=self.meta.db["manifests"]) is not None:
+                data = txn.get(name.encode(), db=self.meta.db["manifest_data"])
+                if data is not None:
+                    return BlobRef(digest, len(data), data)
+        raise RegistryError("BLOB_UNKNOWN", detail={"digest": name})
+
+    def delete(self, repo: str, digest: Digest) -> None:
+        """Unlink the blob from `repo`; its bytes stay for other repositories until collected."""
+        key = keys.repo_key(repo, str(digest))
+
+        def change(txn):  # type: ignore[no-untyped-def]
+            if not self.meta.delete(txn, "links", key):
+                raise RegistryError("BLOB_UNKNOWN", detail={"digest": str(digest)})
+
+        self.meta.write(change)
+
+    def mount(self, repo: str, digest: Digest, source: str) -> int | None:
+        """Link a blob of `source` into `repo` without moving bytes; its size, or None if not there."""
+        now = time.time()
+        name = str(digest)
+
+        def change(txn):  # type: ignore[no-untyped-def]
+            link = self.meta.get(txn, "links", keys.repo_key(source, name))
+            if link is None or self.meta.get(txn, "blobs", name.encode()) is None:
+                return None
+            self.meta.put(txn, "links", keys.repo_key(repo, name), link)
+            if txn.get(repo.encode(), db=self.meta.db["repos"]) is None:
+                self.meta.put(txn, "repos", repo.encode(), {"created": now})
+            return int(link["size"])
+
+        return self.meta.write(change)

@@ -1,0 +1,29 @@
+"""The registry: metadata and blob storage behind the operations the HTTP layer calls."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tinyreg.registry.blobs import Blobs
+from tinyreg.registry.listings import Listings
+from tinyreg.registry.repository import Manifests
+from tinyreg.registry.uploads import Uploads
+from tinyreg.storage.blobs import FileBlobStore
+from tinyreg.storage.meta import Meta
+
+
+class Registry:
+    """One data directory opened for serving: `blobs`, `uploads`, `manifests`, `listings`."""
+
+    def __init__(self, data_dir: Path | str) -> None:
+        self.data_dir = Path(data_dir).resolve()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.meta = Meta(self.data_dir / "meta")
+        self.store = FileBlobStore(self.data_dir)
+        self.blobs = Blobs(self.meta, self.store)
+        self.uploads = Uploads(self.meta, self.store)
+        self.manifests = Manifests(self.meta)
+        self.listings = Listings(self.meta)
+
+    def close(self) -> None:
+        self.meta.close()

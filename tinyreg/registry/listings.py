@@ -1,0 +1,82 @@
+"""Listings: the tags of a repository, the catalog, and the referrers of a manifest."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from tinyreg.registry.errors import RegistryError
+from tinyreg.registry.manifests import OCI_INDEX
+from tinyreg.storage import keys
+from tinyreg.storage.meta import Meta
+
+MAX_PAGE = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of a sorted listing; `more` says whether a next page exists."""
+
+    items: list[str]
+    more: bool
+
+
+def parse_page_size(value: str | None) -> int | None:
+    """The `n` query parameter: None when absent; PAGINATION_NUMBER_INVALID when not a count."""
+    if value is None or value == "":
+        return None
+    if not value.isdigit():
+        raise RegistryError("PAGINATION_NUMBER_INVALID", f"n must be a non-negative integer, not {value[:50]!r}")
+    return min(int(value), MAX_PAGE)
+
+
+def _page(names: Any, n: int | None) -> Page:
+    limit = MAX_PAGE if n is None else n
+    items: list[str] = []
+    for name in names:
+        if len(items) == limit:
+            return Page(items, True)
+        items.append(name)
+    return Page(items, False)
+
+
+class Listings:
+    """Tag lists, the catalog and referrers, read from one snapshot each."""
+
+    def __init__(self, meta: Meta) -> None:
+        self.meta = meta
+
+    def tags(self, repo: str, n: int | None, last: str | None) -> Page:
+        """Tags of `repo` in byte order, after `last`; NAME_UNKNOWN for a repository never pushed to."""
+        prefix = keys.repo_prefix(repo)
+        with self.meta.read() as txn:
+            if txn.get(repo.encode(), db=self.meta.db["repos"]) is None:
+                raise RegistryError("NAME_UNKNOWN", detail={"name": repo})
+            after = keys.repo_key(repo, last) if last else None
+            names = (key[len(prefix):].decode() for key, _ in self.meta.scan(txn, "tags", prefix, after=after))
+            return _page(names, n)
+
+    def catalog(self, n: int | None, last: str | None) -> Page:
+        """Repository names in byte order, after `last`."""
+        with self.meta.read() as txn:
+            after = last.encode() if last else None
+            names = (key.decode() for key, _ in self.meta.scan(txn, "repos", b"", after=after))
+            return _page(names, n)
+
+    def referrers(self, repo: str, subject: str, artifact_type: str | None) -> dict[str, Any]:
+        """An OCI image index of the manifests in `repo` whose `subject` is `subject`."""
+        prefix = keys.referrer_key(repo, subject, "")
+        descriptors = []
+        with self.meta.read() as txn:
+            for key, _ in self.meta.scan(txn, "referrers", prefix):
+                digest = key[len(prefix):].decode()
+                row = self.meta.get(txn, "manifests", keys.repo_key(repo, digest))
+                if row is None or (artifact_type and row.get("artifact_type") != artifact_type):
+                    continue
+                descriptor: dict[str, Any] = {"mediaType": row["media_type"], "digest": digest, "size": row["size"]}
+                if row.get("artifact_type"):
+                    descriptor["artifactType"] = row["artifact_type"]
+                if row.get("annotations"):
+                    descriptor["annotations"] = row["annotations"]
+                descriptors.append(descriptor)
+        return {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": descriptors}

@@ -1,0 +1,99 @@
+"""The grammar of repository names, tags, digests and upload ids (pure, no I/O).
+
+Every identifier that reaches storage passes through here first, so none can name a path
+outside the data directory: names and tags become LMDB keys only, digests and upload ids
+are reduced to lowercase hex before they touch the file system.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+from tinyreg.registry.errors import RegistryError
+
+NAME_MAX_LENGTH = 255
+_NAME_COMPONENT = r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*"
+NAME_RE = re.compile(rf"{_NAME_COMPONENT}(?:/{_NAME_COMPONENT})*")
+TAG_RE = re.compile(r"[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}")
+DIGEST_RE = re.compile(r"([a-z0-9]+(?:[+._-][a-z0-9]+)*):([a-zA-Z0-9=_-]+)")
+UPLOAD_ID_RE = re.compile(r"[0-9a-f]{32}")
+
+#: Algorithms this registry can verify, with the exact shape of their encoded part.
+ALGORITHMS: dict[str, re.Pattern[str]] = {
+    "sha256": re.compile(r"[a-f0-9]{64}"),
+    "sha512": re.compile(r"[a-f0-9]{128}"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Digest:
+    """A verified content digest such as `sha256:9f86…`."""
+
+    algorithm: str
+    encoded: str
+
+    def __str__(self) -> str:
+        return f"{self.algorithm}:{self.encoded}"
+
+    def hasher(self) -> "hashlib._Hash":
+        """A fresh hash object of this digest's algorithm."""
+        return hashlib.new(self.algorithm)
+
+    @classmethod
+    def of(cls, data: bytes, algorithm: str = "sha256") -> "Digest":
+        """The digest of `data`."""
+        return cls(algorithm, hashlib.new(algorithm, data).hexdigest())
+
+
+def is_valid_name(name: str) -> bool:
+    """True when `name` is a repository name the spec allows."""
+    return len(name) <= NAME_MAX_LENGTH and NAME_RE.fullmatch(name) is not None
+
+
+def check_name(name: str) -> str:
+    """Return `name`, or raise NAME_INVALID saying why it is not a repository name."""
+    if len(name) > NAME_MAX_LENGTH:
+        raise RegistryError("NAME_INVALID", f"repository name is longer than {NAME_MAX_LENGTH} characters")
+    if NAME_RE.fullmatch(name) is None:
+        raise RegistryError("NAME_INVALID", f"invalid repository name {name[:300]!r}", detail={"name": name[:300]})
+    return name
+
+
+def is_valid_tag(tag: str) -> bool:
+    """True when `tag` matches `[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}`."""
+    return TAG_RE.fullmatch(tag) is not None
+
+
+def check_tag(tag: str) -> str:
+    """Return `tag`, or raise TAG_INVALID."""
+    if not is_valid_tag(tag):
+        raise RegistryError("TAG_INVALID", f"invalid tag {tag[:200]!r}", detail={"tag": tag[:200]})
+    return tag
+
+
+def looks_like_digest(reference: str) -> bool:
+    """True when a manifest reference is meant as a digest rather than a tag (it has a colon)."""
+    return ":" in reference
+
+
+def parse_digest(text: str, *, code: str = "DIGEST_INVALID") -> Digest:
+    """Parse and verify a digest string; raise `code` (DIGEST_INVALID by default) if it is not one we can check."""
+    match = DIGEST_RE.fullmatch(text)
+    if match is None:
+        raise RegistryError(code, f"invalid digest {text[:200]!r}", detail={"digest": text[:200]})
+    algorithm, encoded = match.groups()
+    shape = ALGORITHMS.get(algorithm)
+    if shape is None:
+        raise RegistryError(code, f"unsupported digest algorithm {algorithm!r}", detail={"digest": text[:200]})
+    if shape.fullmatch(encoded) is None:
+        raise RegistryError(code, f"invalid {algorithm} digest {text[:200]!r}", detail={"digest": text[:200]})
+    return Digest(algorithm, encoded)
+
+
+def check_upload_id(upload_id: str) -> str:
+    """Return `upload_id`, or raise BLOB_UPLOAD_UNKNOWN: ids are 32 lowercase hex characters."""
+    if UPLOAD_ID_RE.fullmatch(upload_id) is None:
+        raise RegistryError("BLOB_UPLOAD_UNKNOWN", detail={"upload": upload_id[:100]})
+    return upload_id

@@ -1,0 +1,274 @@
+"""Blob upload sessions: started → receiving → committed | cancelled | expired.
+
+An open session is one `uploads` row (repository, size, timestamps) and one staging file.
+The live sha256 of each session is kept in memory while its bytes arrive; when it is gone
+(a restart, another worker, a sha512 digest) the staging file is re-hashed before commit,
+so the client's digest is never trusted.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import trio
+
+from tinyreg.registry.errors import RegistryError
+from tinyreg.registry.names import Digest, check_upload_id
+from tinyreg.registry.ranges import check_chunk_start
+from tinyreg.storage import keys
+from tinyreg.storage.blobs import READ_CHUNK, FileBlobStore
+from tinyreg.storage.meta import Meta
+
+WRITE_BUFFER = 4 * 1024 * 1024
+INLINE_WRITE = 256 * 1024  # smaller writes are cheaper than a hop to a worker thread
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    """The state of one open upload session."""
+
+    id: str
+    repo: str
+    size: int
+    started: float
+    updated: float
+
+    def expired(self, now: float, ttl: float) -> bool:
+        """True when nothing has touched the session for `ttl` seconds."""
+        return now - self.updated > ttl
+
+    def to_row(self) -> dict[str, object]:
+        return {"repo": self.repo, "size": self.size, "started": self.started, "updated": self.updated}
+
+    @classmethod
+    def from_row(cls, upload_id: str, row: dict[str, object]) -> "Upload":
+        return cls(upload_id, str(row["repo"]), int(row["size"]), float(row["started"]), float(row["updated"]))  # type: ignore[arg-type]
+
+
+class _LiveHash:
+    """A running sha256 of a session's bytes and how many bytes it has seen."""
+
+    __slots__ = ("hasher", "offset")
+
+    def __init__(self) -> None:
+        self.hasher = Digest("sha256", "").hasher()
+        self.offset = 0
+
+
+class Uploads:
+    """Open, feed, finish and cancel upload sessions."""
+
+    def __init__(self, meta: Meta, store: FileBlobStore) -> None:
+        self.meta = meta
+        self.store = store
+        self._live: dict[str, _LiveHash] = {}
+        self._locks: dict[str, trio.Lock] = {}
+
+    # -- session rows ---------------------------------------------------------------------
+
+    def start(self, repo: str) -> Upload:
+        """Open a new, empty session for `repo`."""
+        now = time.time()
+        upload = Upload(uuid.uuid4().hex, repo, 0, now, now)
+        self.store.create_staging(upload.id)
+        self.meta.write(lambda txn: self.meta.put(txn, "uploads", upload.id.encode(), upload.to_row()))
+        self._live[upload.id] = _LiveHash()
+        return upload
+
+    def get(self, repo: str, upload_id: str) -> Upload:
+        """The open session `upload_id` of `repo`, or BLOB_UPLOAD_UNKNOWN."""
+        check_upload_id(upload_id)
+        with self.meta.read() as txn:
+            row = self.meta.get(txn, "uploads", upload_id.encode())
+        if row is None or row["repo"] != repo:
+            raise RegistryError("BLOB_UPLOAD_UNKNOWN", detail={"upload": upload_id})
+        return Upload.from_row(upload_id, row)
+
+    def _save(self, upload: Upload) -> None:
+        key = upload.id.encode()
+
+        def change(txn):  # type: ignore[no-untyped-def]
+            if txn.get(key, db=self.meta.db["uploads"]) is None:
+                raise RegistryError("BLOB_UPLOAD_UNKNOWN", "the upload was cancelled meanwhile")
+            self.meta.put(txn, "uploads", key, upload.to_row())
+
+        self.meta.write(change)
+
+    def _lock(self, upload_id: str) -> trio.Lock:
+        return self._locks.setdefault(upload_id, trio.Lock())
+
+    # -- receiving bytes ------------------------------------------------------------------
+
+    async def append(
+        self,
+        repo: str,
+        upload_id: str,
+        body: AsyncIterator[bytes],
+        *,
+        content_range: str | None = None,
+        content_length: int | None = None,
+    ) -> Upload:
+        """Append one chunk (streamed) to the session; return its new state."""
+        async with self._lock(upload_id):
+            upload = self.get(repo, upload_id)
+            expected = check_chunk_start(content_range, upload.size, content_length)
+            written = await self._receive(upload, body, expected)
+            upload = Upload(upload.id, repo, upload.size + written, upload.started, time.time())
+            self._save(upload)
+            return upload
+
+    async def _receive(self, upload: Upload, body: AsyncIterator[bytes], expected: int | None) -> int:
+        live = self._live.get(upload.id)
+        if live is not None and live.offset != upload.size:
+            del self._live[upload.id]
+            live = None
+        if live is None and upload.size == 0:
+            live = self._live[upload.id] = _LiveHash()
+        written = 0
+        fd = os.open(self.store.staging_path(upload.id), os.O_WRONLY)
+        try:
+            os.lseek(fd, upload.size, os.SEEK_SET)
+            buffer = bytearray()
+            async for chunk in body:
+                buffer += chunk
+                written += len(chunk)
+                if expected is not None and written > expected:
+                    raise RegistryError("SIZE_INVALID", f"chunk is longer than the {expected} bytes announced")
+                if len(buffer) >= WRITE_BUFFER:
+                    await _write(fd, buffer, live)
+                    buffer = bytearray()
+            if expected is not None and written != expected:
+                raise RegistryError("SIZE_INVALID", f"chunk holds {written} bytes, {expected} were announced")
+            await _write(fd, buffer, live)
+        except BaseException:
+            os.ftruncate(fd, upload.size)  # a failed chunk leaves the session as it was
+            self._live.pop(upload.id, None)
+            raise
+        finally:
+            os.close(fd)
+        if live is not None:
+            live.offset += written
+        return written
+
+    # -- finishing --------------------------------------------------------------------------
+
+    async def finish(
+        self,
+        repo: str,
+        upload_id: str,
+        digest: Digest,
+        body: AsyncIterator[bytes] | None = None,
+        *,
+        content_range: str | None = None,
+        content_length: int | None = None,
+    ) -> int:
+        """Append an optional last chunk, verify `digest`, and make the blob visible in `repo`.
+
+        Returns the blob's size. On a digest mismatch the session is dropped: DIGEST_INVALID.
+        """
+        async with self._lock(upload_id):
+            upload = self.get(repo, upload_id)
+            if body is not None:
+                expected = check_chunk_start(content_range, upload.size, content_length)
+                written = await self._receive(upload, body, expected)
+                upload = Upload(upload.id, repo, upload.size + written, upload.started, time.time())
+            actual = await self._digest_of(upload, digest.algorithm)
+            if actual != digest:
+                self._drop(upload.id)
+                raise RegistryError(
+                    "DIGEST_INVALID", f"upload has digest {actual}, not {digest}", detail={"digest": str(digest)}
+                )
+            await trio.to_thread.run_sync(self.store.commit, upload.id, digest)
+            self._link_committed(upload, digest)
+            self._live.pop(upload.id, None)
+            self._locks.pop(upload.id, None)
+            return upload.size
+
+    async def _digest_of(self, upload: Upload, algorithm: str) -> Digest:
+        live = self._live.get(upload.id)
+        if algorithm == "sha256" and live is not None and live.offset == upload.size:
+            return Digest("sha256", live.hasher.hexdigest())
+        path = self.store.staging_path(upload.id)
+        return await trio.to_thread.run_sync(_hash_file, path, algorithm)
+
+    def _link_committed(self, upload: Upload, digest: Digest) -> None:
+        now = time.time()
+        blob_key = str(digest).encode()
+
+        def change(txn):  # type: ignore[no-untyped-def]
+            if txn.get(blob_key, db=self.meta.db["blobs"]) is None:
+                self.meta.put(txn, "blobs", blob_key, {"size": upload.size, "created": now})
+            self.meta.put(txn, "links", keys.repo_key(upload.repo, str(digest)), {"size": upload.size})
+            if txn.get(upload.repo.encode(), db=self.meta.db["repos"]) is None:
+                self.meta.put(txn, "repos", upload.repo.encode(), {"created": now})
+            self.meta.delete(txn, "uploads", upload.id.encode())
+
+        self.meta.write(change)
+
+    # -- ending without a blob --------------------------------------------------------------
+
+    async def cancel(self, repo: str, upload_id: str) -> None:
+        """Cancel an open session and remove its bytes."""
+        async with self._lock(upload_id):
+            self.get(repo, upload_id)
+            self._drop(upload_id)
+
+    def discard(self, upload_id: str) -> None:
+        """Forget a session if it is still open (no error when it is already gone)."""
+        self._drop(upload_id)
+
+    def _drop(self, upload_id: str) -> None:
+        self.meta.write(lambda txn: self.meta.delete(txn, "uploads", upload_id.encode()))
+        self.store.discard(upload_id)
+        self._live.pop(upload_id, None)
+        self._locks.pop(upload_id, None)
+
+    def expire(self, ttl: float, now: float | None = None) -> list[str]:
+        """Drop sessions idle for more than `ttl` seconds and staging files without a session."""
+        now = time.time() if now is None else now
+        with self.meta.read() as txn:
+            rows = {
+                key.decode(): Upload.from_row(key.decode(), self.meta.decode_value(value))
+                for key, value in self.meta.scan(txn, "uploads", b"")
+            }
+        stale = [u.id for u in rows.values() if u.expired(now, ttl) and not self._busy(u.id)]
+        for upload_id in stale:
+            self._drop(upload_id)
+        for upload_id in self.store.staging_ids():
+            if upload_id not in rows and not self._busy(upload_id):
+                self.store.discard(upload_id)
+                stale.append(upload_id)
+        return stale
+
+    def _busy(self, upload_id: str) -> bool:
+        lock = self._locks.get(upload_id)
+        return lock is not None and lock.locked()
+
+
+async def _write(fd: int, buffer: bytearray, live: _LiveHash | None) -> None:
+    if not buffer:
+        return
+    if len(buffer) < INLINE_WRITE:
+        _write_and_hash(fd, buffer, live)
+    else:
+        await trio.to_thread.run_sync(_write_and_hash, fd, buffer, live)
+
+
+def _write_and_hash(fd: int, buffer: bytearray, live: _LiveHash | None) -> None:
+    view = memoryview(buffer)
+    while view:
+        view = view[os.write(fd, view):]
+    if live is not None:
+        live.hasher.update(buffer)
+
+
+def _hash_file(path: os.PathLike[str] | str, algorithm: str) -> Digest:
+    hasher = Digest(algorithm, "").hasher()
+    with open(path, "rb", buffering=0) as file:
+        while chunk := file.read(READ_CHUNK):
+            hasher.update(chunk)
+    return Digest(algorithm, hasher.hexdigest())

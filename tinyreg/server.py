@@ -1,0 +1,73 @@
+"""Run the registry: hypercorn (trio worker) around the ASGI app, plus its housekeeping.
+
+`serve` is a trio task in the `task_status.started` style: it reports the URL it listens on
+(so port 0 works) and returns once `stop` is set and open requests have finished.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import partial
+from typing import Any
+
+import trio
+
+from tinyreg.config import Settings
+from tinyreg.http.app import RegistryApp
+from tinyreg.registry.core import Registry
+
+log = logging.getLogger("tinyreg")
+
+
+def _bind_address(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def hypercorn_config(settings: Settings) -> Any:
+    from hypercorn.config import Config
+
+    config = Config()
+    config.bind = [_bind_address(settings.host, settings.port)]
+    config.accesslog = None  # the app writes its own access log
+    config.errorlog = logging.getLogger("hypercorn.error")
+    config.keep_alive_timeout = 75
+    config.graceful_timeout = 5
+    config.include_server_header = False
+    return config
+
+
+async def _expire_uploads(registry: Registry, settings: Settings) -> None:
+    while True:
+        expired = registry.uploads.expire(settings.upload_ttl)
+        if expired:
+            log.info("removed %d expired uploads", len(expired))
+        await trio.sleep(settings.sweep_interval)
+
+
+async def serve(
+    settings: Settings,
+    *,
+    stop: trio.Event | None = None,
+    task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve the registry of `settings.data` until `stop` is set; report the base URL when listening."""
+    from hypercorn.trio import serve as hypercorn_serve
+
+    if stop is None:
+        stop = trio.Event()
+    registry = Registry(settings.data)
+    try:
+        app = RegistryApp(registry, access_log_enabled=settings.access_log)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(_expire_uploads, registry, settings)
+
+            async def run_http(task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED) -> None:
+                try:
+                    await hypercorn_serve(app, hypercorn_config(settings), shutdown_trigger=stop.wait, task_status=task_status)
+                finally:
+                    nursery.cancel_scope.cancel()
+
+            binds = await nursery.start(partial(run_http))
+            task_status.started(binds[0])
+    finally:
+        registry.close()

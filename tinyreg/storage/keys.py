@@ -1,0 +1,29 @@
+"""Key builders for the LMDB sub-databases: the one place that knows the key layout.
+
+Names and tags never contain NUL, so `repo\\0rest` keys sort by repository first and a
+prefix scan over `repo\\0` lists exactly one repository's rows.
+"""
+
+from __future__ import annotations
+
+SEP = b"\0"
+
+
+def repo_prefix(repo: str) -> bytes:
+    """Prefix shared by every key of one repository."""
+    return repo.encode() + SEP
+
+
+def repo_key(repo: str, item: str) -> bytes:
+    """`repo\\0item`: a tag, a linked blob or a manifest of one repository."""
+    return repo.encode() + SEP + item.encode()
+
+
+def referrer_key(repo: str, subject: str, referrer: str) -> bytes:
+    """`repo\\0subject\\0referrer`: one manifest whose `subject` is another."""
+    return repo.encode() + SEP + subject.encode() + SEP + referrer.encode()
+
+
+def split_last(key: bytes) -> str:
+    """The last component of a key, decoded."""
+    return key.rsplit(SEP, 1)[-1].decode()

@@ -1,0 +1,121 @@
+"""Metadata in one LMDB environment: named sub-databases, cbor2 values, typed accessors.
+
+Sub-databases (keys from `tinyreg.storage.keys`):
+
+=============  =========================  ==============================================
+name           key                        value
+=============  =========================  ==============================================
+repos          repo                       {"created": float}
+blobs          digest                     {"size": int, "created": float}
+links          repo\\0digest               {"size": int}  (blob readable through repo)
+manifests      repo\\0digest               {"media_type", "size", "artifact_type",
+                                           "subject", "refs", "annotations", "created"}
+manifest_data  digest                     the manifest bytes, exactly as pushed
+tags           repo\\0tag                  digest (bytes)
+referrers      repo\\0subject\\0referrer     b""
+uploads        upload id                  {"repo", "size", "started", "updated"}
+=============  =========================  ==============================================
+
+Read transactions are cheap and concurrent; write transactions are serialized, so callers
+keep them short and never hold one across an `await`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import cbor2
+import lmdb
+
+T = TypeVar("T")
+
+SUBDBS = ("repos", "blobs", "links", "manifests", "manifest_data", "tags", "referrers", "uploads")
+INITIAL_MAP_SIZE = 256 * 1024 * 1024
+
+
+def encode(value: Any) -> bytes:
+    return cbor2.dumps(value)
+
+
+def decode(raw: bytes | memoryview | None) -> Any:
+    return None if raw is None else cbor2.loads(raw)
+
+
+class Meta:
+    """The metadata store: an LMDB environment with one handle per sub-database."""
+
+    def __init__(self, path: Path) -> None:
+        path.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.env = lmdb.open(
+            str(path),
+            map_size=INITIAL_MAP_SIZE,
+            max_dbs=len(SUBDBS) + 8,
+            max_readers=512,
+            metasync=True,
+            sync=True,
+        )
+        self.db = {name: self.env.open_db(name.encode()) for name in SUBDBS}
+
+    def close(self) -> None:
+        self.env.close()
+
+    @contextmanager
+    def read(self) -> Iterator[lmdb.Transaction]:
+        """A read-only transaction (a consistent snapshot)."""
+        with self.env.begin(buffers=False) as txn:
+            yield txn
+
+    def write(self, change: Callable[[lmdb.Transaction], T]) -> T:
+        """Run `change` in one write transaction, growing the map when it is full."""
+        while True:
+            try:
+                with self.env.begin(write=True) as txn:
+                    return change(txn)
+            except lmdb.MapFullError:
+                self._grow()
+            except lmdb.MapResizedError:
+                self.env.set_mapsize(0)  # another process grew the map: adopt its size
+
+    def _grow(self) -> None:
+        current = self.env.info()["map_size"]
+        self.env.set_mapsize(current * 2)
+
+    def get(self, txn: lmdb.Transaction, db: str, key: bytes) -> Any:
+        return decode(txn.get(key, db=self.db[db]))
+
+    decode_value = staticmethod(decode)
+
+    def put(self, txn: lmdb.Transaction, db: str, key: bytes, value: Any) -> None:
+        txn.put(key, encode(value), db=self.db[db])
+
+    def delete(self, txn: lmdb.Transaction, db: str, key: bytes) -> bool:
+        return txn.delete(key, db=self.db[db])
+
+    def scan(
+        self, txn: lmdb.Transaction, db: str, prefix: bytes, *, after: bytes | None = None
+    ) -> Iterator[tuple[bytes, bytes]]:
+        """Raw (key, value) pairs whose key starts with `prefix`, in key order, strictly after `after`."""
+        cursor = txn.cursor(db=self.db[db])
+        start = after if after is not None and after >= prefix else prefix
+        if not cursor.set_range(start):
+            return
+        for key, value in cursor:
+            if not key.startswith(prefix):
+                return
+            if after is not None and key <= after:
+                continue
+            yield key, value
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename or unlink in `path` durable."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
