@@ -47,15 +47,21 @@ async def _expire_uploads(registry: Registry, settings: Settings) -> None:
 async def serve(
     settings: Settings,
     *,
+    registry: Registry | None = None,
     stop: trio.Event | None = None,
     task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Serve the registry of `settings.data` until `stop` is set; report the base URL when listening."""
+    """Serve the registry of `settings.data` until `stop` is set; report the base URL when listening.
+
+    Pass an open `registry` to keep using it afterwards (the caller then closes it).
+    """
     from hypercorn.trio import serve as hypercorn_serve
 
     if stop is None:
         stop = trio.Event()
-    registry = Registry(settings.data)
+    owned = registry is None
+    if registry is None:
+        registry = Registry(settings.data)
     try:
         app = RegistryApp(registry, access_log_enabled=settings.access_log)
         async with trio.open_nursery() as nursery:
@@ -70,4 +76,5 @@ async def serve(
             binds = await nursery.start(partial(run_http))
             task_status.started(binds[0])
     finally:
-        registry.close()
+        if owned:
+            registry.close()

@@ -13,26 +13,69 @@ import queue
 import shutil
 import tempfile
 import threading
+from functools import partial
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import trio
 
+from tinyreg import samples
 from tinyreg.config import Settings
+from tinyreg.registry.core import Registry
+from tinyreg.registry.names import check_name
 
 
 @dataclass(frozen=True)
 class RunningRegistry:
-    """A registry that is serving: where to reach it and where its data lives."""
+    """A registry that is serving: where to reach it, where its data lives, and push helpers.
+
+    The helpers write straight into the registry's storage (no HTTP, no external tool), so
+    they are quick and safe to call from a test whatever its event loop.
+    """
 
     url: str
     """Base URL, such as `http://127.0.0.1:41234`."""
     host: str
     """`host:port`, as image references want it (`127.0.0.1:41234/group/project:tag`)."""
     data_dir: Path
+    _registry: Registry = field(repr=False, compare=False)
+
+    def push_blob(self, repo: str, data: bytes) -> str:
+        """Store `data` as a blob of `repo`; return its digest."""
+        return str(self._registry.blobs.put_bytes(check_name(repo), data))
+
+    def push(self, repo: str, sample: samples.Sample, tag: str | None = "latest") -> str:
+        """Push a built manifest and its blobs, tagged `tag` (or by digest only); return its digest."""
+        check_name(repo)
+        for blob in sample.blobs:
+            self._registry.blobs.put_bytes(repo, blob)
+        return self._registry.manifests.put(repo, tag or sample.digest, sample.manifest, sample.media_type).digest
+
+    def push_image(self, repo: str, tag: str | None = "latest", *, layers: int = 1, architecture: str = "amd64") -> str:
+        """Push a small real OCI image (gzip tar layers, one file each); return the manifest digest."""
+        return self.push(repo, samples.image(layers=layers, architecture=architecture, seed=f"{repo}:{tag}"), tag)
+
+    def push_artifact(
+        self,
+        repo: str,
+        tag: str | None,
+        files: dict[str, bytes],
+        *,
+        artifact_type: str,
+        media_type: str = "application/octet-stream",
+        subject: str | None = None,
+    ) -> str:
+        """Push an OCI 1.1 artifact (empty config, one layer per file), optionally referring to the
+        manifest `subject` (a digest in `repo`); return its digest."""
+        subject_descriptor = None
+        if subject is not None:
+            stored = self._registry.manifests.get(check_name(repo), subject)
+            subject_descriptor = samples.descriptor(stored.media_type, stored.data)
+        built = samples.artifact(files, artifact_type=artifact_type, media_type=media_type, subject=subject_descriptor)
+        return self.push(repo, built, tag)
 
 
 def _settings(data_dir: Path, host: str, port: int, options: dict[str, Any]) -> Settings:
@@ -49,14 +92,17 @@ async def open_registry(
     temporary = data_dir is None
     path = Path(tempfile.mkdtemp(prefix="tinyreg-")) if temporary else Path(data_dir)  # type: ignore[arg-type]
     stop = trio.Event()
+    settings = _settings(path, host, port, dict(options))
+    registry = Registry(path)
     try:
         async with trio.open_nursery() as nursery:
-            url = await nursery.start(lambda task_status: serve(_settings(path, host, port, dict(options)), stop=stop, task_status=task_status))
+            url = await nursery.start(partial(serve, settings, registry=registry, stop=stop))
             try:
-                yield RunningRegistry(url=url, host=url.split("://", 1)[1], data_dir=path)
+                yield RunningRegistry(url=url, host=url.split("://", 1)[1], data_dir=path, _registry=registry)
             finally:
                 stop.set()
     finally:
+        registry.close()
         if temporary:
             shutil.rmtree(path, ignore_errors=True)
 

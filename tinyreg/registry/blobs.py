@@ -7,7 +7,9 @@ content cannot leak from one repository to another by guessing a digest.
 from __future__ import annotations
 
 import time
+import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from tinyreg.registry.errors import RegistryError
 from tinyreg.registry.names import Digest
@@ -58,9 +60,18 @@ class Blobs:
 
         self.meta.write(change)
 
+    def put_bytes(self, repo: str, data: bytes) -> Digest:
+        """Store a small blob given whole and link it into `repo` (for tests and tools, not HTTP)."""
+        digest = Digest.of(data)
+        staging_id = uuid.uuid4().hex
+        path = self.store.staging_path(staging_id)
+        path.write_bytes(data)
+        self.store.commit(staging_id, digest)
+        self.meta.write(lambda txn: link_blob(self.meta, txn, repo, digest, len(data)))
+        return digest
+
     def mount(self, repo: str, digest: Digest, source: str) -> int | None:
         """Link a blob of `source` into `repo` without moving bytes; its size, or None if not there."""
-        now = time.time()
         name = str(digest)
 
         def change(txn):  # type: ignore[no-untyped-def]
@@ -68,8 +79,22 @@ class Blobs:
             if link is None or self.meta.get(txn, "blobs", name.encode()) is None:
                 return None
             self.meta.put(txn, "links", keys.repo_key(repo, name), link)
-            if txn.get(repo.encode(), db=self.meta.db["repos"]) is None:
-                self.meta.put(txn, "repos", repo.encode(), {"created": now})
+            ensure_repo(self.meta, txn, repo)
             return int(link["size"])
 
         return self.meta.write(change)
+
+
+def ensure_repo(meta: Meta, txn: Any, repo: str) -> None:
+    """Record that `repo` exists (it then shows in the catalog)."""
+    if txn.get(repo.encode(), db=meta.db["repos"]) is None:
+        meta.put(txn, "repos", repo.encode(), {"created": time.time()})
+
+
+def link_blob(meta: Meta, txn: Any, repo: str, digest: Digest, size: int) -> None:
+    """Record a stored blob and make it readable through `repo` (inside a write transaction)."""
+    name = str(digest).encode()
+    if txn.get(name, db=meta.db["blobs"]) is None:
+        meta.put(txn, "blobs", name, {"size": size, "created": time.time()})
+    meta.put(txn, "links", keys.repo_key(repo, str(digest)), {"size": size})
+    ensure_repo(meta, txn, repo)

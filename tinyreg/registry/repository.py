@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from tinyreg.registry.blobs import ensure_repo
 from tinyreg.registry.errors import RegistryError
 from tinyreg.registry.manifests import ParsedManifest, parse_manifest
 from tinyreg.registry.names import Digest, check_tag, looks_like_digest, parse_digest
@@ -80,8 +81,7 @@ class Manifests:
             txn.put(keys.repo_key(repo, tag), digest.encode(), db=db["tags"])
         if parsed.subject is not None:
             txn.put(keys.referrer_key(repo, str(parsed.subject), digest), b"", db=db["referrers"])
-        if txn.get(repo.encode(), db=db["repos"]) is None:
-            self.meta.put(txn, "repos", repo.encode(), {"created": now})
+        ensure_repo(self.meta, txn, repo)
 
     def get(self, repo: str, reference: str) -> StoredManifest:
         """The manifest a tag points to, or the manifest of that digest; MANIFEST_UNKNOWN if none."""

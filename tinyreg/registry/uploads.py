@@ -16,10 +16,10 @@ from dataclasses import dataclass
 
 import trio
 
+from tinyreg.registry.blobs import link_blob
 from tinyreg.registry.errors import RegistryError
 from tinyreg.registry.names import Digest, check_upload_id
 from tinyreg.registry.ranges import check_chunk_start
-from tinyreg.storage import keys
 from tinyreg.storage.blobs import READ_CHUNK, FileBlobStore
 from tinyreg.storage.meta import Meta
 
@@ -196,15 +196,8 @@ class Uploads:
         return await trio.to_thread.run_sync(_hash_file, path, algorithm)
 
     def _link_committed(self, upload: Upload, digest: Digest) -> None:
-        now = time.time()
-        blob_key = str(digest).encode()
-
         def change(txn):  # type: ignore[no-untyped-def]
-            if txn.get(blob_key, db=self.meta.db["blobs"]) is None:
-                self.meta.put(txn, "blobs", blob_key, {"size": upload.size, "created": now})
-            self.meta.put(txn, "links", keys.repo_key(upload.repo, str(digest)), {"size": upload.size})
-            if txn.get(upload.repo.encode(), db=self.meta.db["repos"]) is None:
-                self.meta.put(txn, "repos", upload.repo.encode(), {"created": now})
+            link_blob(self.meta, txn, upload.repo, digest, upload.size)
             self.meta.delete(txn, "uploads", upload.id.encode())
 
         self.meta.write(change)
