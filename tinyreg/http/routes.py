@@ -17,7 +17,14 @@ class Route(NamedTuple):
 
 
 def classify(path: str) -> Route | None:
-    """The route of a `/v2/` path, or None when it names no endpoint."""
+    """The route of a `/v2/` path, or None when it names no endpoint (or an empty name)."""
+    route = _classify(path)
+    if route is not None and route.resource not in ("base", "catalog") and not route.name:
+        return None
+    return route
+
+
+def _classify(path: str) -> Route | None:
     if path in ("/v2/", "/v2"):
         return Route("base")
     if not path.startswith("/v2/"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,12 +57,12 @@ class Listings:
             names = (key[len(prefix):].decode() for key, _ in self.meta.scan(txn, "tags", prefix, after=after))
             return _page(names, n)
 
-    def catalog(self, n: int | None, last: str | None) -> Page:
-        """Repository names in byte order, after `last`."""
+    def catalog(self, n: int | None, last: str | None, visible: Callable[[str], bool] | None = None) -> Page:
+        """Repository names in byte order, after `last`; only those `visible` says the caller may see."""
         with self.meta.read() as txn:
             after = last.encode() if last else None
             names = (key.decode() for key, _ in self.meta.scan(txn, "repos", b"", after=after))
-            return _page(names, n)
+            return _page((name for name in names if visible is None or visible(name)), n)
 
     def referrers(self, repo: str, subject: str, artifact_type: str | None) -> dict[str, Any]:
         """An OCI image index of the manifests in `repo` whose `subject` is `subject`."""

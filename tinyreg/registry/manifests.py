@@ -136,8 +136,8 @@ def parse_manifest(body: bytes, content_type: str | None) -> ParsedManifest:
         raise RegistryError("SIZE_INVALID", f"manifest is larger than {MANIFEST_MAX_BYTES} bytes", status=413)
     try:
         doc = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise _invalid(f"manifest is not valid JSON: {exc}") from None
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise _invalid(f"manifest is not valid JSON: {str(exc)[:200]}") from None
     if not isinstance(doc, dict):
         raise _invalid("manifest must be a JSON object")
     media_type = _effective_media_type(doc, content_type)

@@ -65,11 +65,11 @@ def parse_range(value: str, size: int) -> tuple[int, int] | None:
             raise _unsatisfiable(size)
         return max(size - suffix, 0), size - 1
     start = int(first)
+    if start >= size:
+        raise _unsatisfiable(size)
     end = int(last) if last else size - 1
     if end < start:
         return None
-    if start >= size:
-        raise _unsatisfiable(size)
     return start, min(end, size - 1)
 
 
