@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 
 from tinyreg import __version__
-from tinyreg.config import ConfigError, Settings, load_settings
+from tinyreg.admin_cli import add_admin_commands, run_admin
+from tinyreg.config import ConfigError, Settings, check_exposure, load_settings
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -24,6 +25,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="default info (env TINYREG_LOG_LEVEL)")
     serve.add_argument("--no-access-log", dest="access_log", action="store_false", default=None, help="no line per request")
     serve.add_argument("--upload-ttl", type=float, help="seconds before an idle upload expires (default 3600)")
+    serve.add_argument("--auth", action="store_true", default=None, help="users, projects and tokens (env TINYREG_AUTH=1)")
+    serve.add_argument("--insecure-open", action="store_true", default=None,
+                       help="allow serving without --auth on a non-loopback address")
+    serve.add_argument("--token-ttl", type=float, help="seconds a registry token is valid (default 300)")
+    serve.add_argument("--realm", help="token endpoint URL to announce (default: from the request's Host)")
+    add_admin_commands(commands)
     return parser
 
 
@@ -81,8 +88,9 @@ def main(argv: list[str] | None = None) -> int:
         flags = {k: v for k, v in vars(args).items() if k not in ("command", "config")}
         try:
             settings = load_settings(flags, config_file=args.config)
+            check_exposure(settings)
         except ConfigError as exc:
             print(f"tinyreg: {exc}", file=sys.stderr)
             return 2
         return _run_serve(settings)
-    return 2
+    return run_admin(args)

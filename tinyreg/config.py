@@ -27,6 +27,28 @@ class Settings:
     """Seconds an upload may sit idle before it is cancelled and its bytes removed."""
     sweep_interval: float = 60.0
     """Seconds between two sweeps for expired uploads."""
+    auth: bool = False
+    """Users, projects and tokens decide who may do what; without it the registry is open."""
+    insecure_open: bool = False
+    """Allow an open registry (no --auth) to listen on an address other than loopback."""
+    token_ttl: float = 300.0
+    """Seconds a registry token stays valid."""
+    realm: str = ""
+    """Token endpoint URL announced to clients; empty means `<scheme>://<Host header>/token`."""
+    service: str = "tinyreg"
+    """The `service` (token audience) name."""
+
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
+def check_exposure(settings: Settings) -> None:
+    """Refuse an open registry on a non-loopback address unless explicitly allowed."""
+    if not settings.auth and not settings.insecure_open and settings.host not in LOOPBACK_HOSTS and not settings.host.startswith("127."):
+        raise ConfigError(
+            f"refusing to serve without --auth on {settings.host}: anyone who can reach it could push and delete. "
+            "Use --auth, or --insecure-open if that is really what you want."
+        )
 
 
 class ConfigError(ValueError):

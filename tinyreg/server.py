@@ -63,7 +63,13 @@ async def serve(
     if registry is None:
         registry = Registry(settings.data)
     try:
-        app = RegistryApp(registry, access_log_enabled=settings.access_log)
+        access = None
+        if settings.auth:
+            from tinyreg.access.control import AccessControl, AuthSettings
+
+            auth_settings = AuthSettings(service=settings.service, issuer=settings.service, token_ttl=settings.token_ttl)
+            access = AccessControl(registry.meta, registry.data_dir, auth_settings)
+        app = RegistryApp(registry, access=access, realm=settings.realm or None, access_log_enabled=settings.access_log)
         async with trio.open_nursery() as nursery:
             nursery.start_soon(_expire_uploads, registry, settings)
 

@@ -11,10 +11,13 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from tinyreg.access.control import AccessControl
 from tinyreg.http import blobs, listings, manifests, uploads
 from tinyreg.http.asgi import ClientDisconnected, Receive, Request, Response, Scope, Send, send_response
+from tinyreg.http.auth import Guard
 from tinyreg.http.errors import error_response, internal_error
 from tinyreg.http.routes import classify
+from tinyreg.http.token import TokenEndpoint
 from tinyreg.registry.core import Registry
 from tinyreg.registry.errors import RegistryError
 from tinyreg.registry.names import check_name
@@ -44,14 +47,24 @@ ROUTES: dict[str, dict[str, Handler]] = {
 class RegistryApp:
     """The whole HTTP surface of one registry, as an ASGI callable."""
 
-    def __init__(self, registry: Registry, *, access_log_enabled: bool = True) -> None:
+    def __init__(
+        self,
+        registry: Registry,
+        *,
+        access: AccessControl | None = None,
+        realm: str | None = None,
+        access_log_enabled: bool = True,
+    ) -> None:
         self.registry = registry
         self.access_log_enabled = access_log_enabled
+        self.guard = Guard(access, realm) if access is not None else None
+        self.tokens = TokenEndpoint(access) if access is not None else None
         self._web: Any = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            if scope["path"].startswith("/v2"):
+            path = scope["path"]
+            if path.startswith("/v2") or (path == "/token" and self.tokens is not None):
                 await self._serve_api(scope, receive, send)
             else:
                 await self._web_app()(scope, receive, send)
@@ -84,6 +97,12 @@ class RegistryApp:
             self._log(request, response.status, sent, started)
 
     async def _dispatch(self, request: Request) -> Response:
+        if request.path == "/token" and self.tokens is not None:
+            if request.method == "POST":
+                return await self.tokens.post(request)
+            if request.method in ("GET", "HEAD"):
+                return await self.tokens.get(request)
+            raise RegistryError("UNSUPPORTED", f"{request.method} is not allowed here", headers={"Allow": "GET, POST"})
         route = classify(request.path)
         if route is None:
             raise RegistryError("NOT_FOUND", f"no endpoint at {request.path[:200]}")
@@ -96,6 +115,8 @@ class RegistryApp:
             raise RegistryError("UNSUPPORTED", f"{request.method} is not allowed here", headers={"Allow": allowed})
         if route.name:
             check_name(route.name)
+        if self.guard is not None:
+            await self.guard.authorize(request, route)
         return await handler(self.registry, request, route.name, route.reference)
 
     def _log(self, request: Request, status: int, sent: int, started: float) -> None:

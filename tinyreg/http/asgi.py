@@ -19,6 +19,10 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 
+def _anyone(repo: str) -> bool:
+    return True
+
+
 class ClientDisconnected(Exception):
     """The client went away before its request body was complete."""
 
@@ -26,7 +30,7 @@ class ClientDisconnected(Exception):
 class Request:
     """An HTTP request: method, path, query, headers, and its body as a stream."""
 
-    __slots__ = ("scope", "_receive", "method", "path", "_query")
+    __slots__ = ("scope", "_receive", "method", "path", "_query", "can_read")
 
     def __init__(self, scope: Scope, receive: Receive) -> None:
         self.scope = scope
@@ -34,6 +38,8 @@ class Request:
         self.method: str = scope["method"]
         self.path: str = scope["path"]
         self._query: dict[str, list[str]] | None = None
+        self.can_read: Callable[[str], bool] = _anyone
+        """Whether the caller may pull from another repository (mounts, the catalog)."""
 
     def header(self, name: str) -> str | None:
         """The first value of a header (name in lowercase), or None."""
@@ -45,10 +51,14 @@ class Request:
 
     def query(self, name: str) -> str | None:
         """The first value of a query parameter, or None."""
+        values = self.query_all(name)
+        return values[0] if values else None
+
+    def query_all(self, name: str) -> list[str]:
+        """Every value of a query parameter."""
         if self._query is None:
             self._query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
-        values = self._query.get(name)
-        return values[0] if values else None
+        return self._query.get(name, [])
 
     @property
     def content_length(self) -> int | None:

@@ -32,7 +32,7 @@ async def list_tags(registry: Registry, request: Request, name: str, reference: 
 
 async def catalog(registry: Registry, request: Request, name: str, reference: str) -> Response:
     n = parse_page_size(request.query("n"))
-    page = registry.listings.catalog(n, request.query("last"))
+    page = registry.listings.catalog(n, request.query("last"), request.can_read)
     return _json({"repositories": page.items}, _next_link(request.path, page, n))
 
 

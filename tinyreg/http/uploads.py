@@ -36,7 +36,7 @@ def _required_digest(request: Request) -> Digest:
 
 async def start_upload(registry: Registry, request: Request, name: str, reference: str) -> Response:
     mount, source = request.query("mount"), request.query("from")
-    if mount is not None and source is not None and is_valid_name(source):
+    if mount is not None and source is not None and is_valid_name(source) and request.can_read(source):
         digest = parse_digest(mount)
         if registry.blobs.mount(name, digest, source) is not None:
             return _created(name, digest)

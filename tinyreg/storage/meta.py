@@ -14,6 +14,13 @@ manifest_data  digest                     the manifest bytes, exactly as pushed
 tags           repo\\0tag                  digest (bytes)
 referrers      repo\\0subject\\0referrer     b""
 uploads        upload id                  {"repo", "size", "started", "updated"}
+users          user name                  {"admin", "password", "tokens_only", "created"}
+projects       project path               {"public", "registry_enabled", "created"}
+members        path\0user                 {"role"}
+tokens         sha256 of the secret       {"id", "kind", "name", "username", "owner",
+                                           "scopes", "expires_at", "revoked", "created"}
+token_ids      token id                   sha256 of the secret (bytes)
+counters       counter name               int
 =============  =========================  ==============================================
 
 Read transactions are cheap and concurrent; write transactions are serialized, so callers
@@ -33,7 +40,10 @@ import lmdb
 
 T = TypeVar("T")
 
-SUBDBS = ("repos", "blobs", "links", "manifests", "manifest_data", "tags", "referrers", "uploads")
+SUBDBS = (
+    "repos", "blobs", "links", "manifests", "manifest_data", "tags", "referrers", "uploads",
+    "users", "projects", "members", "tokens", "token_ids", "counters",
+)
 INITIAL_MAP_SIZE = 256 * 1024 * 1024
 
 

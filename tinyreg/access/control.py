@@ -1,0 +1,152 @@
+"""Authentication and authorization for a registry with `--auth`: log in, grant, issue, check."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from tinyreg.access import secrets
+from tinyreg.access.jwt import KeyRing, TokenError
+from tinyreg.access.policy import ACTIONS, ANONYMOUS, PULL, Principal, allowed_actions
+from tinyreg.access.scopes import ScopeRequest
+from tinyreg.access.store import AccessStore
+from tinyreg.access.throttle import Throttle
+from tinyreg.storage.meta import Meta
+
+
+@dataclass(frozen=True)
+class AuthSettings:
+    service: str = "tinyreg"
+    issuer: str = "tinyreg"
+    token_ttl: float = 300.0
+    refresh_ttl: float = 86_400.0
+
+
+class AccessControl:
+    """Everything `--auth` adds: credentials → principal → granted actions → signed tokens."""
+
+    def __init__(self, meta: Meta, data_dir: Path, settings: AuthSettings | None = None) -> None:
+        self.settings = settings or AuthSettings()
+        self.store = AccessStore(meta)
+        self.keys = KeyRing(data_dir / "keys", max_token_age=max(self.settings.token_ttl, self.settings.refresh_ttl))
+        self.throttle = Throttle()
+
+    # -- credentials ---------------------------------------------------------------------
+
+    async def login(self, username: str, password: str, client: str) -> Principal | None:
+        """The principal these credentials prove, or None; repeated failures are slowed down."""
+        throttle_keys = [f"user:{username.lower()}", f"addr:{client}"]
+        delay = self.throttle.delay(throttle_keys, time.monotonic())
+        if delay:
+            await trio.sleep(delay)
+        principal = await trio.to_thread.run_sync(self._check_credentials, username, password)
+        if principal is None:
+            self.throttle.failed(throttle_keys, time.monotonic())
+        else:
+            self.throttle.succeeded(throttle_keys)
+        return principal
+
+    def _check_credentials(self, username: str, password: str) -> Principal | None:
+        if password.startswith((secrets.PERSONAL_PREFIX, secrets.DEPLOY_PREFIX)):
+            return self._token_principal(username, password)
+        user = self.store.user(username)
+        usable = user is not None and not user.get("tokens_only") and user.get("password")
+        if not secrets.verify_password(user["password"] if usable else None, password) or not usable:
+            return None
+        return Principal("user", username, admin=bool(user["admin"]))  # type: ignore[index]
+
+    def _token_principal(self, username: str, secret: str) -> Principal | None:
+        record = self.store.token_by_secret(secret)
+        if record is None or not record.usable(time.time()) or not secrets.same(record.username, username):
+            return None
+        return self._principal_of_token(record.id)
+
+    def _principal_of_token(self, token_id: int) -> Principal | None:
+        record = self.store.token_by_id(token_id)
+        if record is None or not record.usable(time.time()):
+            return None
+        scopes = frozenset(record.scopes)
+        if record.kind == "deploy":
+            return Principal("deploy", record.username, scopes=scopes, project=record.owner, token_id=record.id)
+        user = self.store.user(record.owner)
+        if user is None:
+            return None
+        return Principal("user", record.owner, admin=bool(user["admin"]), scopes=scopes, token_id=record.id)
+
+    # -- decisions -----------------------------------------------------------------------
+
+    def allowed(self, principal: Principal, repo: str, actions: frozenset[str] | set[str]) -> frozenset[str]:
+        project = self.store.project_access(repo, principal.name if principal.kind == "user" else None)
+        return allowed_actions(principal, project, actions)
+
+    def can_read(self, principal: Principal, repo: str) -> bool:
+        return PULL in self.allowed(principal, repo, {PULL})
+
+    def grant(self, principal: Principal, requests: list[ScopeRequest]) -> list[dict[str, Any]]:
+        """The access entries of a token: each asked scope cut down to what is allowed."""
+        granted = []
+        for request in requests:
+            if request.type == "repository":
+                asked = set(ACTIONS) if "*" in request.actions else set(request.actions)
+                actions = sorted(self.allowed(principal, request.name, asked))
+            elif request.type == "registry" and request.name == "catalog":
+                actions = ["*"]  # anyone may list; the listing shows only readable repositories
+            else:
+                actions = []
+            granted.append({"type": request.type, "name": request.name, "actions": actions})
+        return granted
+
+    # -- tokens --------------------------------------------------------------------------
+
+    def issue(self, principal: Principal, access: list[dict[str, Any]], *, use: str = "access") -> tuple[str, float]:
+        """A signed token for `principal`; returns it and its issue time."""
+        now = time.time()
+        ttl = self.settings.refresh_ttl if use == "refresh" else self.settings.token_ttl
+        claims: dict[str, Any] = {
+            "iss": self.settings.issuer,
+            "sub": principal.name,
+            "aud": self.settings.service,
+            "exp": int(now + ttl),
+            "nbf": int(now) - 1,
+            "iat": int(now),
+            "jti": uuid.uuid4().hex,
+            "access": access,
+            "kind": principal.kind,
+        }
+        if use == "refresh":
+            claims["use"] = "refresh"
+        if principal.token_id is not None:
+            claims["tid"] = principal.token_id
+        return self.keys.sign(claims), now
+
+    def verify(self, token: str, *, use: str = "access") -> tuple[Principal, list[dict[str, Any]]]:
+        """The principal behind a token and its access entries; TokenError when it must be refused.
+
+        The principal is looked up again, so a revoked token or removed user stops at once.
+        """
+        claims = self.keys.verify(token, audience=self.settings.service, issuer=self.settings.issuer)
+        if (claims.get("use") or "access") != use:
+            raise TokenError(f"not an {use} token")
+        principal = self._principal_of_claims(claims)
+        if principal is None:
+            raise TokenError("the credentials behind this token are no longer valid")
+        access = claims.get("access")
+        return principal, access if isinstance(access, list) else []
+
+    def _principal_of_claims(self, claims: dict[str, Any]) -> Principal | None:
+        kind = claims.get("kind")
+        if kind == "anonymous":
+            return ANONYMOUS
+        if isinstance(claims.get("tid"), int):
+            return self._principal_of_token(claims["tid"])
+        if kind == "user":
+            user = self.store.user(str(claims.get("sub")))
+            if user is None or user.get("tokens_only"):
+                return None
+            return Principal("user", str(claims["sub"]), admin=bool(user["admin"]))
+        return None

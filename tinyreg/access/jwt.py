@@ -1,0 +1,128 @@
+"""Ed25519-signed JSON Web Tokens (`alg: EdDSA`), and the keys that sign them.
+
+Keys live in `<data>/keys/` as `<kid>.key` files (mode 0600) holding a 32-byte seed; `active`
+names the signing key. `rotate` makes a new active key and marks the old one retired; a
+retired key still verifies until every token it signed has expired.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import nacl.exceptions
+import nacl.signing
+
+ALGORITHM = "EdDSA"
+DEFAULT_LEEWAY = 30.0
+
+
+class TokenError(ValueError):
+    """A bearer token that must not be accepted, and why."""
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def b64url_decode(text: str) -> bytes:
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (ValueError, TypeError):
+        raise TokenError("malformed token encoding") from None
+
+
+def key_id(verify_key: nacl.signing.VerifyKey) -> str:
+    """A short, stable id of a public key: the first 15 bytes of its sha256, base32."""
+    return base64.b32encode(hashlib.sha256(bytes(verify_key)).digest()[:15]).decode()
+
+
+class KeyRing:
+    """The signing key and every key still accepted for verification."""
+
+    def __init__(self, directory: Path, *, max_token_age: float) -> None:
+        self.directory = directory
+        self.max_token_age = max_token_age
+        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if not (self.directory / "active").exists():
+            self.rotate()
+        self.reload()
+
+    def reload(self) -> None:
+        active = (self.directory / "active").read_text().strip()
+        self.signing_key = self._load(active)
+        self.kid = active
+        self.verify_keys: dict[str, nacl.signing.VerifyKey] = {}
+        now = time.time()
+        for path in self.directory.glob("*.key"):
+            retired = path.with_suffix(".retired")
+            if retired.exists() and now - float(retired.read_text()) > self.max_token_age + DEFAULT_LEEWAY:
+                continue
+            self.verify_keys[path.stem] = self._load(path.stem).verify_key
+
+    def _load(self, kid: str) -> nacl.signing.SigningKey:
+        return nacl.signing.SigningKey((self.directory / f"{kid}.key").read_bytes())
+
+    def rotate(self) -> str:
+        """Create a new signing key; the previous one keeps verifying until its tokens expire."""
+        key = nacl.signing.SigningKey.generate()
+        kid = key_id(key.verify_key)
+        path = self.directory / f"{kid}.key"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as file:
+            file.write(bytes(key))
+        active = self.directory / "active"
+        if active.exists():
+            previous = active.read_text().strip()
+            (self.directory / f"{previous}.retired").write_text(str(time.time()))
+        tmp = self.directory / "active.tmp"
+        tmp.write_text(kid)
+        os.replace(tmp, active)
+        return kid
+
+    def sign(self, claims: dict[str, Any]) -> str:
+        header = {"typ": "JWT", "alg": ALGORITHM, "kid": self.kid}
+        signing_input = f"{b64url(json.dumps(header, separators=(',', ':')).encode())}.{b64url(json.dumps(claims, separators=(',', ':')).encode())}"
+        signature = self.signing_key.sign(signing_input.encode()).signature
+        return f"{signing_input}.{b64url(signature)}"
+
+    def verify(self, token: str, *, audience: str, issuer: str, now: float | None = None, leeway: float = DEFAULT_LEEWAY) -> dict[str, Any]:
+        """The claims of a token this registry signed and that is valid now; TokenError otherwise."""
+        parts = token.split(".")
+        if len(parts) != 3:
+            raise TokenError("a token has three parts")
+        try:
+            header = json.loads(b64url_decode(parts[0]))
+            claims = json.loads(b64url_decode(parts[1]))
+        except ValueError:
+            raise TokenError("malformed token") from None
+        if not isinstance(header, dict) or not isinstance(claims, dict):
+            raise TokenError("malformed token")
+        if header.get("alg") != ALGORITHM:
+            raise TokenError(f"only {ALGORITHM} tokens are accepted")
+        verify_key = self.verify_keys.get(str(header.get("kid")))
+        if verify_key is None:
+            self.reload()  # another process may have rotated the key
+            verify_key = self.verify_keys.get(str(header.get("kid")))
+        if verify_key is None:
+            raise TokenError("token signed by an unknown key")
+        try:
+            verify_key.verify(f"{parts[0]}.{parts[1]}".encode(), b64url_decode(parts[2]))
+        except nacl.exceptions.BadSignatureError:
+            raise TokenError("bad token signature") from None
+        now = time.time() if now is None else now
+        if not isinstance(claims.get("exp"), (int, float)) or now > claims["exp"] + leeway:
+            raise TokenError("token expired")
+        if isinstance(claims.get("nbf"), (int, float)) and now + leeway < claims["nbf"]:
+            raise TokenError("token not yet valid")
+        audiences = claims.get("aud")
+        if audience not in (audiences if isinstance(audiences, list) else [audiences]):
+            raise TokenError("token is for another audience")
+        if claims.get("iss") != issuer:
+            raise TokenError("token from another issuer")
+        return claims

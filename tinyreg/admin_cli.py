@@ -1,0 +1,210 @@
+"""`tinyreg user|project|token|deploy-token|keys ...`: administer a data directory's access model.
+
+These commands open the data directory's LMDB environment directly, so they work while
+`tinyreg serve` runs on it. Each prints a line for people, or JSON with `--json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import re
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from tinyreg.access.policy import ROLES, SCOPES
+from tinyreg.access.store import AccessError, AccessStore, TokenRecord
+from tinyreg.config import ConfigError, load_settings
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw]?)")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in `90`, `90s`, `15m`, `12h`, `30d` or `2w`."""
+    match = _DURATION.fullmatch(text.strip().lower())
+    if match is None:
+        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (use e.g. 3600, 90m, 12h, 30d)")
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+def _scopes(text: str) -> list[str]:
+    return [s.strip() for s in text.split(",") if s.strip()]
+
+
+def add_admin_commands(commands: Any) -> None:
+    """Add the administration sub-commands to the `tinyreg` parser."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data", help="data directory (default ./tinyreg-data; env TINYREG_DATA)")
+    common.add_argument("--json", action="store_true", help="machine-readable output")
+
+    user = commands.add_parser("user", help="manage users").add_subparsers(dest="action", metavar="ACTION", required=True)
+    add = user.add_parser("add", parents=[common], help="create a user")
+    add.add_argument("name")
+    add.add_argument("--admin", action="store_true", help="may do everything")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    add.add_argument("--no-password", action="store_true", help="no password: the user logs in with tokens only")
+    user.add_parser("list", parents=[common], help="list users")
+    remove = user.add_parser("remove", parents=[common], help="remove a user and revoke their tokens")
+    remove.add_argument("name")
+    passwd = user.add_parser("passwd", parents=[common], help="change a password")
+    passwd.add_argument("name")
+    passwd.add_argument("--password-stdin", action="store_true")
+    update = user.add_parser("update", parents=[common], help="change a user's switches")
+    update.add_argument("name")
+    update.add_argument("--tokens-only", choices=["on", "off"], help="refuse password logins to the registry (tokens only)")
+    update.add_argument("--admin", choices=["on", "off"])
+
+    project = commands.add_parser("project", help="manage projects").add_subparsers(dest="action", metavar="ACTION", required=True)
+    create = project.add_parser("create", parents=[common], help="create a project (nested groups allowed: group/sub/project)")
+    create.add_argument("path")
+    create.add_argument("--public", action="store_true", help="anyone may pull")
+    create.add_argument("--owner", help="user made owner of the project")
+    project.add_parser("list", parents=[common], help="list projects")
+    pupdate = project.add_parser("update", parents=[common], help="change visibility or switch the registry on/off")
+    pupdate.add_argument("path")
+    pupdate.add_argument("--visibility", choices=["public", "private"])
+    pupdate.add_argument("--registry", choices=["on", "off"])
+    member = project.add_parser("member", help="manage members").add_subparsers(dest="member_action", metavar="ACTION", required=True)
+    madd = member.add_parser("add", parents=[common], help="give a user a role")
+    madd.add_argument("path")
+    madd.add_argument("user")
+    madd.add_argument("role", choices=ROLES)
+    mremove = member.add_parser("remove", parents=[common], help="remove a member")
+    mremove.add_argument("path")
+    mremove.add_argument("user")
+    mlist = member.add_parser("list", parents=[common], help="list members")
+    mlist.add_argument("path")
+
+    for kind, owner in (("token", "USER"), ("deploy-token", "PROJECT")):
+        tokens = commands.add_parser(kind, help=f"manage {'personal access' if kind == 'token' else 'deploy'} tokens")
+        actions = tokens.add_subparsers(dest="action", metavar="ACTION", required=True)
+        tcreate = actions.add_parser("create", parents=[common], help="create a token; its secret is shown once")
+        tcreate.add_argument("owner", metavar=owner)
+        tcreate.add_argument("--name", required=True)
+        tcreate.add_argument("--scopes", type=_scopes, required=True, help=f"comma-separated: {', '.join(SCOPES)}")
+        tcreate.add_argument("--expires-in", type=parse_duration, help="e.g. 30d, 12h (default: never)")
+        tlist = actions.add_parser("list", parents=[common], help="list tokens")
+        tlist.add_argument("owner", metavar=owner, nargs="?")
+        trevoke = actions.add_parser("revoke", parents=[common], help="revoke a token by id")
+        trevoke.add_argument("id", type=int)
+
+    keys = commands.add_parser("keys", help="token signing keys").add_subparsers(dest="action", metavar="ACTION", required=True)
+    keys.add_parser("rotate", parents=[common], help="make a new signing key; the old one verifies until its tokens expire")
+
+
+def _read_password(args: argparse.Namespace) -> str | None:
+    if getattr(args, "no_password", False):
+        return None
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    elif sys.stdin.isatty():
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Again: ") != password:
+            raise AccessError("the passwords differ")
+    else:
+        raise AccessError("no terminal to ask a password: use --password-stdin (or --no-password)")
+    if len(password) < 8:
+        raise AccessError("a password has at least 8 characters")
+    return password
+
+
+def _token_line(record: TokenRecord) -> str:
+    expires = time.strftime("%Y-%m-%d %H:%M", time.gmtime(record.expires_at)) + " UTC" if record.expires_at else "never"
+    state = "revoked" if record.revoked else ("expired" if not record.usable(time.time()) else "active")
+    return f"{record.id:>4}  {record.name:<20} {record.username:<28} {','.join(record.scopes):<30} expires {expires}  {state}"
+
+
+def run_admin(args: argparse.Namespace) -> int:
+    """Run one administration command; return the process exit code."""
+    from tinyreg.storage.meta import Meta
+
+    try:
+        settings = load_settings({"data": args.data} if args.data else {})
+    except ConfigError as exc:
+        print(f"tinyreg: {exc}", file=sys.stderr)
+        return 2
+    meta = Meta(settings.data / "meta")
+    store = AccessStore(meta)
+    out: Callable[[Any, str], None] = (lambda doc, text: print(json.dumps(doc))) if args.json else (lambda doc, text: print(text))
+    try:
+        _dispatch(args, store, settings.data, out)
+    except AccessError as exc:
+        print(f"tinyreg: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        meta.close()
+    return 0
+
+
+def _dispatch(args: argparse.Namespace, store: AccessStore, data: Any, out: Callable[[Any, str], None]) -> None:
+    command, action = args.command, args.action
+    if command == "user":
+        if action == "add":
+            store.add_user(args.name, _read_password(args), admin=args.admin)
+            out({"name": args.name, "admin": args.admin}, f"created user {args.name}{' (admin)' if args.admin else ''}")
+        elif action == "list":
+            users = [{k: v for k, v in u.items() if k != "password"} for u in store.users()]
+            out(users, "\n".join(f"{u['name']}{'  admin' if u['admin'] else ''}{'  tokens-only' if u['tokens_only'] else ''}" for u in users))
+        elif action == "remove":
+            store.remove_user(args.name)
+            out({"removed": args.name}, f"removed user {args.name}; their tokens are revoked")
+        elif action == "passwd":
+            store.update_user(args.name, password=_read_password(args))
+            out({"name": args.name}, f"password of {args.name} changed")
+        elif action == "update":
+            changes = {k: v == "on" for k, v in (("tokens_only", args.tokens_only), ("admin", args.admin)) if v}
+            store.update_user(args.name, **changes)
+            out({"name": args.name, **changes}, f"updated user {args.name}: " + ", ".join(f"{k}={'on' if v else 'off'}" for k, v in changes.items()))
+    elif command == "project":
+        _project(args, store, out)
+    elif command in ("token", "deploy-token"):
+        _tokens(args, store, "personal" if command == "token" else "deploy", out)
+    elif command == "keys":
+        from tinyreg.access.jwt import KeyRing
+
+        kid = KeyRing(data / "keys", max_token_age=86400).rotate()
+        out({"kid": kid}, f"new signing key {kid}; restart or wait for servers to pick it up")
+
+
+def _project(args: argparse.Namespace, store: AccessStore, out: Callable[[Any, str], None]) -> None:
+    action = args.action
+    if action == "create":
+        store.create_project(args.path, public=args.public, owner=args.owner)
+        out({"path": args.path, "public": args.public}, f"created {'public' if args.public else 'private'} project {args.path}")
+    elif action == "list":
+        projects = store.projects()
+        out(projects, "\n".join(
+            f"{p['path']:<40} {'public' if p['public'] else 'private':<8} registry {'on' if p['registry_enabled'] else 'off'}" for p in projects))
+    elif action == "update":
+        public = None if args.visibility is None else args.visibility == "public"
+        enabled = None if args.registry is None else args.registry == "on"
+        store.update_project(args.path, public=public, registry_enabled=enabled)
+        out({"path": args.path, "public": public, "registry_enabled": enabled}, f"updated project {args.path}")
+    elif action == "member":
+        if args.member_action == "add":
+            store.set_member(args.path, args.user, args.role)
+            out({"path": args.path, "user": args.user, "role": args.role}, f"{args.user} is {args.role} of {args.path}")
+        elif args.member_action == "remove":
+            store.set_member(args.path, args.user, None)
+            out({"path": args.path, "user": args.user}, f"{args.user} is no longer a member of {args.path}")
+        else:
+            members = store.members(args.path)
+            out(members, "\n".join(f"{user:<30} {role}" for user, role in members.items()))
+
+
+def _tokens(args: argparse.Namespace, store: AccessStore, kind: str, out: Callable[[Any, str], None]) -> None:
+    if args.action == "create":
+        expires_at = time.time() + args.expires_in if args.expires_in else None
+        secret, record = store.create_token(kind, args.owner, args.name, args.scopes, expires_at)
+        doc = {**record.to_json(), "token": secret}
+        out(doc, f"username: {record.username}\ntoken:    {secret}\n(the token is shown only this once)")
+    elif args.action == "list":
+        records = store.tokens(kind=kind, owner=args.owner)
+        out([r.to_json() for r in records], "\n".join(_token_line(r) for r in records))
+    elif args.action == "revoke":
+        record = store.revoke_token(args.id)
+        out(record.to_json(), f"revoked token {record.id} ({record.name})")

@@ -1,0 +1,115 @@
+"""Enforce `--auth` on `/v2/`: who is calling, what the route needs, and the 401 challenge."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from tinyreg.access.control import AccessControl
+from tinyreg.access.jwt import TokenError
+from tinyreg.access.policy import ANONYMOUS, DELETE, PULL, PUSH, Principal
+from tinyreg.http.asgi import Request
+from tinyreg.http.routes import Route
+from tinyreg.registry.errors import RegistryError
+
+READS = frozenset({"GET", "HEAD"})
+
+
+def required_actions(route: Route, method: str) -> frozenset[str]:
+    """What a request needs on its repository (empty for the base and catalog endpoints)."""
+    if route.resource in ("base", "catalog"):
+        return frozenset()
+    if route.resource == "uploads" or (route.resource == "manifests" and method == "PUT"):
+        return frozenset({PULL, PUSH})
+    if method == "DELETE":
+        return frozenset({DELETE})
+    return frozenset({PULL})
+
+
+def basic_credentials(header: str) -> tuple[str, str] | None:
+    """(user, password) from an `Authorization: Basic` header, or None if it is not one."""
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        user, sep, password = base64.b64decode(value.strip(), validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return (user, password) if sep else None
+
+
+def bearer_token(header: str) -> str | None:
+    scheme, _, value = header.partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
+
+def client_address(request: Request) -> str:
+    client = request.scope.get("client")
+    return str(client[0]) if client else "-"
+
+
+class Guard:
+    """Decides each `/v2/` request; raises the spec's UNAUTHORIZED / DENIED errors."""
+
+    def __init__(self, control: AccessControl, realm: str | None = None) -> None:
+        self.control = control
+        self.realm = realm
+
+    def _realm(self, request: Request) -> str:
+        if self.realm:
+            return self.realm
+        host = request.header("host") or "127.0.0.1"
+        return f"{request.scope.get('scheme', 'http')}://{host}/token"
+
+    def _challenge(self, request: Request, scope: str | None, error: str | None, message: str) -> RegistryError:
+        parts = [f'realm="{self._realm(request)}"', f'service="{self.control.settings.service}"']
+        if scope:
+            parts.append(f'scope="{scope}"')
+        if error:
+            parts.append(f'error="{error}"')
+        return RegistryError("UNAUTHORIZED", message, headers={"WWW-Authenticate": "Bearer " + ",".join(parts)})
+
+    async def authorize(self, request: Request, route: Route) -> Principal:
+        """The caller, once allowed to make this request; an error response otherwise."""
+        needed = required_actions(route, request.method)
+        scope = f"repository:{route.name}:{','.join(sorted(needed, key=('pull', 'push', 'delete').index))}" if needed else None
+        header = request.header("authorization") or ""
+        token_access: list[dict[str, object]] | None = None
+        via = "anonymous"
+        principal = ANONYMOUS
+        if (token := bearer_token(header)) is not None:
+            try:
+                principal, token_access = self.control.verify(token)
+            except TokenError as exc:
+                raise self._challenge(request, scope, "invalid_token", str(exc)) from None
+            via = "bearer"
+        elif (credentials := basic_credentials(header)) is not None:
+            found = await self.control.login(*credentials, client_address(request))
+            if found is None:
+                raise self._challenge(request, scope, None, "invalid user name or password")
+            principal, via = found, "basic"
+
+        def readable(repo: str) -> bool:
+            return PULL in self._granted(principal, token_access, repo, frozenset({PULL}))
+
+        request.can_read = readable
+        if route.resource == "base" and via == "anonymous":
+            raise self._challenge(request, None, None, "authentication required")
+        if not needed or needed <= self._granted(principal, token_access, route.name, needed):
+            return principal
+        if via == "anonymous":
+            raise self._challenge(request, scope, None, "authentication required")
+        if via == "bearer":
+            raise self._challenge(request, scope, "insufficient_scope", f"the token does not grant {scope}")
+        raise RegistryError("DENIED", f"{principal.name} may not {'/'.join(sorted(needed))} {route.name}")
+
+    def _granted(self, principal: Principal, token_access: list[dict[str, object]] | None, repo: str, needed: frozenset[str]) -> frozenset[str]:
+        allowed = self.control.allowed(principal, repo, needed)
+        if token_access is None:
+            return allowed
+        in_token: set[str] = set()
+        for entry in token_access:
+            if isinstance(entry, dict) and entry.get("type") == "repository" and entry.get("name") == repo:
+                actions = entry.get("actions")
+                in_token |= set(actions) if isinstance(actions, list) else set()
+        return allowed & frozenset(in_token)

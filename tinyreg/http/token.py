@@ -1,0 +1,85 @@
+"""`/token`: the Docker token endpoint (GET, Basic credentials) and its OAuth2 form (POST)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import parse_qs
+
+from tinyreg.access.control import AccessControl
+from tinyreg.access.jwt import TokenError
+from tinyreg.access.policy import ANONYMOUS, Principal
+from tinyreg.access.scopes import parse_scopes
+from tinyreg.http.asgi import Request, Response
+from tinyreg.http.auth import basic_credentials, client_address
+from tinyreg.registry.errors import RegistryError
+
+FORM_LIMIT = 64 * 1024
+
+
+def _iso(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def _json(status: int, document: dict[str, Any]) -> Response:
+    return Response(status, {"Content-Type": "application/json", "Cache-Control": "no-store"}, json.dumps(document).encode())
+
+
+class TokenEndpoint:
+    """Issues registry tokens for the credentials and scopes a client presents."""
+
+    def __init__(self, control: AccessControl) -> None:
+        self.control = control
+
+    def _tokens(self, principal: Principal, scopes: list[str], *, refresh: bool) -> dict[str, Any]:
+        access = self.control.grant(principal, parse_scopes(scopes))
+        token, issued = self.control.issue(principal, access)
+        body = {
+            "token": token,
+            "access_token": token,
+            "expires_in": int(self.control.settings.token_ttl),
+            "issued_at": _iso(issued),
+            "scope": " ".join(f"{a['type']}:{a['name']}:{','.join(a['actions'])}" for a in access),
+        }
+        if refresh and principal.kind != "anonymous":
+            body["refresh_token"], _ = self.control.issue(principal, [], use="refresh")
+        return body
+
+    async def get(self, request: Request) -> Response:
+        """Docker token authentication: Basic credentials (or none) and `scope` parameters."""
+        principal = ANONYMOUS
+        header = request.header("authorization")
+        if header:
+            credentials = basic_credentials(header)
+            found = await self.control.login(*credentials, client_address(request)) if credentials else None
+            if found is None:
+                raise RegistryError("UNAUTHORIZED", "invalid user name or password")
+            principal = found
+        offline = (request.query("offline_token") or "").lower() == "true"
+        return _json(200, self._tokens(principal, request.query_all("scope"), refresh=offline))
+
+    async def post(self, request: Request) -> Response:
+        """OAuth2: the `password` and `refresh_token` grants, as containerd uses them."""
+        form = parse_qs((await request.read(FORM_LIMIT)).decode("latin-1"), keep_blank_values=True)
+
+        def field(name: str) -> str:
+            return (form.get(name) or [""])[0]
+
+        grant = field("grant_type")
+        if grant == "password":
+            principal = await self.control.login(field("username"), field("password"), client_address(request))
+            if principal is None:
+                return _json(401, {"error": "invalid_grant", "error_description": "invalid user name or password"})
+        elif grant == "refresh_token":
+            try:
+                principal, _ = self.control.verify(field("refresh_token"), use="refresh")
+            except TokenError as exc:
+                return _json(401, {"error": "invalid_grant", "error_description": str(exc)})
+        else:
+            return _json(400, {"error": "unsupported_grant_type", "error_description": f"grant_type {grant!r} is not supported"})
+        scopes = field("scope").split()
+        body = self._tokens(principal, scopes, refresh=True)
+        if grant == "refresh_token":
+            body["refresh_token"] = field("refresh_token")
+        return _json(200, body)
