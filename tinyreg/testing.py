@@ -13,6 +13,7 @@ import queue
 import shutil
 import tempfile
 import threading
+import time
 from functools import partial
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -23,6 +24,7 @@ from typing import Any
 import trio
 
 from tinyreg import samples
+from tinyreg.access.store import AccessStore
 from tinyreg.config import Settings
 from tinyreg.registry.core import Registry
 from tinyreg.registry.names import check_name
@@ -42,6 +44,33 @@ class RunningRegistry:
     """`host:port`, as image references want it (`127.0.0.1:41234/group/project:tag`)."""
     data_dir: Path
     _registry: Registry = field(repr=False, compare=False)
+
+    @property
+    def _access(self) -> AccessStore:
+        return AccessStore(self._registry.meta)
+
+    def create_user(self, name: str, password: str | None = None, *, admin: bool = False) -> None:
+        """Add a user (for registries started with `auth=True`)."""
+        self._access.add_user(name, password, admin=admin)
+
+    def create_project(self, path: str, *, public: bool = False, owner: str | None = None) -> None:
+        """Add a project; `owner` becomes its owner."""
+        self._access.create_project(path, public=public, owner=owner)
+
+    def add_member(self, project: str, user: str, role: str) -> None:
+        """Give `user` a role (guest, reporter, developer, maintainer, owner) in `project`."""
+        self._access.set_member(project, user, role)
+
+    def create_token(self, user: str, scopes: list[str] | None = None, *, name: str = "test", expires_in: float | None = None) -> str:
+        """A personal access token of `user` (log in with the user's name and this secret)."""
+        expires_at = time.time() + expires_in if expires_in is not None else None
+        secret, _ = self._access.create_token("personal", user, name, scopes or ["read_registry", "write_registry"], expires_at)
+        return secret
+
+    def create_deploy_token(self, project: str, scopes: list[str] | None = None, *, name: str = "deploy") -> tuple[str, str]:
+        """A deploy token of `project`: returns (username, secret) to log in with."""
+        secret, record = self._access.create_token("deploy", project, name, scopes or ["read_registry"], None)
+        return record.username, secret
 
     def push_blob(self, repo: str, data: bytes) -> str:
         """Store `data` as a blob of `repo`; return its digest."""
@@ -84,15 +113,19 @@ def _settings(data_dir: Path, host: str, port: int, options: dict[str, Any]) -> 
 
 @asynccontextmanager
 async def open_registry(
-    data_dir: Path | str | None = None, *, host: str = "127.0.0.1", port: int = 0, **options: Any
+    data_dir: Path | str | None = None, *, auth: bool = False, host: str = "127.0.0.1", port: int = 0, **options: Any
 ) -> AsyncIterator[RunningRegistry]:
-    """Serve a registry from a task of the current trio program for the duration of the block."""
+    """Serve a registry from a task of the current trio program for the duration of the block.
+
+    With `auth=True` the access model is on: create users, projects and tokens with the
+    `RunningRegistry` helpers.
+    """
     from tinyreg.server import serve
 
     temporary = data_dir is None
     path = Path(tempfile.mkdtemp(prefix="tinyreg-")) if temporary else Path(data_dir)  # type: ignore[arg-type]
     stop = trio.Event()
-    settings = _settings(path, host, port, dict(options))
+    settings = _settings(path, host, port, dict(options, auth=auth))
     registry = Registry(path)
     try:
         async with trio.open_nursery() as nursery:
@@ -109,7 +142,7 @@ async def open_registry(
 
 @contextmanager
 def run_registry(
-    data_dir: Path | str | None = None, *, host: str = "127.0.0.1", port: int = 0, **options: Any
+    data_dir: Path | str | None = None, *, auth: bool = False, host: str = "127.0.0.1", port: int = 0, **options: Any
 ) -> Iterator[RunningRegistry]:
     """Serve a registry from a background thread (its own trio loop) for the duration of the block."""
     started: queue.Queue[tuple[RunningRegistry | None, BaseException | None, Any]] = queue.Queue()
@@ -117,7 +150,7 @@ def run_registry(
     async def main() -> None:
         stop = trio.Event()
         try:
-            async with open_registry(data_dir, host=host, port=port, **options) as running:
+            async with open_registry(data_dir, auth=auth, host=host, port=port, **options) as running:
                 started.put((running, None, (trio.lowlevel.current_trio_token(), stop)))
                 await stop.wait()
         except BaseException as exc:  # reported to the caller's thread
