@@ -11,6 +11,7 @@ from pathlib import Path
 from tinyreg import __version__
 from tinyreg.admin_cli import add_admin_commands, run_admin
 from tinyreg.config import ConfigError, Settings, check_exposure, load_settings
+from tinyreg.workers import worker_count
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -25,6 +26,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="default info (env TINYREG_LOG_LEVEL)")
     serve.add_argument("--no-access-log", dest="access_log", action="store_false", default=None, help="no line per request")
     serve.add_argument("--upload-ttl", type=float, help="seconds before an idle upload expires (default 3600)")
+    serve.add_argument("--workers", help="processes sharing the data directory: a number or 'auto' (default 1)")
     serve.add_argument("--auth", action="store_true", default=None, help="users, projects and tokens (env TINYREG_AUTH=1)")
     serve.add_argument("--insecure-open", action="store_true", default=None,
                        help="allow serving without --auth on a non-loopback address")
@@ -35,25 +37,47 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run_serve(settings: Settings) -> int:
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    count = worker_count(settings.workers)
+    if count == 1:
+        return _serve_process(settings)
+    from tinyreg.workers import bind_shared_sockets, run_workers
+
+    try:
+        sockets = bind_shared_sockets(settings)
+    except OSError as exc:
+        print(f"tinyreg: cannot serve on {settings.host}:{settings.port}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    host, port = sockets.insecure_sockets[0].getsockname()[:2]
+    url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+    print(f"tinyreg {__version__} listening on {url} with {count} workers (data in {settings.data.resolve()})", flush=True)
+    return run_workers(count, lambda: _serve_process(settings, sockets, announce=False))
+
+
+def _serve_process(settings: Settings, sockets: object = None, *, announce: bool = True) -> int:
+    """Serve in this process until SIGINT or SIGTERM; the exit code."""
     import trio
 
     from tinyreg.server import serve
 
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-
     async def main() -> None:
         stop = trio.Event()
         async with trio.open_nursery() as nursery:
-            url = await nursery.start(partial_serve, settings, stop)
-            print(f"tinyreg {__version__} listening on {url} (data in {settings.data.resolve()})", flush=True)
-            with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-                async for signum in signals:
-                    logging.getLogger("tinyreg").info("%s received, stopping", signal.Signals(signum).name)
-                    stop.set()
-                    break
 
-    async def partial_serve(settings: Settings, stop: "trio.Event", task_status=trio.TASK_STATUS_IGNORED) -> None:  # type: ignore[no-untyped-def]
-        await serve(settings, stop=stop, task_status=task_status)
+            async def watch_signals() -> None:
+                with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                    async for signum in signals:
+                        logging.getLogger("tinyreg").info("%s received, stopping", signal.Signals(signum).name)
+                        stop.set()
+
+            async def run_server(task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED) -> None:
+                await serve(settings, sockets=sockets, stop=stop, task_status=task_status)
+                nursery.cancel_scope.cancel()
+
+            nursery.start_soon(watch_signals)
+            url = await nursery.start(run_server)
+            if announce:
+                print(f"tinyreg {__version__} listening on {url} (data in {settings.data.resolve()})", flush=True)
 
     try:
         trio.run(main)
@@ -89,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             settings = load_settings(flags, config_file=args.config)
             check_exposure(settings)
+            worker_count(settings.workers)
         except ConfigError as exc:
             print(f"tinyreg: {exc}", file=sys.stderr)
             return 2

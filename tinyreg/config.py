@@ -27,6 +27,8 @@ class Settings:
     """Seconds an upload may sit idle before it is cancelled and its bytes removed."""
     sweep_interval: float = 60.0
     """Seconds between two sweeps for expired uploads."""
+    workers: str = "1"
+    """Processes serving the data directory together: a number, or `auto` for one per core."""
     auth: bool = False
     """Users, projects and tokens decide who may do what; without it the registry is open."""
     insecure_open: bool = False

@@ -48,14 +48,17 @@ async def serve(
     settings: Settings,
     *,
     registry: Registry | None = None,
+    sockets: Any = None,
     stop: trio.Event | None = None,
     task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve the registry of `settings.data` until `stop` is set; report the base URL when listening.
 
-    Pass an open `registry` to keep using it afterwards (the caller then closes it).
+    Pass an open `registry` to keep using it afterwards (the caller then closes it), and
+    already bound, listening `sockets` (hypercorn's `Sockets`) when several workers share them.
     """
-    from hypercorn.trio import serve as hypercorn_serve
+    from hypercorn.trio.run import worker_serve
+    from hypercorn.utils import wrap_app
 
     if stop is None:
         stop = trio.Event()
@@ -75,7 +78,14 @@ async def serve(
 
             async def run_http(task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED) -> None:
                 try:
-                    await hypercorn_serve(app, hypercorn_config(settings), shutdown_trigger=stop.wait, task_status=task_status)
+                    config = hypercorn_config(settings)
+                    await worker_serve(
+                        wrap_app(app, config.wsgi_max_body_size, None),
+                        config,
+                        sockets=sockets,
+                        shutdown_trigger=stop.wait,
+                        task_status=task_status,
+                    )
                 finally:
                     nursery.cancel_scope.cancel()
 
