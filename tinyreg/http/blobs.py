@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import BinaryIO
 
 import trio
 
 from tinyreg.http.asgi import Request, Response
 from tinyreg.registry.core import Registry
-from tinyreg.registry.names import parse_digest
+from tinyreg.registry.errors import RegistryError
+from tinyreg.registry.names import Digest, parse_digest
 from tinyreg.registry.ranges import parse_range
 from tinyreg.storage.blobs import READ_CHUNK
 
@@ -39,15 +41,18 @@ async def get_blob(registry: Registry, request: Request, name: str, reference: s
         return Response(status, headers)
     if blob.data is not None:
         return Response(status, headers, blob.data[start : end + 1])
+    try:
+        file = registry.store.open(digest)
+    except FileNotFoundError:  # linked but its bytes are gone: say so rather than fail
+        raise RegistryError("BLOB_UNKNOWN", "blob data is missing from storage", detail={"digest": str(digest)}) from None
     if length <= INLINE_READ:
-        with registry.store.open(digest) as file:
+        with file:
             file.seek(start)
             return Response(status, headers, file.read(length))
-    return Response(status, headers, stream=_file_chunks(registry, digest, start, length))
+    return Response(status, headers, stream=_file_chunks(file, digest, start, length))
 
 
-async def _file_chunks(registry: Registry, digest, start: int, length: int) -> AsyncIterator[bytes]:  # type: ignore[no-untyped-def]
-    file = registry.store.open(digest)
+async def _file_chunks(file: BinaryIO, digest: Digest, start: int, length: int) -> AsyncIterator[bytes]:
     try:
         file.seek(start)
         remaining = length
