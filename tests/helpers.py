@@ -258,6 +258,16 @@ def send_chunk(client: httpx.Client, location: str, data: bytes, start: int) -> 
     })
 
 
+def upload_in_chunks(client: httpx.Client, location: str, data: bytes, size: int) -> str:
+    """PATCH `data` in chunks of `size` bytes, checking `Range: 0-<end>` after each; return the last Location."""
+    for start in range(0, len(data), size):
+        response = send_chunk(client, location, data[start : start + size], start)
+        assert response.status_code == 202, response.text
+        assert response.headers["Range"] == f"0-{min(start + size, len(data)) - 1}"
+        location = response.headers["Location"]
+    return location
+
+
 def encode(document: dict[str, Any]) -> bytes:
     """JSON with deliberately non-canonical layout, so byte-exact storage is visible."""
     return json.dumps(document, indent=3).encode() + b"\n"
@@ -392,3 +402,63 @@ def wait_until(condition: Callable[[], bool], what: str, timeout: float = 30, in
         if time.monotonic() > deadline:
             raise AssertionError(f"still not {what} after {timeout} s")
         time.sleep(interval)
+
+
+# -- the access model: credentials, tokens and the admin command line -----------------------
+
+def basic_auth(user: str, password: str) -> dict[str, str]:
+    """An `Authorization: Basic` header."""
+    import base64
+
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
+def bearer_auth(token: str) -> dict[str, str]:
+    """An `Authorization: Bearer` header."""
+    return {"Authorization": f"Bearer {token}"}
+
+
+def challenge_params(response: httpx.Response) -> dict[str, str]:
+    """The parameters of a `WWW-Authenticate: Bearer k="v",...` challenge (fails if there is none)."""
+    header = response.headers.get("WWW-Authenticate", "")
+    assert header.startswith("Bearer "), f"no Bearer challenge in {response.status_code} {dict(response.headers)}"
+    return dict(re.findall(r'(\w+)="([^"]*)"', header))
+
+
+def jwt_sections(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The decoded (header, claims) of a JWT, unverified."""
+    import base64
+
+    def decode(text: str) -> dict[str, Any]:
+        return json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+
+    header, claims, _ = token.split(".")
+    return decode(header), decode(claims)
+
+
+def get_token(url: str, scopes: list[str], headers: dict[str, str] | None = None, **params: str) -> httpx.Response:
+    """`GET /token?service=tinyreg&scope=...` (one `scope` parameter per entry)."""
+    query = [("service", "tinyreg"), *(("scope", scope) for scope in scopes), *params.items()]
+    return httpx.get(f"{url}/token", params=query, headers=headers or {}, timeout=60)
+
+
+def token_for(url: str, scopes: list[str], headers: dict[str, str] | None = None) -> str:
+    """A registry token that `GET /token` must issue (200) for these credentials and scopes."""
+    response = get_token(url, scopes, headers)
+    assert response.status_code == 200, response.text
+    return response.json()["token"]
+
+
+def tinyreg_admin(data_dir: Path, *args: str, stdin: str | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run `tinyreg ARGS --data DATA_DIR` (an administration command) and return what it did."""
+    return subprocess.run(
+        tinyreg_command(*args, "--data", str(data_dir)), input=stdin, capture_output=True, text=True,
+        env=env if env is not None else clean_env(), timeout=60, check=False,
+    )
+
+
+def admin_ok(data_dir: Path, *args: str, stdin: str | None = None) -> Any:
+    """Run an administration command with `--json`; it must exit 0; return its JSON output."""
+    done = tinyreg_admin(data_dir, *args, "--json", stdin=stdin)
+    assert done.returncode == 0, f"tinyreg {' '.join(args)} exited {done.returncode}: {done.stderr}"
+    return json.loads(done.stdout)

@@ -10,6 +10,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import unquote
 
 from tinyreg.access.control import AccessControl
 from tinyreg.http import blobs, listings, manifests, uploads
@@ -86,6 +87,8 @@ class RegistryApp:
             response = await self._dispatch(request)
         except RegistryError as error:
             response = error_response(error)
+            if request.has_unread_body:  # do not leave the rest of the body to be read as a request
+                response.headers["Connection"] = "close"
         except ClientDisconnected:
             self._log(request, 499, 0, started)
             return
@@ -113,11 +116,12 @@ class RegistryApp:
         if handler is None:
             allowed = ", ".join(ROUTES[resource])
             raise RegistryError("UNSUPPORTED", f"{request.method} is not allowed here", headers={"Allow": allowed})
-        if route.name:
-            check_name(route.name)
+        name, reference = unquote(route.name), unquote(route.reference)
+        if name:
+            check_name(name)
         if self.guard is not None:
-            await self.guard.authorize(request, route)
-        return await handler(self.registry, request, route.name, route.reference)
+            await self.guard.authorize(request, route._replace(name=name, reference=reference))
+        return await handler(self.registry, request, name, reference)
 
     def _log(self, request: Request, status: int, sent: int, started: float) -> None:
         client = request.scope.get("client") or ("-", 0)

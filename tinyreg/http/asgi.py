@@ -30,13 +30,16 @@ class ClientDisconnected(Exception):
 class Request:
     """An HTTP request: method, path, query, headers, and its body as a stream."""
 
-    __slots__ = ("scope", "_receive", "method", "path", "_query", "can_read")
+    __slots__ = ("scope", "_receive", "method", "path", "_query", "can_read", "body_done")
 
     def __init__(self, scope: Scope, receive: Receive) -> None:
         self.scope = scope
         self._receive = receive
         self.method: str = scope["method"]
-        self.path: str = scope["path"]
+        raw_path = scope.get("raw_path")
+        # Route on the path as sent: a percent-encoded slash must not become a path separator.
+        self.path: str = raw_path.decode("latin-1") if raw_path else scope["path"]
+        self.body_done = False
         self._query: dict[str, list[str]] | None = None
         self.can_read: Callable[[str], bool] = _anyone
         """Whether the caller may pull from another repository (mounts, the catalog)."""
@@ -61,6 +64,14 @@ class Request:
         return self._query.get(name, [])
 
     @property
+    def has_unread_body(self) -> bool:
+        """True when the client sent a body this request has not read to its end."""
+        if self.body_done:
+            return False
+        length = self.header("content-length")
+        return self.header("transfer-encoding") is not None or (length is not None and length.strip() not in ("", "0"))
+
+    @property
     def content_length(self) -> int | None:
         value = self.header("content-length")
         if value is None:
@@ -76,9 +87,11 @@ class Request:
             if message["type"] == "http.disconnect":
                 raise ClientDisconnected()
             chunk = message.get("body", b"")
+            if not message.get("more_body", False):
+                self.body_done = True
             if chunk:
                 yield chunk
-            if not message.get("more_body", False):
+            if self.body_done:
                 return
 
     async def read(self, limit: int) -> bytes:
