@@ -59,6 +59,7 @@ def _serve_process(settings: Settings, sockets: object = None, *, announce: bool
     import trio
 
     from tinyreg.server import serve
+    from tinyreg.testing import first_os_error
 
     async def main() -> None:
         stop = trio.Event()
@@ -82,23 +83,13 @@ def _serve_process(settings: Settings, sockets: object = None, *, announce: bool
     try:
         trio.run(main)
     except BaseException as exc:  # noqa: BLE001 - a start-up failure is reported, not traced
-        failure = _first_os_error(exc)
+        failure = first_os_error(exc)
         if failure is None:
             raise
         print(f"tinyreg: cannot serve on {settings.host}:{settings.port} with data in {settings.data}: {failure.strerror or failure}", file=sys.stderr)
         return 1
     return 0
 
-
-def _first_os_error(exc: BaseException) -> OSError | None:
-    if isinstance(exc, OSError):
-        return exc
-    if isinstance(exc, BaseExceptionGroup):
-        for inner in exc.exceptions:
-            found = _first_os_error(inner)
-            if found is not None:
-                return found
-    return None
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -107,6 +107,22 @@ class RunningRegistry:
         return self.push(repo, built, tag)
 
 
+class RegistryStartError(RuntimeError):
+    """The registry could not start: the port is taken, the data directory unusable, …"""
+
+
+def first_os_error(exc: BaseException) -> OSError | None:
+    """The first OSError in `exc` or in the exception groups it nests."""
+    if isinstance(exc, OSError):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = first_os_error(inner)
+            if found is not None:
+                return found
+    return None
+
+
 def _settings(data_dir: Path, host: str, port: int, options: dict[str, Any]) -> Settings:
     return Settings(host=host, port=port, data=data_dir, access_log=options.pop("access_log", False), **options)
 
@@ -126,14 +142,28 @@ async def open_registry(
     path = Path(tempfile.mkdtemp(prefix="tinyreg-")) if temporary else Path(data_dir)  # type: ignore[arg-type]
     stop = trio.Event()
     settings = _settings(path, host, port, dict(options, auth=auth))
-    registry = Registry(path)
+    try:
+        registry = Registry(path)
+    except OSError as exc:
+        raise RegistryStartError(f"cannot use data directory {path}: {exc.strerror or exc}") from exc
     try:
         async with trio.open_nursery() as nursery:
-            url = await nursery.start(partial(serve, settings, registry=registry, stop=stop))
+            try:
+                url = await nursery.start(partial(serve, settings, registry=registry, stop=stop))
+            except BaseException as exc:
+                failure = first_os_error(exc)
+                if failure is None:
+                    raise
+                raise RegistryStartError(f"cannot listen on {host}:{port}: {failure.strerror or failure}") from failure
             try:
                 yield RunningRegistry(url=url, host=url.split("://", 1)[1], data_dir=path, _registry=registry)
             finally:
                 stop.set()
+    except BaseExceptionGroup as group:
+        # Let the caller see its own exception, not a group made by the nursery around it.
+        if len(group.exceptions) == 1:
+            raise group.exceptions[0] from None
+        raise
     finally:
         registry.close()
         if temporary:
@@ -163,7 +193,9 @@ def run_registry(
     running, error, handle = started.get()
     if running is None:
         thread.join()
-        raise RuntimeError(f"tinyreg did not start: {error}") from error
+        if isinstance(error, RegistryStartError):
+            raise RegistryStartError(str(error)) from error
+        raise RegistryStartError(f"tinyreg did not start: {error!r}") from error
     token, stop = handle
     try:
         yield running
