@@ -25,6 +25,7 @@ from tinyreg.storage.meta import Meta
 
 WRITE_BUFFER = 4 * 1024 * 1024
 INLINE_WRITE = 256 * 1024  # smaller writes are cheaper than a hop to a worker thread
+IOV_MAX = 512  # buffers per writev call, well under the system's limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,18 +133,20 @@ class Uploads:
         fd = os.open(self.store.staging_path(upload.id), os.O_WRONLY)
         try:
             os.lseek(fd, upload.size, os.SEEK_SET)
-            buffer = bytearray()
+            pending: list[bytes] = []
+            pending_size = 0
             async for chunk in body:
-                buffer += chunk
+                pending.append(chunk)
+                pending_size += len(chunk)
                 written += len(chunk)
                 if expected is not None and written > expected:
                     raise RegistryError("SIZE_INVALID", f"chunk is longer than the {expected} bytes announced")
-                if len(buffer) >= WRITE_BUFFER:
-                    await _write(fd, buffer, live)
-                    buffer = bytearray()
+                if pending_size >= WRITE_BUFFER:
+                    await _write(fd, pending, pending_size, live)
+                    pending, pending_size = [], 0
             if expected is not None and written != expected:
                 raise RegistryError("SIZE_INVALID", f"chunk holds {written} bytes, {expected} were announced")
-            await _write(fd, buffer, live)
+            await _write(fd, pending, pending_size, live)
         except BaseException:
             os.ftruncate(fd, upload.size)  # a failed chunk leaves the session as it was
             self._live.pop(upload.id, None)
@@ -242,21 +245,27 @@ class Uploads:
         return lock is not None and lock.locked()
 
 
-async def _write(fd: int, buffer: bytearray, live: _LiveHash | None) -> None:
-    if not buffer:
+async def _write(fd: int, chunks: list[bytes], size: int, live: _LiveHash | None) -> None:
+    if not chunks:
         return
-    if len(buffer) < INLINE_WRITE:
-        _write_and_hash(fd, buffer, live)
+    if size < INLINE_WRITE:
+        _write_and_hash(fd, chunks, live)
     else:
-        await trio.to_thread.run_sync(_write_and_hash, fd, buffer, live)
+        await trio.to_thread.run_sync(_write_and_hash, fd, chunks, live)
 
 
-def _write_and_hash(fd: int, buffer: bytearray, live: _LiveHash | None) -> None:
-    view = memoryview(buffer)
-    while view:
-        view = view[os.write(fd, view):]
+def _write_and_hash(fd: int, chunks: list[bytes], live: _LiveHash | None) -> None:
+    """Write the chunks as they came (no joining copy) and feed them to the live hash."""
+    views = [memoryview(chunk) for chunk in chunks]
+    while views:
+        done = os.writev(fd, views[:IOV_MAX])
+        while views and done >= len(views[0]):
+            done -= len(views.pop(0))
+        if done:
+            views[0] = views[0][done:]
     if live is not None:
-        live.hasher.update(buffer)
+        for chunk in chunks:
+            live.hasher.update(chunk)
 
 
 def _hash_file(path: os.PathLike[str] | str, algorithm: str) -> Digest:
