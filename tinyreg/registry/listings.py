@@ -54,15 +54,18 @@ class Listings:
             if txn.get(repo.encode(), db=self.meta.db["repos"]) is None:
                 raise RegistryError("NAME_UNKNOWN", detail={"name": repo})
             after = keys.repo_key(repo, last) if last else None
-            names = (key[len(prefix):].decode() for key, _ in self.meta.scan(txn, "tags", prefix, after=after))
-            return _page(names, n)
+            names, more = self.meta.scan_names(txn, "tags", prefix, after=after, limit=MAX_PAGE if n is None else n)
+            return Page(names, more)
 
     def catalog(self, n: int | None, last: str | None, visible: Callable[[str], bool] | None = None) -> Page:
         """Repository names in byte order, after `last`; only those `visible` says the caller may see."""
         with self.meta.read() as txn:
             after = last.encode() if last else None
-            names = (key.decode() for key, _ in self.meta.scan(txn, "repos", b"", after=after))
-            return _page((name for name in names if visible is None or visible(name)), n)
+            if visible is None:
+                names, more = self.meta.scan_names(txn, "repos", b"", after=after, limit=MAX_PAGE if n is None else n)
+                return Page(names, more)
+            names_iter = (key.decode() for key, _ in self.meta.scan(txn, "repos", b"", after=after))
+            return _page((name for name in names_iter if visible(name)), n)
 
     def referrers(self, repo: str, subject: str, artifact_type: str | None) -> dict[str, Any]:
         """An OCI image index of the manifests in `repo` whose `subject` is `subject`."""
