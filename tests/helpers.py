@@ -462,3 +462,85 @@ def admin_ok(data_dir: Path, *args: str, stdin: str | None = None) -> Any:
     done = tinyreg_admin(data_dir, *args, "--json", stdin=stdin)
     assert done.returncode == 0, f"tinyreg {' '.join(args)} exited {done.returncode}: {done.stderr}"
     return json.loads(done.stdout)
+
+
+# -- embedded registries: ports, data directories, descriptors and threads ------------------
+
+@contextmanager
+def port_in_use(host: str = "127.0.0.1") -> Iterator[int]:
+    """A port of `host` held by a listening socket for the duration of the block."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        sock.listen()
+        yield sock.getsockname()[1]
+
+
+def unusable_data_dir(root: Path) -> Path:
+    """A data directory that cannot be created: its parent is a regular file under `root`."""
+    blocker = root / "a-regular-file"
+    blocker.write_text("not a directory\n")
+    return blocker / "data"
+
+
+def accepts_connections(host: str) -> bool:
+    """Whether something listens on `host` (`address:port`)."""
+    address, _, port = host.rpartition(":")
+    try:
+        with socket.create_connection((address, int(port)), timeout=10):
+            return True
+    except ConnectionRefusedError:
+        return False
+
+
+def open_fd_count() -> int:
+    """How many file descriptors this process has open."""
+    return len(os.listdir("/proc/self/fd"))
+
+
+@dataclass(frozen=True)
+class AuthWorld:
+    """A registry with `--auth` and a known cast: root (admin); alice owns the private `team/app`
+    and the public `pub/site`; bob is a reporter of `team/app`; carol owns the private
+    `carol/box`; `loose/repo` belongs to no project. Every repository in `REPOS` has a `v1`."""
+
+    PASSWORDS = {name: f"{name}-Pa55-phrase-{name}" for name in ("root", "alice", "bob", "carol")}
+    REPOS = ("team/app", "team/app/api", "pub/site", "carol/box", "loose/repo")
+
+    registry: Any
+    digests: dict[str, str]
+
+    @classmethod
+    def build(cls, registry: Any) -> "AuthWorld":
+        """Create the cast and push the images on a fresh `RunningRegistry` started with `auth=True`."""
+        for name, password in cls.PASSWORDS.items():
+            registry.create_user(name, password, admin=name == "root")
+        registry.create_project("team/app", owner="alice")
+        registry.add_member("team/app", "bob", "reporter")
+        registry.create_project("pub/site", public=True, owner="alice")
+        registry.create_project("carol/box", owner="carol")
+        return cls(registry, {repo: registry.push_image(repo, "v1") for repo in cls.REPOS})
+
+    @property
+    def url(self) -> str:
+        return self.registry.url
+
+    def login(self, name: str) -> dict[str, str]:
+        """Basic credentials of one of the cast."""
+        return basic_auth(name, self.PASSWORDS[name])
+
+    def client(self, headers: dict[str, str] | None = None) -> httpx.Client:
+        """An API client sending `headers` (credentials) with every request."""
+        api = api_client(self.url)
+        api.headers.update(headers or {})
+        return api
+
+    def pull_status(self, repo: str, headers: dict[str, str] | None = None) -> int:
+        """The status of `GET /v2/<repo>/manifests/v1` with these credentials."""
+        with self.client(headers) as api:
+            return api.get(f"/v2/{repo}/manifests/v1", headers={"Accept": OCI_MANIFEST}).status_code
+
+
+def granted_access(response: httpx.Response) -> dict[str, list[str]]:
+    """repository name → actions, from the `access` claim of a successful `/token` answer."""
+    assert response.status_code == 200, response.text
+    return {entry["name"]: entry["actions"] for entry in jwt_sections(response.json()["token"])[1]["access"]}

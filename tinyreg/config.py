@@ -92,6 +92,23 @@ def _apply(settings: Settings, values: Mapping[str, Any], origin: str) -> Settin
     return replace(settings, **changes)
 
 
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+def validate(settings: Settings) -> Settings:
+    """Check values that parse but cannot be used; ConfigError names the setting."""
+    if not 0 <= settings.port <= 65535:
+        raise ConfigError(f"port must be between 0 and 65535, not {settings.port}")
+    if settings.log_level.lower() not in LOG_LEVELS:
+        raise ConfigError(f"log_level must be one of {', '.join(LOG_LEVELS)}, not {settings.log_level!r}")
+    for name in ("upload_ttl", "sweep_interval", "token_ttl"):
+        if not getattr(settings, name) > 0:
+            raise ConfigError(f"{name} must be a positive number of seconds, not {getattr(settings, name)}")
+    if not settings.host:
+        raise ConfigError("host cannot be empty")
+    return replace(settings, log_level=settings.log_level.lower())
+
+
 def _from_env(env: Mapping[str, str]) -> dict[str, str]:
     names = {f.name for f in fields(Settings)}
     found = {}
@@ -120,4 +137,4 @@ def load_settings(
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{config_file} is not valid TOML: {exc}") from None
     settings = _apply(settings, _from_env(env), "environment")
-    return _apply(settings, flags or {}, "command line")
+    return validate(_apply(settings, flags or {}, "command line"))

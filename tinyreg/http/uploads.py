@@ -53,7 +53,7 @@ async def start_upload(registry: Registry, request: Request, name: str, referenc
 
 
 async def upload_status(registry: Registry, request: Request, name: str, reference: str) -> Response:
-    return _progress(name, registry.uploads.get(name, reference), 204)
+    return _progress(name, registry.uploads.status(name, reference), 204)
 
 
 async def patch_upload(registry: Registry, request: Request, name: str, reference: str) -> Response:

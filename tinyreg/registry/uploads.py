@@ -89,6 +89,14 @@ class Uploads:
             raise RegistryError("BLOB_UPLOAD_UNKNOWN", detail={"upload": upload_id})
         return Upload.from_row(upload_id, row)
 
+    def status(self, repo: str, upload_id: str) -> Upload:
+        """The open session, checked against its staging file (a crash may have taken it)."""
+        upload = self.get(repo, upload_id)
+        if not self.store.staging_path(upload_id).exists():
+            self._drop(upload_id)
+            raise RegistryError("BLOB_UPLOAD_UNKNOWN", "the upload's data is gone", detail={"upload": upload_id})
+        return upload
+
     def _save(self, upload: Upload) -> None:
         key = upload.id.encode()
 
@@ -115,7 +123,7 @@ class Uploads:
     ) -> Upload:
         """Append one chunk (streamed) to the session; return its new state."""
         async with self._lock(upload_id):
-            upload = self.get(repo, upload_id)
+            upload = self.status(repo, upload_id)
             expected = check_chunk_start(content_range, upload.size, content_length)
             written = await self._receive(upload, body, expected)
             upload = Upload(upload.id, repo, upload.size + written, upload.started, time.time())
@@ -175,6 +183,8 @@ class Uploads:
         """
         async with self._lock(upload_id):
             upload = self.get(repo, upload_id)
+            if not self.store.staging_path(upload_id).exists():
+                return self._finish_moved(upload, digest, body is not None)
             if body is not None:
                 expected = check_chunk_start(content_range, upload.size, content_length)
                 written = await self._receive(upload, body, expected)
@@ -190,6 +200,15 @@ class Uploads:
             self._live.pop(upload.id, None)
             self._locks.pop(upload.id, None)
             return upload.size
+
+    def _finish_moved(self, upload: Upload, digest: Digest, more_data: bool) -> int:
+        """A session whose staging file is gone: a crash struck between moving the finished
+        bytes into place and recording them. Complete it if that blob is there, else forget it."""
+        if not more_data and self.store.size(digest) == upload.size:
+            self._link_committed(upload, digest)
+            return upload.size
+        self._drop(upload.id)
+        raise RegistryError("BLOB_UPLOAD_UNKNOWN", "the upload's data is gone", detail={"upload": upload.id})
 
     async def _digest_of(self, upload: Upload, algorithm: str) -> Digest:
         live = self._live.get(upload.id)
