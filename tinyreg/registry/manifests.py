@@ -8,6 +8,7 @@ exactly what was pushed.
 
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -125,6 +126,32 @@ def _effective_media_type(doc: dict[str, Any], content_type: str | None) -> str:
 def _schema_version(doc: dict[str, Any], expected: int) -> None:
     if doc.get("schemaVersion") != expected:
         raise _invalid(f"schemaVersion must be {expected}")
+
+
+def digested_bytes(body: bytes, media_type: str) -> bytes:
+    """The bytes a manifest's digest is computed over.
+
+    All of them, except for a signed schema 1 manifest: its digest is over the JWS payload,
+    the document without its signatures, which the signature's protected header tells how
+    to rebuild (`formatLength` bytes of the body, then `formatTail`).
+    """
+    if media_type != DOCKER_V1_SIGNED:
+        return body
+    try:
+        signatures = json.loads(body)["signatures"]
+        protected = json.loads(b64url_decode(signatures[0]["protected"]))
+        length, tail = protected["formatLength"], b64url_decode(protected["formatTail"])
+    except (ValueError, KeyError, IndexError, TypeError) as exc:
+        raise _invalid(f"signed schema 1 manifest without a usable JWS protected header: {exc}") from None
+    if not isinstance(length, int) or not 0 < length <= len(body):
+        raise _invalid("signed schema 1 manifest has an invalid formatLength")
+    return body[:length] + tail
+
+
+def b64url_decode(text: str) -> bytes:
+    if not isinstance(text, str):
+        raise ValueError("not a string")
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 def parse_manifest(body: bytes, content_type: str | None) -> ParsedManifest:

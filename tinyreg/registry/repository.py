@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from tinyreg.registry.blobs import ensure_repo
 from tinyreg.registry.errors import RegistryError
-from tinyreg.registry.manifests import ParsedManifest, parse_manifest
+from tinyreg.registry.manifests import ParsedManifest, digested_bytes, parse_manifest
 from tinyreg.registry.names import Digest, check_tag, looks_like_digest, parse_digest
 from tinyreg.storage import keys
 from tinyreg.storage.meta import Meta
@@ -42,15 +42,13 @@ class Manifests:
     def put(self, repo: str, reference: str, data: bytes, content_type: str | None) -> PutResult:
         """Validate and store a manifest under a tag or its digest."""
         tag = None
-        if looks_like_digest(reference):
-            wanted = parse_digest(reference)
-            actual = Digest.of(data, wanted.algorithm)
-            if actual != wanted:
-                raise RegistryError("DIGEST_INVALID", f"manifest has digest {actual}, not {wanted}", detail={"digest": reference})
-        else:
+        wanted = parse_digest(reference) if looks_like_digest(reference) else None
+        if wanted is None:
             tag = check_tag(reference)
-            actual = Digest.of(data)
         parsed = parse_manifest(data, content_type)
+        actual = Digest.of(digested_bytes(data, parsed.media_type), wanted.algorithm if wanted else "sha256")
+        if wanted is not None and actual != wanted:
+            raise RegistryError("DIGEST_INVALID", f"manifest has digest {actual}, not {wanted}", detail={"digest": reference})
         digest = str(actual)
         self.meta.write(lambda txn: self._store(txn, repo, digest, tag, data, parsed))
         return PutResult(digest, str(parsed.subject) if parsed.subject else None)
