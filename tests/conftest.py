@@ -6,9 +6,9 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from helpers import api_client
+from helpers import AuthWorld, api_client
 
-from tinyreg.testing import RunningRegistry
+from tinyreg.testing import RunningRegistry, run_registry
 
 
 @pytest.fixture
@@ -16,3 +16,10 @@ def api(tinyreg: RunningRegistry) -> Iterator[httpx.Client]:
     """An HTTP client for a fresh registry; it checks the API version header of every response."""
     with api_client(tinyreg.url) as client:
         yield client
+
+
+@pytest.fixture(scope="module")
+def auth_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthWorld]:
+    """One registry with `--auth` (and its access log on) per test module, with `AuthWorld`'s cast."""
+    with run_registry(tmp_path_factory.mktemp("auth-world"), auth=True, access_log=True) as registry:
+        yield AuthWorld.build(registry)

@@ -54,7 +54,10 @@ class KeyRing:
         self.reload()
 
     def reload(self) -> None:
-        active = (self.directory / "active").read_text().strip()
+        """Read the keys again: the active one, and every one still accepted."""
+        active_file = self.directory / "active"
+        self._active_mtime = active_file.stat().st_mtime_ns
+        active = active_file.read_text().strip()
         self.signing_key = self._load(active)
         self.kid = active
         self.verify_keys: dict[str, nacl.signing.VerifyKey] = {}
@@ -83,9 +86,21 @@ class KeyRing:
         tmp = self.directory / "active.tmp"
         tmp.write_text(kid)
         os.replace(tmp, active)
+        if hasattr(self, "kid"):
+            self.reload()
         return kid
 
+    def _follow_rotation(self) -> None:
+        """Pick up a rotation done by another process (`tinyreg keys rotate`)."""
+        try:
+            changed = (self.directory / "active").stat().st_mtime_ns != self._active_mtime
+        except FileNotFoundError:
+            return
+        if changed:
+            self.reload()
+
     def sign(self, claims: dict[str, Any]) -> str:
+        self._follow_rotation()
         header = {"typ": "JWT", "alg": ALGORITHM, "kid": self.kid}
         signing_input = f"{b64url(json.dumps(header, separators=(',', ':')).encode())}.{b64url(json.dumps(claims, separators=(',', ':')).encode())}"
         signature = self.signing_key.sign(signing_input.encode()).signature
@@ -113,7 +128,7 @@ class KeyRing:
             raise TokenError("token signed by an unknown key")
         try:
             verify_key.verify(f"{parts[0]}.{parts[1]}".encode(), b64url_decode(parts[2]))
-        except nacl.exceptions.BadSignatureError:
+        except (nacl.exceptions.BadSignatureError, nacl.exceptions.ValueError, ValueError):
             raise TokenError("bad token signature") from None
         now = time.time() if now is None else now
         if not isinstance(claims.get("exp"), (int, float)) or now > claims["exp"] + leeway:

@@ -50,8 +50,13 @@ def _first_fault(component: str) -> tuple[int, str]:
         return len(component) - 1, "a component must end with a letter or digit"
     for run in re.finditer(r"[._-]+", component):
         text = run.group()
-        if text not in (".", "_", "__") and set(text) != {"-"}:
-            return run.start() + 1, "separators are one '.', one or two '_', or dashes, between letters or digits"
+        if text in (".", "_", "__") or set(text) == {"-"}:
+            continue
+        if text[0] == "-":
+            allowed = len(text) - len(text.lstrip("-"))
+        else:
+            allowed = 2 if text.startswith("__") else 1
+        return run.start() + allowed, "separators are one '.', one or two '_', or dashes, between letters or digits"
     return 0, "not a valid path component"
 
 

@@ -89,7 +89,11 @@ class Guard:
                 raise self._challenge(request, scope, None, "invalid user name or password")
             principal, via = found, "basic"
 
+        lists_catalog = route.resource == "catalog" and _grants_catalog(token_access)
+
         def readable(repo: str) -> bool:
+            if lists_catalog:  # a catalog token lists what its holder may pull
+                return PULL in self.control.allowed(principal, repo, {PULL})
             return PULL in self._granted(principal, token_access, repo, frozenset({PULL}))
 
         request.can_read = readable
@@ -113,3 +117,13 @@ class Guard:
                 actions = entry.get("actions")
                 in_token |= set(actions) if isinstance(actions, list) else set()
         return allowed & frozenset(in_token)
+
+
+def _grants_catalog(token_access: list[dict[str, object]] | None) -> bool:
+    if token_access is None:
+        return False
+    return any(
+        isinstance(entry, dict) and entry.get("type") == "registry" and entry.get("name") == "catalog"
+        and isinstance(entry.get("actions"), list) and "*" in entry["actions"]  # type: ignore[operator]
+        for entry in token_access
+    )

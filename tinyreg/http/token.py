@@ -79,7 +79,7 @@ class TokenEndpoint:
         else:
             return _json(400, {"error": "unsupported_grant_type", "error_description": f"grant_type {grant!r} is not supported"})
         scopes = field("scope").split()
-        body = self._tokens(principal, scopes, refresh=True)
+        body = self._tokens(principal, scopes, refresh=grant == "password" and field("access_type") == "offline")
         if grant == "refresh_token":
             body["refresh_token"] = field("refresh_token")
         return _json(200, body)
