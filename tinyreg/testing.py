@@ -146,6 +146,7 @@ async def open_registry(
         registry = Registry(path)
     except OSError as exc:
         raise RegistryStartError(f"cannot use data directory {path}: {exc.strerror or exc}") from exc
+    single: BaseException | None = None
     try:
         async with trio.open_nursery() as nursery:
             try:
@@ -160,14 +161,17 @@ async def open_registry(
             finally:
                 stop.set()
     except BaseExceptionGroup as group:
-        # Let the caller see its own exception, not a group made by the nursery around it.
-        if len(group.exceptions) == 1:
-            raise group.exceptions[0] from None
-        raise
+        if len(group.exceptions) != 1:
+            raise
+        single = group.exceptions[0]
     finally:
         registry.close()
         if temporary:
             shutil.rmtree(path, ignore_errors=True)
+    if single is not None:
+        # The caller's own exception, not the group the nursery made around it; raised out
+        # here so that its cause and context stay as they were.
+        raise single
 
 
 @contextmanager
