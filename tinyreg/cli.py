@@ -58,8 +58,7 @@ def _serve_process(settings: Settings, sockets: object = None, *, announce: bool
     """Serve in this process until SIGINT or SIGTERM; the exit code."""
     import trio
 
-    from tinyreg.server import serve
-    from tinyreg.testing import first_os_error
+    from tinyreg.server import first_os_error, serve
 
     async def main() -> None:
         stop = trio.Event()

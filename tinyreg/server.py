@@ -19,6 +19,18 @@ from tinyreg.registry.core import Registry
 log = logging.getLogger("tinyreg")
 
 
+def first_os_error(exc: BaseException) -> OSError | None:
+    """The first OSError in `exc` or in the exception groups it nests."""
+    if isinstance(exc, OSError):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = first_os_error(inner)
+            if found is not None:
+                return found
+    return None
+
+
 def _bind_address(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 

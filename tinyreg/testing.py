@@ -28,6 +28,7 @@ from tinyreg.access.store import AccessStore
 from tinyreg.config import Settings
 from tinyreg.registry.core import Registry
 from tinyreg.registry.names import check_name
+from tinyreg.server import first_os_error
 
 
 @dataclass(frozen=True)
@@ -109,18 +110,6 @@ class RunningRegistry:
 
 class RegistryStartError(RuntimeError):
     """The registry could not start: the port is taken, the data directory unusable, …"""
-
-
-def first_os_error(exc: BaseException) -> OSError | None:
-    """The first OSError in `exc` or in the exception groups it nests."""
-    if isinstance(exc, OSError):
-        return exc
-    if isinstance(exc, BaseExceptionGroup):
-        for inner in exc.exceptions:
-            found = first_os_error(inner)
-            if found is not None:
-                return found
-    return None
 
 
 def _settings(data_dir: Path, host: str, port: int, options: dict[str, Any]) -> Settings:
