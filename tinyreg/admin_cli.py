@@ -1,4 +1,4 @@
-"""`tinyreg user|project|token|deploy-token|keys ...`: administer a data directory's access model.
+"""`tinyreg user|project|token|deploy-token|keys|gc ...`: administer a data directory.
 
 These commands open the data directory's LMDB environment directly, so they work while
 `tinyreg serve` runs on it. Each prints a line for people, or JSON with `--json`.
@@ -92,6 +92,11 @@ def add_admin_commands(commands: Any) -> None:
         trevoke = actions.add_parser("revoke", parents=[common], help="revoke a token by id")
         trevoke.add_argument("id", type=int)
 
+    gc = commands.add_parser("gc", parents=[common], help="remove blobs and manifest bytes nothing refers to")
+    gc.add_argument("--dry-run", action="store_true", help="only say what would be removed")
+    gc.add_argument("--grace", type=parse_duration, default=3600.0,
+                    help="keep blob files younger than this (default 1h): uploads in flight")
+
     keys = commands.add_parser("keys", help="token signing keys").add_subparsers(dest="action", metavar="ACTION", required=True)
     keys.add_parser("rotate", parents=[common], help="make a new signing key; the old one verifies until its tokens expire")
 
@@ -141,7 +146,7 @@ def run_admin(args: argparse.Namespace) -> int:
 
 
 def _dispatch(args: argparse.Namespace, store: AccessStore, data: Any, out: Callable[[Any, str], None]) -> None:
-    command, action = args.command, args.action
+    command, action = args.command, getattr(args, "action", None)
     if command == "user":
         if action == "add":
             store.add_user(args.name, _read_password(args), admin=args.admin)
@@ -163,6 +168,14 @@ def _dispatch(args: argparse.Namespace, store: AccessStore, data: Any, out: Call
         _project(args, store, out)
     elif command in ("token", "deploy-token"):
         _tokens(args, store, "personal" if command == "token" else "deploy", out)
+    elif command == "gc":
+        from tinyreg.registry.gc import collect
+        from tinyreg.storage.blobs import FileBlobStore
+
+        report = collect(store.meta, FileBlobStore(data), grace=args.grace, dry_run=args.dry_run)
+        verb = "would remove" if args.dry_run else "removed"
+        out(report.to_json(), f"{verb} {report.links} unused links, {len(report.blobs)} blobs "
+                              f"({report.bytes_freed / 1048576:.1f} MiB) and the bytes of {len(report.manifests)} manifests")
     elif command == "keys":
         from tinyreg.access.jwt import KeyRing
 

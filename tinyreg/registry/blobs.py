@@ -67,7 +67,7 @@ class Blobs:
         path = self.store.staging_path(staging_id)
         path.write_bytes(data)
         self.store.commit(staging_id, digest)
-        self.meta.write(lambda txn: link_blob(self.meta, txn, repo, digest, len(data)))
+        self.meta.write(lambda txn: link_blob(self.meta, self.store, txn, repo, digest, len(data)))
         return digest
 
     def mount(self, repo: str, digest: Digest, source: str) -> int | None:
@@ -76,9 +76,9 @@ class Blobs:
 
         def change(txn):  # type: ignore[no-untyped-def]
             link = self.meta.get(txn, "links", keys.repo_key(source, name))
-            if link is None or self.meta.get(txn, "blobs", name.encode()) is None:
+            if link is None or self.meta.get(txn, "blobs", name.encode()) is None or self.store.size(digest) is None:
                 return None
-            self.meta.put(txn, "links", keys.repo_key(repo, name), link)
+            self.meta.put(txn, "links", keys.repo_key(repo, name), {**link, "created": time.time()})
             ensure_repo(self.meta, txn, repo)
             return int(link["size"])
 
@@ -91,10 +91,16 @@ def ensure_repo(meta: Meta, txn: Any, repo: str) -> None:
         meta.put(txn, "repos", repo.encode(), {"created": time.time()})
 
 
-def link_blob(meta: Meta, txn: Any, repo: str, digest: Digest, size: int) -> None:
-    """Record a stored blob and make it readable through `repo` (inside a write transaction)."""
+def link_blob(meta: Meta, store: FileBlobStore, txn: Any, repo: str, digest: Digest, size: int) -> None:
+    """Record a stored blob and make it readable through `repo` (inside a write transaction).
+
+    The file is checked inside the transaction: garbage collection moves a file away before
+    its own transaction decides, so a blob is never linked while its bytes are being collected.
+    """
+    if store.size(digest) != size:
+        raise RegistryError("BLOB_UPLOAD_INVALID", "the blob was being collected meanwhile; push it again")
     name = str(digest).encode()
     if txn.get(name, db=meta.db["blobs"]) is None:
         meta.put(txn, "blobs", name, {"size": size, "created": time.time()})
-    meta.put(txn, "links", keys.repo_key(repo, str(digest)), {"size": size})
+    meta.put(txn, "links", keys.repo_key(repo, str(digest)), {"size": size, "created": time.time()})
     ensure_repo(meta, txn, repo)

@@ -219,7 +219,7 @@ class Uploads:
 
     def _link_committed(self, upload: Upload, digest: Digest) -> None:
         def change(txn):  # type: ignore[no-untyped-def]
-            link_blob(self.meta, txn, upload.repo, digest, upload.size)
+            link_blob(self.meta, self.store, txn, upload.repo, digest, upload.size)
             self.meta.delete(txn, "uploads", upload.id.encode())
 
         self.meta.write(change)
