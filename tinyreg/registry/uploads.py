@@ -8,11 +8,14 @@ so the client's digest is never trusted.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import time
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import trio
 
@@ -37,17 +40,19 @@ class Upload:
     size: int
     started: float
     updated: float
+    committing: str | None = None
+    """The digest whose bytes are being moved into place, once verified."""
 
     def expired(self, now: float, ttl: float) -> bool:
         """True when nothing has touched the session for `ttl` seconds."""
         return now - self.updated > ttl
 
     def to_row(self) -> dict[str, object]:
-        return {"repo": self.repo, "size": self.size, "started": self.started, "updated": self.updated}
+        return {"repo": self.repo, "size": self.size, "started": self.started, "updated": self.updated, "committing": self.committing}
 
     @classmethod
-    def from_row(cls, upload_id: str, row: dict[str, object]) -> "Upload":
-        return cls(upload_id, str(row["repo"]), int(row["size"]), float(row["started"]), float(row["updated"]))  # type: ignore[arg-type]
+    def from_row(cls, upload_id: str, row: dict[str, Any]) -> "Upload":
+        return cls(upload_id, str(row["repo"]), int(row["size"]), float(row["started"]), float(row["updated"]), row.get("committing"))
 
 
 class _LiveHash:
@@ -107,8 +112,31 @@ class Uploads:
 
         self.meta.write(change)
 
-    def _lock(self, upload_id: str) -> trio.Lock:
-        return self._locks.setdefault(upload_id, trio.Lock())
+    @asynccontextmanager
+    async def _session(self, repo: str, upload_id: str) -> AsyncIterator[tuple[Upload, int | None]]:
+        """Hold a session exclusively, in this process (a trio lock) and across workers (a
+        `flock` on its staging file), and read its state under that hold.
+
+        Yields the session and the staging file's descriptor (None when the file is gone).
+        """
+        self.get(repo, upload_id)  # an unknown id costs nothing below
+        lock = self._locks.setdefault(upload_id, trio.Lock())
+        try:
+            async with lock:
+                try:
+                    fd: int | None = os.open(self.store.staging_path(upload_id), os.O_RDWR)
+                except FileNotFoundError:
+                    fd = None
+                try:
+                    if fd is not None:
+                        await _flock(fd)
+                    yield self.get(repo, upload_id), fd  # read again: another worker may have moved on
+                finally:
+                    if fd is not None:
+                        os.close(fd)
+        finally:
+            if not lock.locked() and lock.statistics().tasks_waiting == 0:
+                self._locks.pop(upload_id, None)
 
     # -- receiving bytes ------------------------------------------------------------------
 
@@ -122,15 +150,17 @@ class Uploads:
         content_length: int | None = None,
     ) -> Upload:
         """Append one chunk (streamed) to the session; return its new state."""
-        async with self._lock(upload_id):
-            upload = self.status(repo, upload_id)
+        async with self._session(repo, upload_id) as (upload, fd):
+            if fd is None:
+                self._drop(upload_id)
+                raise RegistryError("BLOB_UPLOAD_UNKNOWN", "the upload's data is gone", detail={"upload": upload_id})
             expected = check_chunk_start(content_range, upload.size, content_length)
-            written = await self._receive(upload, body, expected)
+            written = await self._receive(upload, fd, body, expected)
             upload = Upload(upload.id, repo, upload.size + written, upload.started, time.time())
             self._save(upload)
             return upload
 
-    async def _receive(self, upload: Upload, body: AsyncIterator[bytes], expected: int | None) -> int:
+    async def _receive(self, upload: Upload, fd: int, body: AsyncIterator[bytes], expected: int | None) -> int:
         live = self._live.get(upload.id)
         if live is not None and live.offset != upload.size:
             del self._live[upload.id]
@@ -138,7 +168,6 @@ class Uploads:
         if live is None and upload.size == 0:
             live = self._live[upload.id] = _LiveHash()
         written = 0
-        fd = os.open(self.store.staging_path(upload.id), os.O_WRONLY)
         try:
             os.lseek(fd, upload.size, os.SEEK_SET)
             pending: list[bytes] = []
@@ -159,8 +188,6 @@ class Uploads:
             os.ftruncate(fd, upload.size)  # a failed chunk leaves the session as it was
             self._live.pop(upload.id, None)
             raise
-        finally:
-            os.close(fd)
         if live is not None:
             live.offset += written
         return written
@@ -181,13 +208,12 @@ class Uploads:
 
         Returns the blob's size. On a digest mismatch the session is dropped: DIGEST_INVALID.
         """
-        async with self._lock(upload_id):
-            upload = self.get(repo, upload_id)
-            if not self.store.staging_path(upload_id).exists():
+        async with self._session(repo, upload_id) as (upload, fd):
+            if fd is None:
                 return self._finish_moved(upload, digest, body is not None)
             if body is not None:
                 expected = check_chunk_start(content_range, upload.size, content_length)
-                written = await self._receive(upload, body, expected)
+                written = await self._receive(upload, fd, body, expected)
                 upload = Upload(upload.id, repo, upload.size + written, upload.started, time.time())
             actual = await self._digest_of(upload, digest.algorithm)
             if actual != digest:
@@ -195,16 +221,17 @@ class Uploads:
                 raise RegistryError(
                     "DIGEST_INVALID", f"upload has digest {actual}, not {digest}", detail={"digest": str(digest)}
                 )
+            upload = Upload(upload.id, repo, upload.size, upload.started, time.time(), committing=str(digest))
+            self._save(upload)  # a crash after the move below can then finish only this digest
             await trio.to_thread.run_sync(self.store.commit, upload.id, digest)
             self._link_committed(upload, digest)
             self._live.pop(upload.id, None)
-            self._locks.pop(upload.id, None)
             return upload.size
 
     def _finish_moved(self, upload: Upload, digest: Digest, more_data: bool) -> int:
-        """A session whose staging file is gone: a crash struck between moving the finished
-        bytes into place and recording them. Complete it if that blob is there, else forget it."""
-        if not more_data and self.store.size(digest) == upload.size:
+        """A session whose staging file is gone: a crash struck between moving its verified
+        bytes into place and recording them. Complete it for the digest it was verified as."""
+        if not more_data and upload.committing == str(digest) and self.store.size(digest) == upload.size:
             self._link_committed(upload, digest)
             return upload.size
         self._drop(upload.id)
@@ -228,8 +255,7 @@ class Uploads:
 
     async def cancel(self, repo: str, upload_id: str) -> None:
         """Cancel an open session and remove its bytes."""
-        async with self._lock(upload_id):
-            self.get(repo, upload_id)
+        async with self._session(repo, upload_id):
             self._drop(upload_id)
 
     def discard(self, upload_id: str) -> None:
@@ -240,7 +266,6 @@ class Uploads:
         self.meta.write(lambda txn: self.meta.delete(txn, "uploads", upload_id.encode()))
         self.store.discard(upload_id)
         self._live.pop(upload_id, None)
-        self._locks.pop(upload_id, None)
 
     def expire(self, ttl: float, now: float | None = None) -> list[str]:
         """Drop sessions idle for more than `ttl` seconds and staging files without a session."""
@@ -250,18 +275,25 @@ class Uploads:
                 key.decode(): Upload.from_row(key.decode(), self.meta.decode_value(value))
                 for key, value in self.meta.scan(txn, "uploads", b"")
             }
-        stale = [u.id for u in rows.values() if u.expired(now, ttl) and not self._busy(u.id)]
+        stale = [u.id for u in rows.values() if u.expired(now, ttl) and self._idle(u.id, now, ttl)]
         for upload_id in stale:
             self._drop(upload_id)
         for upload_id in self.store.staging_ids():
-            if upload_id not in rows and not self._busy(upload_id):
+            if upload_id not in rows and self._idle(upload_id, now, ttl):
                 self.store.discard(upload_id)
                 stale.append(upload_id)
         return stale
 
-    def _busy(self, upload_id: str) -> bool:
+    def _idle(self, upload_id: str, now: float, ttl: float) -> bool:
+        """No request of this process holds the session, and no worker wrote to it for `ttl`:
+        a long chunk keeps touching the staging file, whichever worker receives it."""
         lock = self._locks.get(upload_id)
-        return lock is not None and lock.locked()
+        if lock is not None and lock.locked():
+            return False
+        try:
+            return now - self.store.staging_path(upload_id).stat().st_mtime > ttl
+        except FileNotFoundError:
+            return True
 
 
 async def _write(fd: int, chunks: list[bytes], size: int, live: _LiveHash | None) -> None:
@@ -285,6 +317,14 @@ def _write_and_hash(fd: int, chunks: list[bytes], live: _LiveHash | None) -> Non
     if live is not None:
         for chunk in chunks:
             live.hasher.update(chunk)
+
+
+async def _flock(fd: int) -> None:
+    """Take an exclusive lock on a staging file; wait in a thread when another worker has it."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        await trio.to_thread.run_sync(fcntl.flock, fd, fcntl.LOCK_EX)
 
 
 def _hash_file(path: os.PathLike[str] | str, algorithm: str) -> Digest:
