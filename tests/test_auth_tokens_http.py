@@ -67,8 +67,8 @@ def bad_grants(world: AuthWorld) -> dict[str, tuple[dict[str, str], int]]:
         "unknown-grant": ({"grant_type": "client_credentials"}, 400),
         "no-grant": ({}, 400),
         "wrong-password": ({"grant_type": "password", "username": "bob", "password": "nope-nope-nope"}, 401),
-        "refresh-garbage": ({"grant_type": "refresh_token", "refresh_token": "abc.def.ghi"}, 401),
-        "access-token-as-refresh": ({"grant_type": "refresh_token", "refresh_token": access}, 401),
+        "refresh-garbage": ({"grant_type": "refresh_token", "refresh_token": "abc.def.ghi"}, 400),
+        "access-token-as-refresh": ({"grant_type": "refresh_token", "refresh_token": access}, 400),
     }
 
 

@@ -12,11 +12,14 @@ import trio
 
 from tinyreg.access import secrets
 from tinyreg.access.jwt import KeyRing, TokenError
-from tinyreg.access.policy import ACTIONS, ANONYMOUS, PULL, Principal, allowed_actions
+from tinyreg.access.policy import ACTIONS, ANONYMOUS, Principal, allowed_actions
 from tinyreg.access.scopes import ScopeRequest
 from tinyreg.access.store import AccessStore
 from tinyreg.access.throttle import Throttle
 from tinyreg.storage.meta import Meta
+
+
+PASSWORD_CHECKS_AT_ONCE = 2
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,8 @@ class AccessControl:
         self.store = AccessStore(meta)
         self.keys = KeyRing(data_dir / "keys", max_token_age=max(self.settings.token_ttl, self.settings.refresh_ttl))
         self.throttle = Throttle()
+        # Each password check holds 64 MiB for argon2id: bound how many run at once.
+        self._password_checks = trio.CapacityLimiter(PASSWORD_CHECKS_AT_ONCE)
 
     # -- credentials ---------------------------------------------------------------------
 
@@ -42,18 +47,19 @@ class AccessControl:
         """The principal these credentials prove, or None; repeated failures are slowed down."""
         throttle_keys = [f"user:{username.lower()}", f"addr:{client}"]
         delay = self.throttle.delay(throttle_keys, time.monotonic())
+        # Counted as a failure until it succeeds, so parallel guesses already slow each other.
+        self.throttle.failed(throttle_keys, time.monotonic())
         if delay:
             await trio.sleep(delay)
-        principal = await trio.to_thread.run_sync(self._check_credentials, username, password)
-        if principal is None:
-            self.throttle.failed(throttle_keys, time.monotonic())
+        if password.startswith((secrets.PERSONAL_PREFIX, secrets.DEPLOY_PREFIX)):
+            principal = self._token_principal(username, password)  # a hash lookup: no thread needed
         else:
+            principal = await trio.to_thread.run_sync(self._check_password, username, password, limiter=self._password_checks)
+        if principal is not None:
             self.throttle.succeeded(throttle_keys)
         return principal
 
-    def _check_credentials(self, username: str, password: str) -> Principal | None:
-        if password.startswith((secrets.PERSONAL_PREFIX, secrets.DEPLOY_PREFIX)):
-            return self._token_principal(username, password)
+    def _check_password(self, username: str, password: str) -> Principal | None:
         user = self.store.user(username)
         usable = user is not None and not user.get("tokens_only") and user.get("password")
         if not secrets.verify_password(user["password"] if usable else None, password) or not usable:
@@ -83,9 +89,6 @@ class AccessControl:
     def allowed(self, principal: Principal, repo: str, actions: frozenset[str] | set[str]) -> frozenset[str]:
         project = self.store.project_access(repo, principal.name if principal.kind == "user" else None)
         return allowed_actions(principal, project, actions)
-
-    def can_read(self, principal: Principal, repo: str) -> bool:
-        return PULL in self.allowed(principal, repo, {PULL})
 
     def grant(self, principal: Principal, requests: list[ScopeRequest]) -> list[dict[str, Any]]:
         """The access entries of a token: each asked scope cut down to what is allowed."""
@@ -122,6 +125,8 @@ class AccessControl:
             claims["use"] = "refresh"
         if principal.token_id is not None:
             claims["tid"] = principal.token_id
+        elif principal.kind == "user":
+            claims["cv"] = _credentials_version(self.store.user(principal.name))
         return self.keys.sign(claims), now
 
     def verify(self, token: str, *, use: str = "access") -> tuple[Principal, list[dict[str, Any]]]:
@@ -146,7 +151,14 @@ class AccessControl:
             return self._principal_of_token(claims["tid"])
         if kind == "user":
             user = self.store.user(str(claims.get("sub")))
-            if user is None or user.get("tokens_only"):
-                return None
+            if user is None or user.get("tokens_only") or claims.get("cv") != _credentials_version(user):
+                return None  # removed, switched to tokens only, or its password changed since
             return Principal("user", str(claims["sub"]), admin=bool(user["admin"]))
         return None
+
+
+def _credentials_version(user: dict[str, Any] | None) -> str:
+    """Changes whenever a user's password changes or the user is removed and made again."""
+    if user is None:
+        return ""
+    return f"{user.get('created')}:{user.get('version', 0)}"

@@ -18,6 +18,8 @@ from typing import Any
 import nacl.exceptions
 import nacl.signing
 
+from tinyreg import b64
+
 ALGORITHM = "EdDSA"
 DEFAULT_LEEWAY = 30.0
 
@@ -27,13 +29,13 @@ class TokenError(ValueError):
 
 
 def b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+    return b64.encode(data)
 
 
 def b64url_decode(text: str) -> bytes:
     try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except (ValueError, TypeError):
+        return b64.decode(text)
+    except ValueError:
         raise TokenError("malformed token encoding") from None
 
 
@@ -122,7 +124,7 @@ class KeyRing:
             raise TokenError(f"only {ALGORITHM} tokens are accepted")
         verify_key = self.verify_keys.get(str(header.get("kid")))
         if verify_key is None:
-            self.reload()  # another process may have rotated the key
+            self._follow_rotation()  # another process may have rotated the key
             verify_key = self.verify_keys.get(str(header.get("kid")))
         if verify_key is None:
             raise TokenError("token signed by an unknown key")

@@ -86,7 +86,10 @@ class AccessStore:
         self.meta.write(change)
 
     def update_user(self, name: str, **fields: Any) -> None:
-        """Change `admin`, `tokens_only` or `password` (given in clear, stored hashed)."""
+        """Change `admin`, `tokens_only` or `password` (given in clear, stored hashed).
+
+        A new password also ends the registry tokens issued for the old one.
+        """
         if "password" in fields and fields["password"] is not None:
             fields["password"] = secrets.hash_password(fields["password"])
 
@@ -94,6 +97,8 @@ class AccessStore:
             record = self.meta.get(txn, "users", name.encode())
             if record is None:
                 raise AccessError(f"no user {name!r}")
+            if "password" in fields:
+                fields["version"] = record.get("version", 0) + 1
             self.meta.put(txn, "users", name.encode(), {**record, **fields})
 
         self.meta.write(change)
@@ -178,15 +183,13 @@ class AccessStore:
     def project_access(self, repo: str, username: str | None) -> ProjectAccess | None:
         """The project owning `repo` and `username`'s role in it (one read snapshot)."""
         with self.meta.read() as txn:
-            parts = repo.split("/")
-            found = {}
-            for keep in range(len(parts), 0, -1):
-                candidate = "/".join(parts[:keep])
-                record = self.meta.get(txn, "projects", candidate.encode())
-                if record is not None:
-                    found[candidate] = record
-                    break
-            path = project_of(repo, found)
+            found: dict[str, Any] = {}
+
+            def is_project(path: str) -> bool:
+                found[path] = self.meta.get(txn, "projects", path.encode())
+                return found[path] is not None
+
+            path = project_of(repo, is_project)
             if path is None:
                 return None
             member = self.meta.get(txn, "members", keys.repo_key(path, username)) if username else None

@@ -90,7 +90,8 @@ class RegistryApp:
             if request.has_unread_body:  # do not leave the rest of the body to be read as a request
                 response.headers["Connection"] = "close"
         except ClientDisconnected:
-            self._log(request, 499, 0, started)
+            if self.access_log_enabled:
+                self._log(request, 499, 0, started)
             return
         except Exception:
             error_log.exception("%s %s failed", request.method, request.path)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import parse_qs
@@ -11,7 +10,7 @@ from tinyreg.access.control import AccessControl
 from tinyreg.access.jwt import TokenError
 from tinyreg.access.policy import ANONYMOUS, Principal
 from tinyreg.access.scopes import parse_scopes
-from tinyreg.http.asgi import Request, Response
+from tinyreg.http.asgi import Request, Response, json_response
 from tinyreg.http.auth import basic_credentials, client_address
 from tinyreg.registry.errors import RegistryError
 
@@ -22,8 +21,9 @@ def _iso(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, timezone.utc).isoformat().replace("+00:00", "Z")
 
 
-def _json(status: int, document: dict[str, Any]) -> Response:
-    return Response(status, {"Content-Type": "application/json", "Cache-Control": "no-store"}, json.dumps(document).encode())
+def _answer(status: int, document: dict[str, Any]) -> Response:
+    """Token responses must not be cached (RFC 6749 §5.1)."""
+    return json_response(status, document, {"Cache-Control": "no-store"})
 
 
 class TokenEndpoint:
@@ -57,7 +57,7 @@ class TokenEndpoint:
                 raise RegistryError("UNAUTHORIZED", "invalid user name or password")
             principal = found
         offline = (request.query("offline_token") or "").lower() == "true"
-        return _json(200, self._tokens(principal, request.query_all("scope"), refresh=offline))
+        return _answer(200, self._tokens(principal, request.query_all("scope"), refresh=offline))
 
     async def post(self, request: Request) -> Response:
         """OAuth2: the `password` and `refresh_token` grants, as containerd uses them."""
@@ -70,16 +70,17 @@ class TokenEndpoint:
         if grant == "password":
             principal = await self.control.login(field("username"), field("password"), client_address(request))
             if principal is None:
-                return _json(401, {"error": "invalid_grant", "error_description": "invalid user name or password"})
+                # 401 rather than RFC 6749's 400: containerd then retries with GET /token and says why
+                return _answer(401, {"error": "invalid_grant", "error_description": "invalid user name or password"})
         elif grant == "refresh_token":
             try:
                 principal, _ = self.control.verify(field("refresh_token"), use="refresh")
             except TokenError as exc:
-                return _json(401, {"error": "invalid_grant", "error_description": str(exc)})
+                return _answer(400, {"error": "invalid_grant", "error_description": str(exc)})
         else:
-            return _json(400, {"error": "unsupported_grant_type", "error_description": f"grant_type {grant!r} is not supported"})
+            return _answer(400, {"error": "unsupported_grant_type", "error_description": f"grant_type {grant!r} is not supported"})
         scopes = field("scope").split()
         body = self._tokens(principal, scopes, refresh=grant == "password" and field("access_type") == "offline")
         if grant == "refresh_token":
             body["refresh_token"] = field("refresh_token")
-        return _json(200, body)
+        return _answer(200, body)

@@ -10,8 +10,7 @@ from tinyreg.registry.core import Registry
 PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>tinyreg</title></head>
 <body><h1>tinyreg {version}</h1>
-<p>A container registry. The API is at <a href="/v2/">/v2/</a>.</p>
-<p>{count} repositories.</p></body></html>
+<p>A container registry. The API is at <a href="/v2/">/v2/</a>.</p></body></html>
 """
 
 
@@ -21,8 +20,7 @@ def create_web_app(registry: Registry) -> QuartTrio:
 
     @app.get("/")
     async def index() -> tuple[str, int, dict[str, str]]:
-        count = len(registry.listings.catalog(None, None).items)
-        return PAGE.format(version=__version__, count=count), 200, {"Content-Type": "text/html; charset=utf-8"}
+        return PAGE.format(version=__version__), 200, {"Content-Type": "text/html; charset=utf-8"}
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
