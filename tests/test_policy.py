@@ -224,4 +224,4 @@ NESTED = {"group/project", "team", "team/sub/app"}
     ("elsewhere/image", None),
 ])
 def test_a_repository_belongs_to_its_longest_project_prefix_within_two_components(repo: str, expected: str | None) -> None:
-    assert project_of(repo, NESTED) == expected
+    assert project_of(repo, NESTED.__contains__) == expected

@@ -7,12 +7,12 @@ most two more components: `group/project`, `group/project/image`, `group/project
 from __future__ import annotations
 
 import re
-from collections.abc import Container
+from collections.abc import Callable
 
-from tinyreg.registry.names import NAME_MAX_LENGTH
+from tinyreg.registry.names import NAME_COMPONENT, NAME_MAX_LENGTH
 
 MAX_IMAGE_DEPTH = 2
-_COMPONENT = re.compile(r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*")
+_COMPONENT = re.compile(NAME_COMPONENT)
 
 
 class PathError(ValueError):
@@ -60,11 +60,11 @@ def _first_fault(component: str) -> tuple[int, str]:
     return 0, "not a valid path component"
 
 
-def project_of(repo: str, projects: Container[str]) -> str | None:
+def project_of(repo: str, is_project: Callable[[str], bool]) -> str | None:
     """The project owning `repo`: the longest path prefix that is a project, within reach."""
     parts = repo.split("/")
     for keep in range(len(parts), 0, -1):
         candidate = "/".join(parts[:keep])
-        if candidate in projects:
+        if is_project(candidate):
             return candidate if len(parts) - keep <= MAX_IMAGE_DEPTH else None
     return None

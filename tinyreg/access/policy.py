@@ -89,3 +89,14 @@ def allowed_actions(principal: Principal, project: ProjectAccess | None, request
     if project is not None and project.public:
         rights |= {PULL}
     return wanted & rights
+
+
+def required_actions(resource: str, method: str) -> frozenset[str]:
+    """What a request needs on its repository (empty for the base and catalog endpoints)."""
+    if resource in ("base", "catalog"):
+        return frozenset()
+    if resource == "uploads" or (resource == "manifests" and method == "PUT"):
+        return frozenset({PULL, PUSH})
+    if method == "DELETE":
+        return frozenset({DELETE})
+    return frozenset({PULL})

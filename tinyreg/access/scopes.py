@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from tinyreg.registry.names import is_valid_name
 
@@ -33,3 +34,22 @@ def parse_scopes(values: list[str]) -> list[ScopeRequest]:
                 continue
             found.append(ScopeRequest(kind, name, tuple(a for a in actions.split(",") if a)))
     return found
+
+
+def token_actions(access: list[Any], repo: str) -> frozenset[str]:
+    """The actions a token's `access` claim grants on repository `repo`."""
+    granted: set[str] = set()
+    for entry in access:
+        if isinstance(entry, dict) and entry.get("type") == "repository" and entry.get("name") == repo:
+            actions = entry.get("actions")
+            granted |= set(actions) if isinstance(actions, list) else set()
+    return frozenset(granted)
+
+
+def grants_catalog(access: list[Any] | None) -> bool:
+    """Whether a token's `access` claim lets its holder list the catalog."""
+    return access is not None and any(
+        isinstance(entry, dict) and entry.get("type") == "registry" and entry.get("name") == "catalog"
+        and isinstance(entry.get("actions"), list) and "*" in entry["actions"]
+        for entry in access
+    )

@@ -6,6 +6,7 @@ framework's per-request machinery.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -115,6 +116,11 @@ class Response:
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
     stream: AsyncIterator[bytes] | None = None
+
+
+def json_response(status: int, document: Any, headers: dict[str, str] | None = None, content_type: str = "application/json") -> Response:
+    """A JSON body with its Content-Type."""
+    return Response(status, {"Content-Type": content_type, **(headers or {})}, json.dumps(document).encode())
 
 
 COMMON_HEADERS = [(b"docker-distribution-api-version", b"registry/2.0")]

@@ -4,26 +4,15 @@ from __future__ import annotations
 
 import base64
 import binascii
+from typing import Any
 
 from tinyreg.access.control import AccessControl
 from tinyreg.access.jwt import TokenError
-from tinyreg.access.policy import ANONYMOUS, DELETE, PULL, PUSH, Principal
+from tinyreg.access.policy import ANONYMOUS, PULL, Principal, required_actions
+from tinyreg.access.scopes import grants_catalog, token_actions
 from tinyreg.http.asgi import Request
 from tinyreg.http.routes import Route
 from tinyreg.registry.errors import RegistryError
-
-READS = frozenset({"GET", "HEAD"})
-
-
-def required_actions(route: Route, method: str) -> frozenset[str]:
-    """What a request needs on its repository (empty for the base and catalog endpoints)."""
-    if route.resource in ("base", "catalog"):
-        return frozenset()
-    if route.resource == "uploads" or (route.resource == "manifests" and method == "PUT"):
-        return frozenset({PULL, PUSH})
-    if method == "DELETE":
-        return frozenset({DELETE})
-    return frozenset({PULL})
 
 
 def basic_credentials(header: str) -> tuple[str, str] | None:
@@ -39,11 +28,13 @@ def basic_credentials(header: str) -> tuple[str, str] | None:
 
 
 def bearer_token(header: str) -> str | None:
+    """The token of an `Authorization: Bearer` header, or None if it is not one."""
     scheme, _, value = header.partition(" ")
     return value.strip() if scheme.lower() == "bearer" and value.strip() else None
 
 
 def client_address(request: Request) -> str:
+    """The client's IP address, as the server saw it."""
     client = request.scope.get("client")
     return str(client[0]) if client else "-"
 
@@ -71,7 +62,7 @@ class Guard:
 
     async def authorize(self, request: Request, route: Route) -> Principal:
         """The caller, once allowed to make this request; an error response otherwise."""
-        needed = required_actions(route, request.method)
+        needed = required_actions(route.resource, request.method)
         scope = f"repository:{route.name}:{','.join(sorted(needed, key=('pull', 'push', 'delete').index))}" if needed else None
         header = request.header("authorization") or ""
         token_access: list[dict[str, object]] | None = None
@@ -89,7 +80,7 @@ class Guard:
                 raise self._challenge(request, scope, None, "invalid user name or password")
             principal, via = found, "basic"
 
-        lists_catalog = route.resource == "catalog" and _grants_catalog(token_access)
+        lists_catalog = route.resource == "catalog" and grants_catalog(token_access)
 
         def readable(repo: str) -> bool:
             if lists_catalog:  # a catalog token lists what its holder may pull
@@ -107,23 +98,6 @@ class Guard:
             raise self._challenge(request, scope, "insufficient_scope", f"the token does not grant {scope}")
         raise RegistryError("DENIED", f"{principal.name} may not {'/'.join(sorted(needed))} {route.name}")
 
-    def _granted(self, principal: Principal, token_access: list[dict[str, object]] | None, repo: str, needed: frozenset[str]) -> frozenset[str]:
+    def _granted(self, principal: Principal, token_access: list[Any] | None, repo: str, needed: frozenset[str]) -> frozenset[str]:
         allowed = self.control.allowed(principal, repo, needed)
-        if token_access is None:
-            return allowed
-        in_token: set[str] = set()
-        for entry in token_access:
-            if isinstance(entry, dict) and entry.get("type") == "repository" and entry.get("name") == repo:
-                actions = entry.get("actions")
-                in_token |= set(actions) if isinstance(actions, list) else set()
-        return allowed & frozenset(in_token)
-
-
-def _grants_catalog(token_access: list[dict[str, object]] | None) -> bool:
-    if token_access is None:
-        return False
-    return any(
-        isinstance(entry, dict) and entry.get("type") == "registry" and entry.get("name") == "catalog"
-        and isinstance(entry.get("actions"), list) and "*" in entry["actions"]  # type: ignore[operator]
-        for entry in token_access
-    )
+        return allowed if token_access is None else allowed & token_actions(token_access, repo)

@@ -9,7 +9,6 @@ import trio
 
 from tinyreg.http.asgi import Request, Response
 from tinyreg.registry.core import Registry
-from tinyreg.registry.errors import RegistryError
 from tinyreg.registry.names import Digest, parse_digest
 from tinyreg.registry.ranges import parse_range
 from tinyreg.storage.blobs import READ_CHUNK
@@ -41,10 +40,7 @@ async def get_blob(registry: Registry, request: Request, name: str, reference: s
         return Response(status, headers)
     if blob.data is not None:
         return Response(status, headers, blob.data[start : end + 1])
-    try:
-        file = registry.store.open(digest)
-    except FileNotFoundError:  # linked but its bytes are gone: say so rather than fail
-        raise RegistryError("BLOB_UNKNOWN", "blob data is missing from storage", detail={"digest": str(digest)}) from None
+    file = registry.blobs.open(blob)
     if length <= INLINE_READ:
         with file:
             file.seek(start)

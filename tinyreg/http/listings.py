@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import json
-from typing import Any
 from urllib.parse import quote
 
-from tinyreg.http.asgi import Request, Response
+from tinyreg.http.asgi import Request, Response, json_response
 from tinyreg.registry.core import Registry
 from tinyreg.registry.listings import Page, parse_page_size
 from tinyreg.registry.manifests import OCI_INDEX
 from tinyreg.registry.names import parse_digest
-
-
-def _json(document: Any, headers: dict[str, str] | None = None, content_type: str = "application/json") -> Response:
-    return Response(200, {"Content-Type": content_type, **(headers or {})}, json.dumps(document).encode())
 
 
 def _next_link(path: str, page: Page, n: int | None) -> dict[str, str]:
@@ -27,13 +21,13 @@ def _next_link(path: str, page: Page, n: int | None) -> dict[str, str]:
 async def list_tags(registry: Registry, request: Request, name: str, reference: str) -> Response:
     n = parse_page_size(request.query("n"))
     page = registry.listings.tags(name, n, request.query("last"))
-    return _json({"name": name, "tags": page.items}, _next_link(request.path, page, n))
+    return json_response(200, {"name": name, "tags": page.items}, _next_link(request.path, page, n))
 
 
 async def catalog(registry: Registry, request: Request, name: str, reference: str) -> Response:
     n = parse_page_size(request.query("n"))
     page = registry.listings.catalog(n, request.query("last"), request.can_read)
-    return _json({"repositories": page.items}, _next_link(request.path, page, n))
+    return json_response(200, {"repositories": page.items}, _next_link(request.path, page, n))
 
 
 async def referrers(registry: Registry, request: Request, name: str, reference: str) -> Response:
@@ -41,7 +35,7 @@ async def referrers(registry: Registry, request: Request, name: str, reference: 
     artifact_type = request.query("artifactType") or None
     index = registry.listings.referrers(name, str(subject), artifact_type)
     headers = {"OCI-Filters-Applied": "artifactType"} if artifact_type else {}
-    return _json(index, headers, OCI_INDEX)
+    return json_response(200, index, headers, OCI_INDEX)
 
 
 TAG_HANDLERS = {"GET": list_tags, "HEAD": list_tags}

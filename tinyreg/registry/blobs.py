@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 
 from tinyreg.registry.errors import RegistryError
 from tinyreg.registry.names import Digest
@@ -43,12 +43,21 @@ class Blobs:
         with self.meta.read() as txn:
             link = self.meta.get(txn, "links", keys.repo_key(repo, name))
             if link is not None:
+                if self.store.size(digest) is None:  # linked, but its bytes are gone (or being collected)
+                    raise RegistryError("BLOB_UNKNOWN", "blob data is missing from storage", detail={"digest": name})
                 return BlobRef(digest, link["size"])
             if txn.get(keys.repo_key(repo, name), db=self.meta.db["manifests"]) is not None:
                 data = txn.get(name.encode(), db=self.meta.db["manifest_data"])
                 if data is not None:
                     return BlobRef(digest, len(data), data)
         raise RegistryError("BLOB_UNKNOWN", detail={"digest": name})
+
+    def open(self, blob: BlobRef) -> BinaryIO:
+        """The blob's file, opened for reading; BLOB_UNKNOWN if it vanished since `find`."""
+        try:
+            return self.store.open(blob.digest)
+        except FileNotFoundError:
+            raise RegistryError("BLOB_UNKNOWN", "blob data is missing from storage", detail={"digest": str(blob.digest)}) from None
 
     def delete(self, repo: str, digest: Digest) -> None:
         """Unlink the blob from `repo`; its bytes stay for other repositories until collected."""

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tinyreg.registry.errors import RegistryError
 from tinyreg.registry.names import parse_digest
 from tinyreg.storage import keys
 from tinyreg.storage.blobs import FileBlobStore
@@ -82,8 +83,17 @@ def _files(store: FileBlobStore) -> dict[str, Path]:
     return found
 
 
+def _is_digest(name: str) -> bool:
+    try:
+        parse_digest(name)
+    except RegistryError:
+        return False
+    return True
+
+
 def collect(meta: Meta, store: FileBlobStore, *, grace: float = DEFAULT_GRACE, dry_run: bool = False) -> GcReport:
     """Remove unreferenced blobs (files older than `grace` seconds) and manifest bytes."""
+    restore_trash(store)
     now = time.time()
     with meta.read() as txn:
         found = _referenced(meta, txn, now, grace)
@@ -92,7 +102,7 @@ def collect(meta: Meta, store: FileBlobStore, *, grace: float = DEFAULT_GRACE, d
         data = {key.decode() for key, _ in meta.scan(txn, "manifest_data", b"")}
     candidates = {}
     for name, path in _files(store).items():
-        if name in blobs_used:
+        if name in blobs_used or not _is_digest(name):
             continue
         try:
             stat = path.stat()
@@ -108,32 +118,43 @@ def collect(meta: Meta, store: FileBlobStore, *, grace: float = DEFAULT_GRACE, d
 
     trash = store.blobs.parent / "trash"
     trash.mkdir(exist_ok=True)
-    moved = {}
-    for name, (path, size) in candidates.items():
-        parse_digest(name)  # only digest-named files are ever moved
-        target = trash / name.replace(":", "-")
-        try:
-            os.replace(path, target)
-        except FileNotFoundError:
-            continue
-        moved[name] = (path, target, size)
+    moved: dict[str, tuple[Path, Path, int]] = {}
+    try:
+        for name, (path, size) in candidates.items():
+            target = trash / name.replace(":", "-")
+            try:
+                os.replace(path, target)
+            except FileNotFoundError:
+                continue
+            moved[name] = (path, target, size)
+        keep, report.manifests = meta.write(lambda txn: _decide(meta, txn, moved, rows, data, grace, report))
+    except BaseException:
+        keep = set(moved)  # whatever went wrong, nothing is lost: every file goes back
+        raise
+    finally:
+        _settle(moved, keep, report)
+    report.blobs.sort()
+    return report
 
-    def decide(txn: Any) -> tuple[set[str], list[str]]:
-        now_refs = _referenced(meta, txn, time.time(), grace)
-        blobs_now, manifests_now = now_refs.blobs, now_refs.manifests
-        for key in now_refs.dead_links:
-            meta.delete(txn, "links", key)
-        report.links = len(now_refs.dead_links)
-        keep = {name for name in moved if name in blobs_now}
-        for name in moved:
-            if name not in keep and name in rows:
-                meta.delete(txn, "blobs", name.encode())
-        dropped = [d for d in data if d not in manifests_now and txn.get(d.encode(), db=meta.db["manifest_data"]) is not None]
-        for digest in dropped:
-            meta.delete(txn, "manifest_data", digest.encode())
-        return keep, sorted(dropped)
 
-    keep, report.manifests = meta.write(decide)
+def _decide(meta: Meta, txn: Any, moved: dict[str, Any], rows: set[str], data: set[str], grace: float, report: GcReport) -> tuple[set[str], list[str]]:
+    """In one write transaction: drop dead links, and the rows of blobs still unreferenced."""
+    now_refs = _referenced(meta, txn, time.time(), grace)
+    for key in now_refs.dead_links:
+        meta.delete(txn, "links", key)
+    report.links = len(now_refs.dead_links)
+    keep = {name for name in moved if name in now_refs.blobs}
+    for name in moved:
+        if name not in keep and name in rows:
+            meta.delete(txn, "blobs", name.encode())
+    dropped = [d for d in data if d not in now_refs.manifests and txn.get(d.encode(), db=meta.db["manifest_data"]) is not None]
+    for digest in dropped:
+        meta.delete(txn, "manifest_data", digest.encode())
+    return keep, sorted(dropped)
+
+
+def _settle(moved: dict[str, tuple[Path, Path, int]], keep: set[str], report: GcReport) -> None:
+    """Put back the files still needed; delete the others."""
     for name, (path, target, size) in moved.items():
         if name in keep:
             os.replace(target, path)
@@ -141,5 +162,22 @@ def collect(meta: Meta, store: FileBlobStore, *, grace: float = DEFAULT_GRACE, d
             target.unlink(missing_ok=True)
             report.blobs.append(name)
             report.bytes_freed += size
-    report.blobs.sort()
-    return report
+
+
+def restore_trash(store: FileBlobStore) -> int:
+    """Put back files an interrupted collection left aside; the next one decides afresh."""
+    trash = store.blobs.parent / "trash"
+    restored = 0
+    if trash.is_dir():
+        for entry in os.scandir(trash):
+            algorithm, _, encoded = entry.name.partition("-")
+            try:
+                digest = parse_digest(f"{algorithm}:{encoded}")
+            except RegistryError:
+                continue
+            target = store.path(digest)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(entry.path, target)
+            restored += 1
+    return restored
+

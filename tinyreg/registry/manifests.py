@@ -8,11 +8,11 @@ exactly what was pushed.
 
 from __future__ import annotations
 
-import base64
 import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from tinyreg import b64
 from tinyreg.registry.errors import RegistryError
 from tinyreg.registry.names import Digest, parse_digest
 
@@ -139,19 +139,13 @@ def digested_bytes(body: bytes, media_type: str) -> bytes:
         return body
     try:
         signatures = json.loads(body)["signatures"]
-        protected = json.loads(b64url_decode(signatures[0]["protected"]))
-        length, tail = protected["formatLength"], b64url_decode(protected["formatTail"])
+        protected = json.loads(b64.decode(signatures[0]["protected"]))
+        length, tail = protected["formatLength"], b64.decode(protected["formatTail"])
     except (ValueError, KeyError, IndexError, TypeError) as exc:
         raise _invalid(f"signed schema 1 manifest without a usable JWS protected header: {exc}") from None
     if not isinstance(length, int) or not 0 < length <= len(body):
         raise _invalid("signed schema 1 manifest has an invalid formatLength")
     return body[:length] + tail
-
-
-def b64url_decode(text: str) -> bytes:
-    if not isinstance(text, str):
-        raise ValueError("not a string")
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 def parse_manifest(body: bytes, content_type: str | None) -> ParsedManifest:

@@ -7,15 +7,16 @@ are reduced to lowercase hex before they touch the file system.
 
 from __future__ import annotations
 
-import hashlib
 import re
-from dataclasses import dataclass
 
+from tinyreg.digest import Digest
 from tinyreg.registry.errors import RegistryError
 
+__all__ = ["Digest", "check_name", "check_tag", "parse_digest", "check_upload_id", "is_valid_name", "is_valid_tag"]
+
 NAME_MAX_LENGTH = 255
-_NAME_COMPONENT = r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*"
-NAME_RE = re.compile(rf"{_NAME_COMPONENT}(?:/{_NAME_COMPONENT})*")
+NAME_COMPONENT = r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*"
+NAME_RE = re.compile(rf"{NAME_COMPONENT}(?:/{NAME_COMPONENT})*")
 TAG_RE = re.compile(r"[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}")
 DIGEST_RE = re.compile(r"([a-z0-9]+(?:[+._-][a-z0-9]+)*):([a-zA-Z0-9=_-]+)")
 UPLOAD_ID_RE = re.compile(r"[0-9a-f]{32}")
@@ -25,26 +26,6 @@ ALGORITHMS: dict[str, re.Pattern[str]] = {
     "sha256": re.compile(r"[a-f0-9]{64}"),
     "sha512": re.compile(r"[a-f0-9]{128}"),
 }
-
-
-@dataclass(frozen=True, slots=True)
-class Digest:
-    """A verified content digest such as `sha256:9f86…`."""
-
-    algorithm: str
-    encoded: str
-
-    def __str__(self) -> str:
-        return f"{self.algorithm}:{self.encoded}"
-
-    def hasher(self) -> "hashlib._Hash":
-        """A fresh hash object of this digest's algorithm."""
-        return hashlib.new(self.algorithm)
-
-    @classmethod
-    def of(cls, data: bytes, algorithm: str = "sha256") -> "Digest":
-        """The digest of `data`."""
-        return cls(algorithm, hashlib.new(algorithm, data).hexdigest())
 
 
 def is_valid_name(name: str) -> bool:

@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
-from tinyreg.registry.names import Digest
+from tinyreg.digest import Digest
 from tinyreg.storage.meta import fsync_dir
 
 READ_CHUNK = 1024 * 1024

@@ -1,0 +1,121 @@
+"""`scripts/bench.py --quick` runs tinyreg and Distribution side by side and reports both.
+
+These tests check what the benchmark reports and how it reads its tools, never how fast anything is.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPTS = ROOT / "scripts"
+WORKLOADS = ("manifest-put", "tags")
+TOOLS = ("docker-registry", "wrk", "taskset")
+
+sys.path.insert(0, str(SCRIPTS))
+from bench_http import Body, WrongAnswer, sha256  # noqa: E402
+from bench_load import parse_wrk  # noqa: E402
+
+WRK_REPORT = """Running 1s test @ http://127.0.0.1:5000/v2/perf/tags/tags/list
+  1 threads and 16 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     1.20ms  300.00us   9.50ms   90.00%
+  Latency Distribution
+     50%  850.00us
+     75%    1.10ms
+     90%    1.50ms
+     99%    2.25ms
+  1200 requests in 1.00s, 1.00MB read
+{extra}Requests/sec:   1195.50
+Transfer/sec:      1.00MB
+"""
+
+
+def _cpu_lists() -> tuple[str, str]:
+    """Server and client CPUs: two different ones when this process may use two."""
+    allowed = sorted(os.sched_getaffinity(0))
+    return str(allowed[0]), str(allowed[-1])
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], str]:
+    """The JSON document and printed table of one `--quick --rounds 1` run of two cheap workloads."""
+    missing = [tool for tool in TOOLS if shutil.which(tool) is None]
+    if missing:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"the benchmark needs {', '.join(missing)}")
+        pytest.skip(f"the benchmark needs {', '.join(missing)}")
+    out = tmp_path_factory.mktemp("bench") / "results.json"
+    server_cpus, client_cpus = _cpu_lists()
+    done = subprocess.run(
+        [sys.executable, str(SCRIPTS / "bench.py"), "--quick", "--rounds", "1", "--only", ",".join(WORKLOADS),
+         "--json", str(out), "--server-cpus", server_cpus, "--client-cpus", client_cpus],
+        capture_output=True, text=True, timeout=600, cwd=ROOT,
+    )
+    assert done.returncode == 0, f"bench.py failed:\n{done.stdout}\n{done.stderr[-4000:]}"
+    return json.loads(out.read_text()), done.stdout
+
+
+def test_only_the_selected_workloads_run(quick_run: tuple[dict[str, Any], str]) -> None:
+    document, _ = quick_run
+    assert document["settings"]["selected"] == list(WORKLOADS)
+    assert document["settings"]["rounds"] == 1
+    assert {row["workload"] for row in document["results"]} == set(WORKLOADS)
+    assert document["reference"] is None and document["startup"] is None
+
+
+def test_every_row_has_both_servers_numbers_and_a_ratio(quick_run: tuple[dict[str, Any], str]) -> None:
+    document, _ = quick_run
+    for row in document["results"]:
+        for server in ("tinyreg", "distribution"):
+            assert len(row[server]) == 1 and row[server][0] > 0, row
+            assert row[f"{server}_median"] == row[server][0], row
+        assert row["ratio"] is not None and row["ratio"] > 0, row
+
+
+def test_ratio_is_oriented_so_above_one_means_tinyreg_is_better(quick_run: tuple[dict[str, Any], str]) -> None:
+    document, _ = quick_run
+    for row in document["results"]:
+        tinyreg, distribution = row["tinyreg_median"], row["distribution_median"]
+        expected = tinyreg / distribution if row["higher_is_better"] else distribution / tinyreg
+        assert row["ratio"] == pytest.approx(expected), row
+
+
+def test_table_names_each_workload_with_its_unit(quick_run: tuple[dict[str, Any], str]) -> None:
+    document, table = quick_run
+    assert "ratio > 1.0 means tinyreg is better" in table
+    for row in document["results"]:
+        line = next(line for line in table.splitlines() if line.startswith(f"{row['workload']}: {row['metric']}"))
+        assert row["unit"] in line.split()
+
+
+def test_wrk_report_is_read_in_milliseconds() -> None:
+    rate = parse_wrk(WRK_REPORT.format(extra=""), "tinyreg")
+    assert (rate.requests, rate.per_second, rate.p50_ms, rate.p99_ms) == (1200, 1195.5, pytest.approx(0.85), 2.25)
+
+
+@pytest.mark.parametrize("extra", [
+    "  Non-2xx or 3xx responses: 3\n",
+    "  Socket errors: connect 0, read 2, write 0, timeout 0\n",
+])
+def test_wrk_report_with_failed_requests_is_a_wrong_answer(extra: str) -> None:
+    with pytest.raises(WrongAnswer):
+        parse_wrk(WRK_REPORT.format(extra=extra), "tinyreg")
+
+
+@pytest.mark.parametrize("size", [1, 1024, 1024 * 1024 + 7, 3 * 1024 * 1024])
+def test_generated_body_streams_the_bytes_its_digest_names(size: int) -> None:
+    body = Body(f"seed-{size}", size)
+    whole = b"".join(bytes(piece) for piece in body.chunks())
+    assert len(whole) == size and sha256(whole) == body.digest
+    middle = b"".join(bytes(piece) for piece in body.chunks(size // 3, size // 2 + 1))
+    assert middle == whole[size // 3 : size // 2 + 1]
+    assert Body(f"other-{size}", size).digest != body.digest
