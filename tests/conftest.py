@@ -6,7 +6,8 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from helpers import AuthWorld, api_client
+from auth_helpers import AuthWorld
+from helpers import api_client
 
 from tinyreg.testing import RunningRegistry, run_registry
 

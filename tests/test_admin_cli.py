@@ -13,10 +13,10 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import (
-    ServerProcess, admin_ok, api_client, basic_auth, bearer_auth, clean_env, get_token, push_image, tinyreg_admin,
-    tinyreg_command, token_for,
-)
+from auth_helpers import admin_ok, basic_auth, bearer_auth, get_token, tinyreg_admin, token_for
+from helpers import api_client
+from manifest_builders import push_image
+from processes import ServerProcess, clean_env, tinyreg_command
 
 from tinyreg.testing import run_registry
 

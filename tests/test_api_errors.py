@@ -7,18 +7,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from helpers import (
-    API_VERSION,
-    OCI_MANIFEST,
-    api_client,
-    assert_error,
-    digest_of,
-    make_blob,
-    push_blob,
-    push_image,
-    raw_request,
-    start_upload,
-)
+from helpers import API_VERSION, api_client, assert_error, digest_of, make_blob, push_blob, raw_request, start_upload
+from manifest_builders import OCI_MANIFEST, push_image
 
 from tinyreg.testing import RunningRegistry, run_registry
 

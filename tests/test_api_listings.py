@@ -6,17 +6,15 @@ import re
 
 import httpx
 import pytest
-from helpers import (
+from helpers import assert_error, digest_of, push_blob
+from manifest_builders import (
     OCI_INDEX,
     OCI_MANIFEST,
     Pushed,
     artifact_manifest,
-    assert_error,
-    digest_of,
     encode,
     image_manifest,
     index_manifest,
-    push_blob,
     push_image,
     push_manifest,
 )

@@ -9,7 +9,8 @@ from typing import Any
 
 import httpx
 import pytest
-from helpers import (
+from helpers import assert_error, digest_of, make_blob, push_blob
+from manifest_builders import (
     DOCKER_LIST,
     DOCKER_MANIFEST,
     DOCKER_V1_SIGNED,
@@ -17,14 +18,10 @@ from helpers import (
     OCI_MANIFEST,
     Pushed,
     artifact_manifest,
-    assert_error,
     descriptor,
-    digest_of,
     encode,
     image_manifest,
     index_manifest,
-    make_blob,
-    push_blob,
     push_image,
     push_manifest,
     put_manifest,

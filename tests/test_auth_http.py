@@ -10,10 +10,11 @@ import re
 from datetime import datetime
 
 import pytest
-from helpers import (
-    OCI_MANIFEST, AuthWorld, admin_ok, assert_error, basic_auth, bearer_auth, challenge_params, digest_of, get_token,
-    granted_access, jwt_sections, make_blob, push_blob, push_image, token_for,
+from auth_helpers import (
+    AuthWorld, admin_ok, basic_auth, bearer_auth, challenge_params, get_token, granted_access, jwt_sections, token_for,
 )
+from helpers import assert_error, digest_of, make_blob, push_blob
+from manifest_builders import OCI_MANIFEST, push_image
 
 from tinyreg.access.jwt import KeyRing
 

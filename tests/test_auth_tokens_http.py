@@ -15,9 +15,8 @@ from pathlib import Path
 import httpx
 import nacl.signing
 import pytest
-from helpers import (
-    AuthWorld, assert_error, basic_auth, bearer_auth, challenge_params, get_token, jwt_sections, token_for,
-)
+from auth_helpers import AuthWorld, basic_auth, bearer_auth, challenge_params, get_token, jwt_sections, token_for
+from helpers import assert_error
 
 from tinyreg.access.control import AccessControl
 from tinyreg.access.jwt import KeyRing

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from helpers import ACCESS_LINE, LISTENING, ServerProcess, api_client, clean_env, free_port, push_blob, tinyreg_command
+from helpers import api_client, push_blob
+from processes import ACCESS_LINE, LISTENING, ServerProcess, clean_env, free_port, tinyreg_command
 
 import tinyreg
 

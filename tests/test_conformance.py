@@ -8,21 +8,8 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from helpers import (
-    API_VERSION,
-    OCI_INDEX,
-    OCI_MANIFEST,
-    artifact_manifest,
-    assert_error,
-    digest_of,
-    make_blob,
-    push_blob,
-    push_image,
-    push_manifest,
-    put_manifest,
-    start_upload,
-    upload_in_chunks,
-)
+from helpers import API_VERSION, assert_error, digest_of, make_blob, push_blob, start_upload, upload_in_chunks
+from manifest_builders import OCI_INDEX, OCI_MANIFEST, artifact_manifest, push_image, push_manifest, put_manifest
 
 REPO = "conformance/project"
 UNKNOWN_DIGEST = digest_of(b"never pushed")

@@ -15,23 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-from helpers import (
-    OCI_CONFIG,
-    OCI_LAYER,
-    OCI_MANIFEST,
-    MiB,
-    ServerProcess,
-    api_client,
-    assert_error,
-    clean_env,
-    digest_of,
-    encode,
-    push_blob,
-    random_bytes,
-    send_chunk,
-    start_upload,
-    wait_until,
-)
+from helpers import api_client, assert_error, digest_of, push_blob, send_chunk, start_upload
+from manifest_builders import OCI_CONFIG, OCI_LAYER, OCI_MANIFEST, encode
+from processes import MiB, ServerProcess, clean_env, random_bytes, wait_until
 
 from tinyreg.storage.keys import SEP
 from tinyreg.storage.meta import Meta, decode

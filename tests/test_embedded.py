@@ -18,10 +18,9 @@ from typing import Any
 import httpx
 import pytest
 import trio
-from helpers import (
-    OCI_MANIFEST, accepts_connections, api_client, digest_of, free_port, memory_kib, open_fd_count, port_in_use,
-    unusable_data_dir,
-)
+from helpers import api_client, digest_of
+from manifest_builders import OCI_MANIFEST
+from processes import accepts_connections, free_port, memory_kib, open_fd_count, port_in_use, unusable_data_dir
 
 from tinyreg.testing import RegistryStartError, RunningRegistry, open_registry, run_registry
 

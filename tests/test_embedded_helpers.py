@@ -17,7 +17,9 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from helpers import OCI_INDEX, OCI_MANIFEST, assert_error, basic_auth, digest_of
+from auth_helpers import basic_auth
+from helpers import assert_error, digest_of
+from manifest_builders import OCI_INDEX, OCI_MANIFEST
 
 from tinyreg.registry.errors import RegistryError
 from tinyreg.testing import RunningRegistry, run_registry

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from helpers import MiB, ServerProcess, clean_env, memory_kib, random_chunks
+from processes import MiB, ServerProcess, clean_env, memory_kib, random_chunks
 
 pytestmark = pytest.mark.slow
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import textwrap
 
 import pytest
-from helpers import port_in_use, unusable_data_dir
+from processes import port_in_use, unusable_data_dir
 
 pytest_plugins = ["pytester"]
 

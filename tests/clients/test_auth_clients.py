@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from helpers import admin_ok, basic_auth
+from auth_helpers import admin_ok, basic_auth
 
 from tinyreg.testing import RunningRegistry, run_registry
 
