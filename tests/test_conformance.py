@@ -1,18 +1,38 @@
 """OCI Distribution Spec v1.1 over HTTP, in the four categories of the OCI conformance suite:
 pull, push, content discovery and content management.
 
-Edge cases of each endpoint are in the `test_api_*` modules; this module walks the workflows.
+Edge cases of each endpoint are in the `test_api_*` modules; this module walks the workflows,
+each one twice: against the embedded registry, and black-box against a `tinyreg serve` process.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
 import httpx
 import pytest
-from helpers import API_VERSION, assert_error, digest_of, make_blob, push_blob, start_upload, upload_in_chunks
+from helpers import API_VERSION, api_client, assert_error, digest_of, make_blob, push_blob, start_upload, upload_in_chunks
 from manifest_builders import OCI_INDEX, OCI_MANIFEST, artifact_manifest, push_image, push_manifest, put_manifest
+from processes import ServerProcess
+
+from tinyreg.testing import RunningRegistry
 
 REPO = "conformance/project"
 UNKNOWN_DIGEST = digest_of(b"never pushed")
+
+
+@pytest.fixture(params=["embedded", "tinyreg-serve"])
+def api(request: pytest.FixtureRequest, tmp_path: Path, tinyreg_factory: Callable[..., RunningRegistry]) -> Iterator[httpx.Client]:
+    """A client of a fresh registry: the embedded one, or a `tinyreg serve` process on port 0."""
+    if request.param == "embedded":
+        with api_client(tinyreg_factory().url) as client:
+            yield client
+        return
+    command = ["serve", "--port", "0", "--data", str(tmp_path / "data"), "--no-access-log"]
+    with ServerProcess(command, cwd=tmp_path) as server:
+        with api_client(server.wait_listening()) as client:
+            yield client
 
 
 class TestPull:
