@@ -11,15 +11,14 @@ import hmac
 import secrets
 from functools import lru_cache
 
-import nacl.exceptions
-import nacl.pwhash
-
 PERSONAL_PREFIX = "trp_"
 DEPLOY_PREFIX = "trd_"
 
 
 def hash_password(password: str) -> str:
     """An argon2id hash string of `password`."""
+    import nacl.pwhash  # imported on first use: libsodium is not needed to serve without --auth
+
     return nacl.pwhash.argon2id.str(
         password.encode(), opslimit=nacl.pwhash.argon2id.OPSLIMIT_INTERACTIVE, memlimit=nacl.pwhash.argon2id.MEMLIMIT_INTERACTIVE
     ).decode()
@@ -32,6 +31,9 @@ def _decoy_hash() -> bytes:
 
 def verify_password(stored: str | None, password: str) -> bool:
     """True when `password` matches `stored`; costs the same time when there is no stored hash."""
+    import nacl.exceptions
+    import nacl.pwhash
+
     try:
         return nacl.pwhash.verify(stored.encode() if stored else _decoy_hash(), password.encode()) and stored is not None
     except nacl.exceptions.InvalidkeyError:

@@ -9,19 +9,21 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-from tinyreg.access.control import AccessControl
 from tinyreg.http import blobs, listings, manifests, uploads
 from tinyreg.http.asgi import ClientDisconnected, Receive, Request, Response, Scope, Send, send_response
-from tinyreg.http.auth import Guard
 from tinyreg.http.errors import error_response, internal_error
 from tinyreg.http.routes import classify
-from tinyreg.http.token import TokenEndpoint
 from tinyreg.registry.core import Registry
 from tinyreg.registry.errors import RegistryError
 from tinyreg.registry.names import check_name
+
+if TYPE_CHECKING:
+    from tinyreg.access.control import AccessControl
+    from tinyreg.http.auth import Guard
+    from tinyreg.http.token import TokenEndpoint
 
 Handler = Callable[[Registry, Request, str, str], Awaitable[Response]]
 
@@ -58,8 +60,13 @@ class RegistryApp:
     ) -> None:
         self.registry = registry
         self.access_log_enabled = access_log_enabled
-        self.guard = Guard(access, realm) if access is not None else None
-        self.tokens = TokenEndpoint(access) if access is not None else None
+        self.guard: Guard | None = None
+        self.tokens: TokenEndpoint | None = None
+        if access is not None:  # imported only with --auth: an open registry starts faster
+            from tinyreg.http.auth import Guard
+            from tinyreg.http.token import TokenEndpoint
+
+            self.guard, self.tokens = Guard(access, realm), TokenEndpoint(access)
         self._web: Any = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -46,7 +46,7 @@ SUBDBS = (
     "repos", "blobs", "links", "manifests", "manifest_data", "tags", "referrers", "uploads",
     "users", "projects", "members", "tokens", "token_ids", "counters",
 )
-INITIAL_MAP_SIZE = 256 * 1024 * 1024
+INITIAL_MAP_SIZE = 4 * 1024 * 1024 * 1024  # address space only: the file grows with its data
 SCAN_BATCH = 1024
 
 
