@@ -15,7 +15,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 import trio
 
@@ -40,19 +40,17 @@ class Upload:
     size: int
     started: float
     updated: float
-    committing: str | None = None
-    """The digest whose bytes are being moved into place, once verified."""
 
     def expired(self, now: float, ttl: float) -> bool:
         """True when nothing has touched the session for `ttl` seconds."""
         return now - self.updated > ttl
 
     def to_row(self) -> dict[str, object]:
-        return {"repo": self.repo, "size": self.size, "started": self.started, "updated": self.updated, "committing": self.committing}
+        return {"repo": self.repo, "size": self.size, "started": self.started, "updated": self.updated}
 
     @classmethod
     def from_row(cls, upload_id: str, row: dict[str, Any]) -> "Upload":
-        return cls(upload_id, str(row["repo"]), int(row["size"]), float(row["started"]), float(row["updated"]), row.get("committing"))
+        return cls(upload_id, str(row["repo"]), int(row["size"]), float(row["started"]), float(row["updated"]))
 
 
 class _LiveHash:
@@ -98,9 +96,15 @@ class Uploads:
         """The open session, checked against its staging file (a crash may have taken it)."""
         upload = self.get(repo, upload_id)
         if not self.store.staging_path(upload_id).exists():
-            self._drop(upload_id)
-            raise RegistryError("BLOB_UPLOAD_UNKNOWN", "the upload's data is gone", detail={"upload": upload_id})
+            self._data_gone(upload_id)
         return upload
+
+    def _data_gone(self, upload_id: str) -> NoReturn:
+        """End a session whose staging file is gone. A crash between moving finished bytes
+        into place and recording them leaves such a session; nothing proves which digest
+        those bytes were verified as, so the client pushes again (and finds the blob there)."""
+        self._drop(upload_id)
+        raise RegistryError("BLOB_UPLOAD_UNKNOWN", "the upload's data is gone", detail={"upload": upload_id})
 
     def _save(self, upload: Upload) -> None:
         key = upload.id.encode()
@@ -152,8 +156,7 @@ class Uploads:
         """Append one chunk (streamed) to the session; return its new state."""
         async with self._session(repo, upload_id) as (upload, fd):
             if fd is None:
-                self._drop(upload_id)
-                raise RegistryError("BLOB_UPLOAD_UNKNOWN", "the upload's data is gone", detail={"upload": upload_id})
+                self._data_gone(upload_id)
             expected = check_chunk_start(content_range, upload.size, content_length)
             written = await self._receive(upload, fd, body, expected)
             upload = Upload(upload.id, repo, upload.size + written, upload.started, time.time())
@@ -210,7 +213,7 @@ class Uploads:
         """
         async with self._session(repo, upload_id) as (upload, fd):
             if fd is None:
-                return self._finish_moved(upload, digest, body is not None)
+                self._data_gone(upload_id)
             if body is not None:
                 expected = check_chunk_start(content_range, upload.size, content_length)
                 written = await self._receive(upload, fd, body, expected)
@@ -221,21 +224,10 @@ class Uploads:
                 raise RegistryError(
                     "DIGEST_INVALID", f"upload has digest {actual}, not {digest}", detail={"digest": str(digest)}
                 )
-            upload = Upload(upload.id, repo, upload.size, upload.started, time.time(), committing=str(digest))
-            self._save(upload)  # a crash after the move below can then finish only this digest
             await trio.to_thread.run_sync(self.store.commit, upload.id, digest)
             self._link_committed(upload, digest)
             self._live.pop(upload.id, None)
             return upload.size
-
-    def _finish_moved(self, upload: Upload, digest: Digest, more_data: bool) -> int:
-        """A session whose staging file is gone: a crash struck between moving its verified
-        bytes into place and recording them. Complete it for the digest it was verified as."""
-        if not more_data and upload.committing == str(digest) and self.store.size(digest) == upload.size:
-            self._link_committed(upload, digest)
-            return upload.size
-        self._drop(upload.id)
-        raise RegistryError("BLOB_UPLOAD_UNKNOWN", "the upload's data is gone", detail={"upload": upload.id})
 
     async def _digest_of(self, upload: Upload, algorithm: str) -> Digest:
         live = self._live.get(upload.id)
