@@ -117,6 +117,18 @@ def _read_password(args: argparse.Namespace) -> str | None:
     return password
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def _size(n: int) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024  # type: ignore[assignment]
+    return f"{n:.1f} TiB"
+
+
 def _token_line(record: TokenRecord) -> str:
     expires = time.strftime("%Y-%m-%d %H:%M", time.gmtime(record.expires_at)) + " UTC" if record.expires_at else "never"
     state = "revoked" if record.revoked else ("expired" if not record.usable(time.time()) else "active")
@@ -174,13 +186,13 @@ def _dispatch(args: argparse.Namespace, store: AccessStore, data: Any, out: Call
 
         report = collect(store.meta, FileBlobStore(data), grace=args.grace, dry_run=args.dry_run)
         verb = "would remove" if args.dry_run else "removed"
-        out(report.to_json(), f"{verb} {report.links} unused links, {len(report.blobs)} blobs "
-                              f"({report.bytes_freed / 1048576:.1f} MiB) and the bytes of {len(report.manifests)} manifests")
+        out(report.to_json(), f"{verb} {_count(report.links, 'unused link')}, {_count(len(report.blobs), 'blob')} "
+                              f"({_size(report.bytes_freed)}) and the bytes of {_count(len(report.manifests), 'manifest')}")
     elif command == "keys":
         from tinyreg.access.jwt import KeyRing
 
         kid = KeyRing(data / "keys", max_token_age=86400).rotate()
-        out({"kid": kid}, f"new signing key {kid}; restart or wait for servers to pick it up")
+        out({"kid": kid}, f"new signing key {kid}: running servers sign with it from their next token on")
 
 
 def _project(args: argparse.Namespace, store: AccessStore, out: Callable[[Any, str], None]) -> None:

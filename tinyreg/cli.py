@@ -24,11 +24,13 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--data", type=Path, help=f"data directory (default ./{Settings.data}; env TINYREG_DATA)")
     serve.add_argument("--config", type=Path, help="TOML file with the same settings (env TINYREG_CONFIG)")
     serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="default info (env TINYREG_LOG_LEVEL)")
-    serve.add_argument("--no-access-log", dest="access_log", action="store_false", default=None, help="no line per request")
+    serve.add_argument("--access-log", action=argparse.BooleanOptionalAction, default=None,
+                       help="a line per request (default on; env TINYREG_ACCESS_LOG)")
     serve.add_argument("--upload-ttl", type=float, help="seconds before an idle upload expires (default 3600)")
     serve.add_argument("--workers", help="processes sharing the data directory: a number or 'auto' (default 1)")
-    serve.add_argument("--auth", action="store_true", default=None, help="users, projects and tokens (env TINYREG_AUTH=1)")
-    serve.add_argument("--insecure-open", action="store_true", default=None,
+    serve.add_argument("--auth", action=argparse.BooleanOptionalAction, default=None,
+                       help="users, projects and tokens (default off; env TINYREG_AUTH=1)")
+    serve.add_argument("--insecure-open", action=argparse.BooleanOptionalAction, default=None,
                        help="allow serving without --auth on a non-loopback address")
     serve.add_argument("--token-ttl", type=float, help="seconds a registry token is valid (default 300)")
     serve.add_argument("--realm", help="token endpoint URL to announce (default: from the request's Host)")
