@@ -181,10 +181,13 @@ def _dispatch(args: argparse.Namespace, store: AccessStore, data: Any, out: Call
     elif command in ("token", "deploy-token"):
         _tokens(args, store, "personal" if command == "token" else "deploy", out)
     elif command == "gc":
-        from tinyreg.registry.gc import collect
+        from tinyreg.registry.gc import CollectionRunning, collect
         from tinyreg.storage.blobs import FileBlobStore
 
-        report = collect(store.meta, FileBlobStore(data), grace=args.grace, dry_run=args.dry_run)
+        try:
+            report = collect(store.meta, FileBlobStore(data), grace=args.grace, dry_run=args.dry_run)
+        except CollectionRunning as exc:
+            raise AccessError(str(exc)) from None
         verb = "would remove" if args.dry_run else "removed"
         out(report.to_json(), f"{verb} {_count(report.links, 'unused link')}, {_count(len(report.blobs), 'blob')} "
                               f"({_size(report.bytes_freed)}) and the bytes of {_count(len(report.manifests), 'manifest')}")

@@ -51,6 +51,7 @@ def hypercorn_config(settings: Settings) -> Any:
     config.accesslog = None  # the app writes its own access log
     config.errorlog = logging.getLogger("hypercorn.error")
     config.keep_alive_timeout = 75
+    config.read_timeout = 300  # a client silent this long mid-request is gone: free its upload
     config.graceful_timeout = 5
     config.include_server_header = False
     return config
@@ -58,9 +59,13 @@ def hypercorn_config(settings: Settings) -> Any:
 
 async def _expire_uploads(registry: Registry, settings: Settings) -> None:
     while True:
-        expired = registry.uploads.expire(settings.upload_ttl)
-        if expired:
-            log.info("removed %d expired uploads", len(expired))
+        try:
+            expired = registry.uploads.expire(settings.upload_ttl)
+        except Exception:  # a failed sweep is retried at the next one; it must not stop serving
+            log.exception("sweeping expired uploads failed")
+        else:
+            if expired:
+                log.info("removed %d expired uploads", len(expired))
         await trio.sleep(settings.sweep_interval)
 
 

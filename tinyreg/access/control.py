@@ -20,6 +20,7 @@ from tinyreg.storage.meta import Meta
 
 
 PASSWORD_CHECKS_AT_ONCE = 2
+MAX_NAME_BYTES = 255
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,8 @@ class AccessControl:
 
     async def login(self, username: str, password: str, client: str) -> Principal | None:
         """The principal these credentials prove, or None; repeated failures are slowed down."""
+        if not username or len(username.encode()) > MAX_NAME_BYTES:
+            return None  # no such user can exist (and LMDB keys cannot be empty)
         throttle_keys = [f"user:{username.lower()}", f"addr:{client}"]
         delay = self.throttle.delay(throttle_keys, time.monotonic())
         # Counted as a failure until it succeeds, so parallel guesses already slow each other.

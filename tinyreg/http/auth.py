@@ -22,7 +22,7 @@ def basic_credentials(header: str) -> tuple[str, str] | None:
         return None
     try:
         user, sep, password = base64.b64decode(value.strip(), validate=True).decode().partition(":")
-    except (binascii.Error, UnicodeDecodeError):
+    except (binascii.Error, ValueError):  # not base64, not ASCII, not UTF-8
         return None
     return (user, password) if sep else None
 

@@ -40,10 +40,10 @@ async def start_upload(registry: Registry, request: Request, name: str, referenc
         digest = parse_digest(mount)
         if registry.blobs.mount(name, digest, source) is not None:
             return _created(name, digest)
-    upload = registry.uploads.start(name)
     if request.query("digest") is None:
-        return _progress(name, upload, 202)
-    digest = _required_digest(request)
+        return _progress(name, registry.uploads.start(name), 202)
+    digest = _required_digest(request)  # checked before a session exists to be left behind
+    upload = registry.uploads.start(name)
     try:
         await registry.uploads.finish(name, upload.id, digest, request.stream(), content_length=request.content_length)
     except BaseException:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tinyreg.registry.blobs import Blobs
+from tinyreg.registry.gc import restore_trash
 from tinyreg.registry.listings import Listings
 from tinyreg.registry.repository import Manifests
 from tinyreg.registry.uploads import Uploads
@@ -24,6 +25,7 @@ class Registry:
         self.uploads = Uploads(self.meta, self.store)
         self.manifests = Manifests(self.meta)
         self.listings = Listings(self.meta)
+        restore_trash(self.store)  # files an interrupted garbage collection left aside
 
     def close(self) -> None:
         self.meta.close()

@@ -19,8 +19,11 @@ file inside its transaction) and fails cleanly; the client pushes again.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -91,9 +94,35 @@ def _is_digest(name: str) -> bool:
     return True
 
 
+class CollectionRunning(RuntimeError):
+    """Another garbage collection holds the data directory's collection lock."""
+
+
+@contextmanager
+def _collection_lock(store: FileBlobStore) -> Iterator[None]:
+    """One collection at a time per data directory (across processes)."""
+    fd = os.open(store.blobs.parent / "gc.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise CollectionRunning("another garbage collection is running on this data directory") from None
+        yield
+    finally:
+        os.close(fd)
+
+
 def collect(meta: Meta, store: FileBlobStore, *, grace: float = DEFAULT_GRACE, dry_run: bool = False) -> GcReport:
-    """Remove unreferenced blobs (files older than `grace` seconds) and manifest bytes."""
-    restore_trash(store)
+    """Remove unreferenced blobs (files older than `grace` seconds) and manifest bytes.
+
+    Raises CollectionRunning when another collection is under way.
+    """
+    with _collection_lock(store):
+        return _collect(meta, store, grace=grace, dry_run=dry_run)
+
+
+def _collect(meta: Meta, store: FileBlobStore, *, grace: float, dry_run: bool) -> GcReport:
+    _restore(store)
     now = time.time()
     with meta.read() as txn:
         found = _referenced(meta, txn, now, grace)
@@ -154,18 +183,30 @@ def _decide(meta: Meta, txn: Any, moved: dict[str, Any], rows: set[str], data: s
 
 
 def _settle(moved: dict[str, tuple[Path, Path, int]], keep: set[str], report: GcReport) -> None:
-    """Put back the files still needed; delete the others."""
+    """Put back the files still needed; delete the others. One failure stops nothing else:
+    a file left in trash/ is put back by the next collection or server start."""
     for name, (path, target, size) in moved.items():
-        if name in keep:
-            os.replace(target, path)
-        else:
-            target.unlink(missing_ok=True)
-            report.blobs.append(name)
-            report.bytes_freed += size
+        try:
+            if name in keep:
+                os.replace(target, path)
+            else:
+                target.unlink(missing_ok=True)
+                report.blobs.append(name)
+                report.bytes_freed += size
+        except OSError:
+            continue
 
 
 def restore_trash(store: FileBlobStore) -> int:
-    """Put back files an interrupted collection left aside; the next one decides afresh."""
+    """Put back files an interrupted collection left aside (unless a collection runs now)."""
+    try:
+        with _collection_lock(store):
+            return _restore(store)
+    except CollectionRunning:
+        return 0
+
+
+def _restore(store: FileBlobStore) -> int:
     trash = store.blobs.parent / "trash"
     restored = 0
     if trash.is_dir():

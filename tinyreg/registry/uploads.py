@@ -8,7 +8,6 @@ so the client's digest is never trusted.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import time
 import uuid
@@ -23,12 +22,11 @@ from tinyreg.registry.blobs import link_blob
 from tinyreg.registry.errors import RegistryError
 from tinyreg.registry.names import Digest, check_upload_id
 from tinyreg.registry.ranges import check_chunk_start
-from tinyreg.storage.blobs import READ_CHUNK, FileBlobStore
+from tinyreg.storage import staging
+from tinyreg.storage.blobs import FileBlobStore
 from tinyreg.storage.meta import Meta
 
 WRITE_BUFFER = 4 * 1024 * 1024
-INLINE_WRITE = 256 * 1024  # smaller writes are cheaper than a hop to a worker thread
-IOV_MAX = 512  # buffers per writev call, well under the system's limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,14 +125,21 @@ class Uploads:
         lock = self._locks.setdefault(upload_id, trio.Lock())
         try:
             async with lock:
+                path = self.store.staging_path(upload_id)
                 try:
-                    fd: int | None = os.open(self.store.staging_path(upload_id), os.O_RDWR)
+                    fd: int | None = os.open(path, os.O_RDWR)
                 except FileNotFoundError:
                     fd = None
                 try:
                     if fd is not None:
-                        await _flock(fd)
-                    yield self.get(repo, upload_id), fd  # read again: another worker may have moved on
+                        await staging.lock(fd)
+                    upload = self.get(repo, upload_id)  # read again: another worker may have moved on
+                    if fd is not None and not staging.is_file_at(fd, path):
+                        os.close(fd)  # it was finished and moved into place while we waited
+                        fd = None
+                    if fd is not None:
+                        staging.trim(fd, upload.size)  # bytes a killed worker wrote but never recorded
+                    yield upload, fd
                 finally:
                     if fd is not None:
                         os.close(fd)
@@ -182,11 +187,11 @@ class Uploads:
                 if expected is not None and written > expected:
                     raise RegistryError("SIZE_INVALID", f"chunk is longer than the {expected} bytes announced")
                 if pending_size >= WRITE_BUFFER:
-                    await _write(fd, pending, pending_size, live)
+                    await staging.write(fd, pending, pending_size, live.hasher if live else None)
                     pending, pending_size = [], 0
             if expected is not None and written != expected:
                 raise RegistryError("SIZE_INVALID", f"chunk holds {written} bytes, {expected} were announced")
-            await _write(fd, pending, pending_size, live)
+            await staging.write(fd, pending, pending_size, live.hasher if live else None)
         except BaseException:
             os.ftruncate(fd, upload.size)  # a failed chunk leaves the session as it was
             self._live.pop(upload.id, None)
@@ -214,18 +219,29 @@ class Uploads:
         async with self._session(repo, upload_id) as (upload, fd):
             if fd is None:
                 self._data_gone(upload_id)
-            if body is not None:
-                expected = check_chunk_start(content_range, upload.size, content_length)
-                written = await self._receive(upload, fd, body, expected)
-                upload = Upload(upload.id, repo, upload.size + written, upload.started, time.time())
-            actual = await self._digest_of(upload, digest.algorithm)
-            if actual != digest:
-                self._drop(upload.id)
-                raise RegistryError(
-                    "DIGEST_INVALID", f"upload has digest {actual}, not {digest}", detail={"digest": str(digest)}
-                )
-            await trio.to_thread.run_sync(self.store.commit, upload.id, digest)
-            self._link_committed(upload, digest)
+            recorded = upload.size
+            try:
+                if body is not None:
+                    expected = check_chunk_start(content_range, upload.size, content_length)
+                    written = await self._receive(upload, fd, body, expected)
+                    upload = Upload(upload.id, repo, upload.size + written, upload.started, time.time())
+                actual = await self._digest_of(upload, digest.algorithm)
+                if actual != digest:
+                    self._drop(upload.id)
+                    raise RegistryError(
+                        "DIGEST_INVALID", f"upload has digest {actual}, not {digest}", detail={"digest": str(digest)}
+                    )
+                await trio.to_thread.run_sync(self.store.commit, upload.id, digest)
+                self._link_committed(upload, digest)
+            except BaseException:
+                # Undo what this request did: its bytes were never recorded (unless they are a
+                # blob now, and then the session is over), and the live hash has seen them.
+                self._live.pop(upload.id, None)
+                if staging.is_file_at(fd, self.store.staging_path(upload.id)):
+                    staging.trim(fd, recorded)
+                else:
+                    self._drop(upload.id)
+                raise
             self._live.pop(upload.id, None)
             return upload.size
 
@@ -234,7 +250,7 @@ class Uploads:
         if algorithm == "sha256" and live is not None and live.offset == upload.size:
             return Digest("sha256", live.hasher.hexdigest())
         path = self.store.staging_path(upload.id)
-        return await trio.to_thread.run_sync(_hash_file, path, algorithm)
+        return await trio.to_thread.run_sync(staging.digest_of_file, path, algorithm)
 
     def _link_committed(self, upload: Upload, digest: Digest) -> None:
         def change(txn):  # type: ignore[no-untyped-def]
@@ -282,46 +298,8 @@ class Uploads:
         lock = self._locks.get(upload_id)
         if lock is not None and lock.locked():
             return False
+        path = self.store.staging_path(upload_id)
         try:
-            return now - self.store.staging_path(upload_id).stat().st_mtime > ttl
+            return now - path.stat().st_mtime > ttl and not staging.is_locked(path)
         except FileNotFoundError:
             return True
-
-
-async def _write(fd: int, chunks: list[bytes], size: int, live: _LiveHash | None) -> None:
-    if not chunks:
-        return
-    if size < INLINE_WRITE:
-        _write_and_hash(fd, chunks, live)
-    else:
-        await trio.to_thread.run_sync(_write_and_hash, fd, chunks, live)
-
-
-def _write_and_hash(fd: int, chunks: list[bytes], live: _LiveHash | None) -> None:
-    """Write the chunks as they came (no joining copy) and feed them to the live hash."""
-    views = [memoryview(chunk) for chunk in chunks]
-    while views:
-        done = os.writev(fd, views[:IOV_MAX])
-        while views and done >= len(views[0]):
-            done -= len(views.pop(0))
-        if done:
-            views[0] = views[0][done:]
-    if live is not None:
-        for chunk in chunks:
-            live.hasher.update(chunk)
-
-
-async def _flock(fd: int) -> None:
-    """Take an exclusive lock on a staging file; wait in a thread when another worker has it."""
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        await trio.to_thread.run_sync(fcntl.flock, fd, fcntl.LOCK_EX)
-
-
-def _hash_file(path: os.PathLike[str] | str, algorithm: str) -> Digest:
-    hasher = Digest(algorithm, "").hasher()
-    with open(path, "rb", buffering=0) as file:
-        while chunk := file.read(READ_CHUNK):
-            hasher.update(chunk)
-    return Digest(algorithm, hasher.hexdigest())
