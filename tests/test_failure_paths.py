@@ -76,3 +76,14 @@ def test_a_one_shot_upload_with_a_bad_digest_leaves_no_session_behind(tinyreg: R
     response = httpx.post(f"{tinyreg.url}/v2/team/app/blobs/uploads/", params={"digest": "sha256:nope"}, content=b"x")
     assert_error(response, 400, "DIGEST_INVALID")
     assert list(Path(tinyreg.data_dir, "uploads").iterdir()) == []
+
+
+@pytest.mark.parametrize("method", ["HEAD", "GET"])
+def test_a_linked_blob_whose_file_is_gone_is_unknown_not_an_error(tinyreg: RunningRegistry, method: str) -> None:
+    digest = tinyreg.push_blob("team/app", b"bytes that a collection has set aside" * 3000)
+    encoded = digest.split(":", 1)[1]
+    (tinyreg.data_dir / "blobs" / "sha256" / encoded[:2] / encoded[2:4] / encoded).unlink()
+    response = httpx.request(method, f"{tinyreg.url}/v2/team/app/blobs/{digest}")
+    assert response.status_code == 404
+    if method == "GET":
+        assert_error(response, 404, "BLOB_UNKNOWN")

@@ -120,14 +120,19 @@ def referrers(client: Any, name: str, subject: str, query: str = "") -> Any:
     return client.do_request(f"http://{client.hostname}/v2/{name}/referrers/{subject}{query}", "GET")
 
 
+def push_subject(client: Any, name: str, tmp_path: Path, content: bytes) -> dict[str, Any]:
+    """Push a one-file artifact as `name:v1` with oras; the descriptor of its manifest as served."""
+    image = write(tmp_path / "image" / "app.txt", content)
+    client.push(target=f"{client.hostname}/{name}:v1", files=[str(image)], disable_path_validation=True, quiet=True)
+    subject_bytes, _ = served_manifest(client, name, "v1")
+    return descriptor(OCI_MANIFEST, subject_bytes)
+
+
 def test_artifacts_with_a_subject_are_found_through_the_referrers_api(oras_client: Any, tmp_path: Path) -> None:
     import oras.oci
 
     name = "group/project/app"
-    image = write(tmp_path / "image" / "app.txt", b"the subject\n")
-    oras_client.push(target=f"{oras_client.hostname}/{name}:v1", files=[str(image)], disable_path_validation=True, quiet=True)
-    subject_bytes, _ = served_manifest(oras_client, name, "v1")
-    subject = descriptor(OCI_MANIFEST, subject_bytes)
+    subject = push_subject(oras_client, name, tmp_path, b"the subject\n")
     signature = write(tmp_path / "sig" / "signature.txt", b"signed\n")
     signature_config = write(tmp_path / "sig" / "config.json", b'{"signer": "tests"}')
     signed = oras_client.push(
@@ -154,10 +159,7 @@ def test_artifacts_with_a_subject_are_found_through_the_referrers_api(oras_clien
 
 def test_the_referrers_api_filters_by_artifact_type(oras_client: Any, tmp_path: Path) -> None:
     name = "group/project/app"
-    image = write(tmp_path / "image" / "app.txt", b"another subject\n")
-    oras_client.push(target=f"{oras_client.hostname}/{name}:v1", files=[str(image)], disable_path_validation=True, quiet=True)
-    subject_bytes, _ = served_manifest(oras_client, name, "v1")
-    subject = descriptor(OCI_MANIFEST, subject_bytes)
+    subject = push_subject(oras_client, name, tmp_path, b"another subject\n")
     put_manifest(oras_client, name, "sbom", artifact(oras_client, name, tmp_path / "sbom", subject=subject))
     sbom_raw, _ = served_manifest(oras_client, name, "sbom")
 

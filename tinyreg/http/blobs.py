@@ -37,6 +37,7 @@ async def get_blob(registry: Registry, request: Request, name: str, reference: s
     length = end - start + 1
     headers["Content-Length"] = str(length)
     if request.method == "HEAD":
+        registry.blobs.check_stored(blob)
         return Response(status, headers)
     if blob.data is not None:
         return Response(status, headers, blob.data[start : end + 1])

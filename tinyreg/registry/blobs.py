@@ -43,8 +43,6 @@ class Blobs:
         with self.meta.read() as txn:
             link = self.meta.get(txn, "links", keys.repo_key(repo, name))
             if link is not None:
-                if self.store.size(digest) is None:  # linked, but its bytes are gone (or being collected)
-                    raise RegistryError("BLOB_UNKNOWN", "blob data is missing from storage", detail={"digest": name})
                 return BlobRef(digest, link["size"])
             if txn.get(keys.repo_key(repo, name), db=self.meta.db["manifests"]) is not None:
                 data = txn.get(name.encode(), db=self.meta.db["manifest_data"])
@@ -53,11 +51,18 @@ class Blobs:
         raise RegistryError("BLOB_UNKNOWN", detail={"digest": name})
 
     def open(self, blob: BlobRef) -> BinaryIO:
-        """The blob's file, opened for reading; BLOB_UNKNOWN if it vanished since `find`."""
+        """The blob's file, opened for reading; BLOB_UNKNOWN if its bytes are gone."""
         try:
             return self.store.open(blob.digest)
         except FileNotFoundError:
-            raise RegistryError("BLOB_UNKNOWN", "blob data is missing from storage", detail={"digest": str(blob.digest)}) from None
+            raise _bytes_missing(blob.digest) from None
+
+    def check_stored(self, blob: BlobRef) -> None:
+        """BLOB_UNKNOWN unless the blob's bytes are there (a HEAD reads no file to find out).
+
+        A link can outlive its file only while a garbage collection has the file aside."""
+        if blob.data is None and self.store.size(blob.digest) is None:
+            raise _bytes_missing(blob.digest)
 
     def delete(self, repo: str, digest: Digest) -> None:
         """Unlink the blob from `repo`; its bytes stay for other repositories until collected."""
@@ -92,6 +97,10 @@ class Blobs:
             return int(link["size"])
 
         return self.meta.write(change)
+
+
+def _bytes_missing(digest: Digest) -> RegistryError:
+    return RegistryError("BLOB_UNKNOWN", "blob data is missing from storage", detail={"digest": str(digest)})
 
 
 def ensure_repo(meta: Meta, txn: Any, repo: str) -> None:
