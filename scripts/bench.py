@@ -29,15 +29,22 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_http import MiB, WrongAnswer  # noqa: E402
 from bench_load import WRK_SCRIPT, disk_write_rate, loopback_rate, sha256_rate  # noqa: E402
 from bench_servers import (  # noqa: E402
-    Server, cold_start_ms, describe_machine, distribution_command, embedded_start_ms, exec_start_ms, free_port,
+    Server,
+    cold_start_ms,
+    describe_machine,
+    distribution_command,
+    embedded_start_ms,
+    exec_start_ms,
+    free_port,
     tinyreg_command,
 )
 from bench_workloads import FULL, QUICK, WORKLOADS, Context, Measure  # noqa: E402
 
 SERVERS = ("tinyreg", "distribution")
 EXTRA = ("reference", "startup")
-RATIO_MEANING = ("ratio > 1.0 means tinyreg is better: tinyreg/Distribution for rates, "
-                 "Distribution/tinyreg for times, latencies and memory")
+RATIO_MEANING = (
+    "ratio > 1.0 means tinyreg is better: tinyreg/Distribution for rates, Distribution/tinyreg for times, latencies and memory"
+)
 
 
 def parse_cpus(text: str) -> set[int]:
@@ -54,8 +61,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, help="rounds per workload (default 5; 1 with --quick)")
     parser.add_argument("--quick", action="store_true", help="small sizes, one round: about a minute")
-    parser.add_argument("--only", action="append", metavar="WORKLOAD",
-                        help=f"run only these (comma-separated, repeatable): {', '.join(names)}")
+    parser.add_argument(
+        "--only", action="append", metavar="WORKLOAD", help=f"run only these (comma-separated, repeatable): {', '.join(names)}"
+    )
     parser.add_argument("--json", type=Path, default=Path("bench-results.json"), help="where to write the results")
     parser.add_argument("--server-cpus", default="0", help="CPU list for the servers (taskset -c), default 0")
     parser.add_argument("--client-cpus", default="1", help="CPU list for this process and wrk, default 1")
@@ -88,16 +96,30 @@ class Results:
         self.rows: dict[tuple[str, str], dict[str, Any]] = {}
 
     def add(self, workload: str, server: str, round_no: int, rounds: int, measure: Measure) -> None:
-        row = self.rows.setdefault((workload, measure.metric), {
-            "workload": workload, "metric": measure.metric, "unit": measure.unit,
-            "higher_is_better": measure.higher_is_better, "paired": True,
-            "tinyreg": [None] * rounds, "distribution": [None] * rounds,
-        })
+        row = self.rows.setdefault(
+            (workload, measure.metric),
+            {
+                "workload": workload,
+                "metric": measure.metric,
+                "unit": measure.unit,
+                "higher_is_better": measure.higher_is_better,
+                "paired": True,
+                "tinyreg": [None] * rounds,
+                "distribution": [None] * rounds,
+            },
+        )
         row[server][round_no] = measure.value
 
     def add_unpaired(self, workload: str, metric: str, unit: str, tinyreg: list[float], distribution: list[float]) -> None:
-        self.rows[(workload, metric)] = {"workload": workload, "metric": metric, "unit": unit, "higher_is_better": False,
-                                         "paired": False, "tinyreg": tinyreg, "distribution": distribution}
+        self.rows[(workload, metric)] = {
+            "workload": workload,
+            "metric": metric,
+            "unit": unit,
+            "higher_is_better": False,
+            "paired": False,
+            "tinyreg": tinyreg,
+            "distribution": distribution,
+        }
 
     @staticmethod
     def _ratio(row: dict[str, Any], t: float | None, d: float | None) -> float | None:
@@ -114,7 +136,7 @@ class Results:
                 values = [v for v in row[server] if v is not None]
                 out[f"{server}_median"] = statistics.median(values) if values else None
             if row["paired"]:
-                ratios = [self._ratio(row, t, d) for t, d in zip(row["tinyreg"], row["distribution"])]
+                ratios = [self._ratio(row, t, d) for t, d in zip(row["tinyreg"], row["distribution"], strict=True)]
                 out["ratios"] = ratios
                 present = [r for r in ratios if r is not None]
                 out["ratio"] = statistics.median(present) if present else None
@@ -144,9 +166,11 @@ def run_startup(context: Context, args: argparse.Namespace, results: Results) ->
         "distribution_exec_ms": exec_start_ms(p.startup_runs, args.server_cpus, context.workdir, "distribution"),
     }
     binary = timings["distribution_exec_ms"]
-    for key, metric in (("embedded_ms", "embedded run_registry() to first /v2/ (vs docker-registry exec)"),
-                        ("cold_python_ms", "cold python -c: import, start, first /v2/ (vs docker-registry exec)"),
-                        ("tinyreg_serve_exec_ms", "tinyreg serve exec to first /v2/ (vs docker-registry exec)")):
+    for key, metric in (
+        ("embedded_ms", "embedded run_registry() to first /v2/ (vs docker-registry exec)"),
+        ("cold_python_ms", "cold python -c: import, start, first /v2/ (vs docker-registry exec)"),
+        ("tinyreg_serve_exec_ms", "tinyreg serve exec to first /v2/ (vs docker-registry exec)"),
+    ):
         results.add_unpaired("startup", metric, "ms", timings[key], binary)
     return timings
 
@@ -160,10 +184,20 @@ def run_workloads(context: Context, args: argparse.Namespace, results: Results) 
     while dist_port == tiny_port:
         dist_port = free_port()
     servers = [
-        Server("tinyreg", tinyreg_command(context.workdir / "tinyreg", tiny_port, args.tinyreg_args), tiny_port,
-               args.server_cpus, context.workdir / "tinyreg.log"),
-        Server("distribution", distribution_command(context.workdir / "distribution", dist_port), dist_port,
-               args.server_cpus, context.workdir / "distribution.log"),
+        Server(
+            "tinyreg",
+            tinyreg_command(context.workdir / "tinyreg", tiny_port, args.tinyreg_args),
+            tiny_port,
+            args.server_cpus,
+            context.workdir / "tinyreg.log",
+        ),
+        Server(
+            "distribution",
+            distribution_command(context.workdir / "distribution", dist_port),
+            dist_port,
+            args.server_cpus,
+            context.workdir / "distribution.log",
+        ),
     ]
     try:
         for server in servers:
@@ -209,15 +243,25 @@ def print_report(reference: dict[str, float] | None, rows: list[dict[str, Any]],
     if not rows:
         return
     headers = ("workload", "unit", "tinyreg", "Distribution", "ratio")
-    table = [(f"{r['workload']}: {r['metric']}", r["unit"], fmt(r["tinyreg_median"]), fmt(r["distribution_median"]),
-              "n/a" if r["ratio"] is None else f"{r['ratio']:.2f}") for r in rows]
+    table = [
+        (
+            f"{r['workload']}: {r['metric']}",
+            r["unit"],
+            fmt(r["tinyreg_median"]),
+            fmt(r["distribution_median"]),
+            "n/a" if r["ratio"] is None else f"{r['ratio']:.2f}",
+        )
+        for r in rows
+    ]
     widths = [max(len(str(line[i])) for line in [headers, *table]) for i in range(len(headers))]
-    print(f"\nMedians over {rounds} round(s); {RATIO_MEANING}; ratio = median of per-round paired ratios "
-          "(start-up rows: ratio of medians).")
-    print("  ".join(h.ljust(w) if i < 2 else h.rjust(w) for i, (h, w) in enumerate(zip(headers, widths))))
+    print(
+        f"\nMedians over {rounds} round(s); {RATIO_MEANING}; ratio = median of per-round paired ratios "
+        "(start-up rows: ratio of medians)."
+    )
+    print("  ".join(h.ljust(w) if i < 2 else h.rjust(w) for i, (h, w) in enumerate(zip(headers, widths, strict=True))))
     print("  ".join("-" * w for w in widths))
     for line in table:
-        print("  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths))))
+        print("  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths, strict=True))))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -245,8 +289,15 @@ def main(argv: list[str] | None = None) -> int:
     print_report(reference, rows, args.rounds)
     document = {
         "ratio_meaning": RATIO_MEANING,
-        "settings": {"rounds": args.rounds, "quick": args.quick, "selected": args.selected, "server_cpus": args.server_cpus,
-                     "client_cpus": args.client_cpus, "tinyreg_args": args.tinyreg_args, "profile": asdict(profile)},
+        "settings": {
+            "rounds": args.rounds,
+            "quick": args.quick,
+            "selected": args.selected,
+            "server_cpus": args.server_cpus,
+            "client_cpus": args.client_cpus,
+            "tinyreg_args": args.tinyreg_args,
+            "profile": asdict(profile),
+        },
         "machine": describe_machine(),
         "seconds": time.perf_counter() - began,
         "client_peak_rss_MiB": client_peak_rss_mib(),

@@ -114,8 +114,14 @@ class Connection:
             self._conn.request(method, path, body=body, headers=headers)  # type: ignore[arg-type]
             return self._conn.getresponse()
 
-    def request(self, method: str, path: str, body: bytes | Iterator[bytes | memoryview] | None = None,
-                headers: dict[str, str] | None = None, length: int | None = None) -> Reply:
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | Iterator[bytes | memoryview] | None = None,
+        headers: dict[str, str] | None = None,
+        length: int | None = None,
+    ) -> Reply:
         """Send a request (an iterator body is streamed with `length` as Content-Length); read the reply."""
         sent = dict(headers or {})
         if body is not None:
@@ -171,15 +177,25 @@ def _check_created(conn: Connection, reply: Reply, body: Body, what: str) -> Non
 def push_portable(conn: Connection, repo: str, body: Body) -> None:
     """Monolithic push for every registry: POST a session, then PUT `?digest=` with the whole body."""
     location = start_upload(conn, repo)
-    reply = conn.request("PUT", add_query(location, digest=body.digest), body.payload(), length=body.size,
-                         headers={"Content-Type": "application/octet-stream"})
+    reply = conn.request(
+        "PUT",
+        add_query(location, digest=body.digest),
+        body.payload(),
+        length=body.size,
+        headers={"Content-Type": "application/octet-stream"},
+    )
     _check_created(conn, reply, body, f"PUT {body.size} bytes to {repo}")
 
 
 def push_single(conn: Connection, repo: str, body: Body) -> Reply:
     """Single-request push: POST `?digest=` with the body. Returns the reply (201 when supported)."""
-    return conn.request("POST", f"/v2/{repo}/blobs/uploads/?{urlencode({'digest': body.digest})}", body.payload(),
-                        length=body.size, headers={"Content-Type": "application/octet-stream"})
+    return conn.request(
+        "POST",
+        f"/v2/{repo}/blobs/uploads/?{urlencode({'digest': body.digest})}",
+        body.payload(),
+        length=body.size,
+        headers={"Content-Type": "application/octet-stream"},
+    )
 
 
 def supports_single_post(conn: Connection, repo: str, body: Body) -> bool:
@@ -203,11 +219,18 @@ def push_chunked(conn: Connection, repo: str, body: Body, chunk: int) -> None:
     location = start_upload(conn, repo)
     for start in range(0, body.size, chunk):
         end = min(start + chunk, body.size)
-        reply = conn.request("PATCH", location, body.payload(start, end), length=end - start, headers={
-            "Content-Type": "application/octet-stream", "Content-Range": f"{start}-{end - 1}"})
+        reply = conn.request(
+            "PATCH",
+            location,
+            body.payload(start, end),
+            length=end - start,
+            headers={"Content-Type": "application/octet-stream", "Content-Range": f"{start}-{end - 1}"},
+        )
         _check(conn, reply, 202, f"PATCH {start}-{end - 1} in {repo}")
-        expect(reply.header("range") == f"0-{end - 1}",
-               f"{conn.label}: PATCH {start}-{end - 1} answered Range {reply.header('range')!r}, expected 0-{end - 1}")
+        expect(
+            reply.header("range") == f"0-{end - 1}",
+            f"{conn.label}: PATCH {start}-{end - 1} answered Range {reply.header('range')!r}, expected 0-{end - 1}",
+        )
         location = conn.where(reply, "PATCH")
     _check_created(conn, conn.request("PUT", add_query(location, digest=body.digest)), body, f"closing PUT in {repo}")
 
@@ -216,16 +239,20 @@ def check_blob(conn: Connection, repo: str, body: Body) -> None:
     """HEAD the blob: 200 with its size."""
     reply = conn.request("HEAD", f"/v2/{repo}/blobs/{body.digest}")
     _check(conn, reply, 200, f"HEAD blob {body.digest} in {repo}")
-    expect(reply.header("content-length") == str(body.size),
-           f"{conn.label}: HEAD blob {body.digest} has Content-Length {reply.header('content-length')}, expected {body.size}")
+    expect(
+        reply.header("content-length") == str(body.size),
+        f"{conn.label}: HEAD blob {body.digest} has Content-Length {reply.header('content-length')}, expected {body.size}",
+    )
 
 
 def pull_blob(conn: Connection, repo: str, body: Body) -> None:
     """GET the blob, hashing it as it arrives; its size and digest must match."""
     reply, size, digest = conn.get_hashed(f"/v2/{repo}/blobs/{body.digest}")
     _check(conn, reply, 200, f"GET blob {body.digest} in {repo}")
-    expect(size == body.size and digest == body.digest,
-           f"{conn.label}: GET blob {body.digest} in {repo} gave {size} bytes with digest {digest}")
+    expect(
+        size == body.size and digest == body.digest,
+        f"{conn.label}: GET blob {body.digest} in {repo} gave {size} bytes with digest {digest}",
+    )
 
 
 def mount_blob(conn: Connection, repo: str, source: str, body: Body) -> None:
@@ -243,13 +270,16 @@ class Image:
 
     def manifest(self, note: str) -> bytes:
         """An OCI image manifest of the two blobs, made distinct by the annotation `note`."""
-        return json.dumps({
-            "schemaVersion": 2,
-            "mediaType": OCI_MANIFEST,
-            "config": {"mediaType": OCI_CONFIG, "digest": self.config.digest, "size": self.config.size},
-            "layers": [{"mediaType": OCI_LAYER, "digest": self.layer.digest, "size": self.layer.size}],
-            "annotations": {"org.example.bench": note},
-        }, separators=(",", ":")).encode()
+        return json.dumps(
+            {
+                "schemaVersion": 2,
+                "mediaType": OCI_MANIFEST,
+                "config": {"mediaType": OCI_CONFIG, "digest": self.config.digest, "size": self.config.size},
+                "layers": [{"mediaType": OCI_LAYER, "digest": self.layer.digest, "size": self.layer.size}],
+                "annotations": {"org.example.bench": note},
+            },
+            separators=(",", ":"),
+        ).encode()
 
 
 def push_image_blobs(conn: Connection, repo: str, image: Image) -> None:
@@ -274,8 +304,10 @@ def check_manifest(conn: Connection, repo: str, reference: str, data: bytes) -> 
     reply = conn.request("GET", f"/v2/{repo}/manifests/{reference}", headers={"Accept": MANIFEST_ACCEPT})
     _check(conn, reply, 200, f"GET manifest {repo}:{reference}")
     expect(reply.body == data, f"{conn.label}: GET manifest {repo}:{reference} returned other bytes: {reply.body[:200]!r}")
-    expect(reply.header("content-type").split(";")[0] == OCI_MANIFEST,
-           f"{conn.label}: GET manifest {repo}:{reference} has Content-Type {reply.header('content-type')!r}")
+    expect(
+        reply.header("content-type").split(";")[0] == OCI_MANIFEST,
+        f"{conn.label}: GET manifest {repo}:{reference} has Content-Type {reply.header('content-type')!r}",
+    )
 
 
 def get_json(conn: Connection, path: str) -> object:

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench_http import MANIFEST_ACCEPT, MiB, Connection, WrongAnswer
+from bench_http import MANIFEST_ACCEPT, Connection, MiB, WrongAnswer
 
 WRK_SCRIPT = f"""wrk.method = "GET"
 wrk.headers["Accept"] = "{MANIFEST_ACCEPT}"
@@ -42,8 +42,9 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
 
 
-def run_threads(host: str, port: int, label: str, concurrency: int, total: int,
-                action: Callable[[Connection, int], None]) -> Rate:
+def run_threads(
+    host: str, port: int, label: str, concurrency: int, total: int, action: Callable[[Connection, int], None]
+) -> Rate:
     """Run `action(connection, i)` for i in range(total) on `concurrency` threads, each with its own
     keep-alive connection; time each call. Any exception (a wrong answer) is raised here."""
     barrier = threading.Barrier(concurrency + 1)
@@ -111,8 +112,21 @@ def parse_wrk(output: str, label: str) -> Rate:
 
 def run_wrk(url: str, concurrency: int, seconds: float, cpus: str, script: Path, label: str) -> Rate:
     """GET `url` with wrk (one thread, `concurrency` connections, pinned to `cpus`) for `seconds`."""
-    command = ["taskset", "-c", cpus, "wrk", "-t1", f"-c{concurrency}", f"-d{max(1, round(seconds))}s",
-               "--timeout", "10s", "--latency", "-s", str(script), url]
+    command = [
+        "taskset",
+        "-c",
+        cpus,
+        "wrk",
+        "-t1",
+        f"-c{concurrency}",
+        f"-d{max(1, round(seconds))}s",
+        "--timeout",
+        "10s",
+        "--latency",
+        "-s",
+        str(script),
+        url,
+    ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60)
     if done.returncode != 0:
         raise RuntimeError(f"{label}: wrk failed ({done.returncode}): {done.stderr.strip()}")
@@ -120,6 +134,7 @@ def run_wrk(url: str, concurrency: int, seconds: float, cpus: str, script: Path,
 
 
 # -- reference lines ----------------------------------------------------------------------------
+
 
 def disk_write_rate(directory: Path, size: int) -> float:
     """MiB/s writing `size` bytes in 1 MiB writes into `directory`, fdatasync included."""
@@ -149,11 +164,13 @@ def sha256_rate(size: int) -> float:
     return size / MiB / (time.perf_counter() - began)
 
 
-_SENDER = ("import socket,sys\n"
-           "s=socket.create_connection(('127.0.0.1',int(sys.argv[1])))\n"
-           "b=bytes(1<<20)\n"
-           "for _ in range(int(sys.argv[2])): s.sendall(b)\n"
-           "s.close()\n")
+_SENDER = (
+    "import socket,sys\n"
+    "s=socket.create_connection(('127.0.0.1',int(sys.argv[1])))\n"
+    "b=bytes(1<<20)\n"
+    "for _ in range(int(sys.argv[2])): s.sendall(b)\n"
+    "s.close()\n"
+)
 
 
 def loopback_rate(size: int, sender_cpus: str) -> float:

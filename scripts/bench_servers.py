@@ -67,8 +67,22 @@ def distribution_config(root: Path, port: int) -> str:
 
 def tinyreg_command(data: Path, port: int, extra: str = "") -> list[str]:
     """`python -m tinyreg serve` on 127.0.0.1:`port` with data in `data`, quiet."""
-    return [sys.executable, "-m", "tinyreg", "serve", "--host", HOST, "--port", str(port), "--data", str(data),
-            "--no-access-log", "--log-level", "warning", *shlex.split(extra)]
+    return [
+        sys.executable,
+        "-m",
+        "tinyreg",
+        "serve",
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+        "--data",
+        str(data),
+        "--no-access-log",
+        "--log-level",
+        "warning",
+        *shlex.split(extra),
+    ]
 
 
 def distribution_command(workdir: Path, port: int) -> list[str]:
@@ -106,8 +120,9 @@ class Server:
     def start(self) -> None:
         """Start the process pinned with taskset (which execs it, so the pid is the server's own)."""
         log = self.log_path.open("wb")
-        self.process = subprocess.Popen(["taskset", "-c", self.cpus, *self.command], stdout=log, stderr=subprocess.STDOUT,
-                                        stdin=subprocess.DEVNULL)
+        self.process = subprocess.Popen(
+            ["taskset", "-c", self.cpus, *self.command], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
         log.close()
         try:
             wait_until_answering(self.port, self.process)
@@ -174,6 +189,7 @@ class Server:
 
 # -- start-up timings ---------------------------------------------------------------------------
 
+
 def embedded_start_ms(runs: int) -> list[float]:
     """Milliseconds from calling `run_registry()` (already imported) to the first 200 on /v2/."""
     from tinyreg.testing import run_registry
@@ -187,13 +203,15 @@ def embedded_start_ms(runs: int) -> list[float]:
     return timings
 
 
-_COLD = ("import http.client\n"
-         "from tinyreg.testing import run_registry\n"
-         "with run_registry() as r:\n"
-         "    c = http.client.HTTPConnection(*r.host.rsplit(':', 1))\n"
-         "    c.request('GET', '/v2/')\n"
-         "    assert c.getresponse().status == 200\n"
-         "    print('ready', flush=True)\n")
+_COLD = (
+    "import http.client\n"
+    "from tinyreg.testing import run_registry\n"
+    "with run_registry() as r:\n"
+    "    c = http.client.HTTPConnection(*r.host.rsplit(':', 1))\n"
+    "    c.request('GET', '/v2/')\n"
+    "    assert c.getresponse().status == 200\n"
+    "    print('ready', flush=True)\n"
+)
 
 
 def cold_start_ms(runs: int, cpus: str) -> list[float]:
@@ -215,11 +233,10 @@ def cold_start_ms(runs: int, cpus: str) -> list[float]:
 def exec_start_ms(runs: int, cpus: str, workdir: Path, kind: str, tinyreg_args: str = "") -> list[float]:
     """Milliseconds from exec of a server (`tinyreg` serve or `distribution`) to its first 200 on /v2/."""
     timings = []
-    for run in range(runs):
+    for _ in range(runs):
         port = free_port()
         place = Path(tempfile.mkdtemp(prefix=f"{kind}-start-", dir=workdir))
-        command = (tinyreg_command(place / "data", port, tinyreg_args) if kind == "tinyreg"
-                   else distribution_command(place, port))
+        command = tinyreg_command(place / "data", port, tinyreg_args) if kind == "tinyreg" else distribution_command(place, port)
         began = time.perf_counter()
         process = subprocess.Popen(["taskset", "-c", cpus, *command], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:

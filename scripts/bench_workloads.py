@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import bench_http as h
-from bench_http import KiB, MiB, Body, Connection, Image, expect
+from bench_http import Body, Connection, Image, KiB, MiB, expect
 from bench_load import run_threads, run_wrk
 from bench_servers import Server
 
@@ -39,10 +39,25 @@ class Profile:
     cold_runs: int
 
 
-FULL = Profile(KiB, 300, (MiB, 64 * MiB, 512 * MiB), (256 * MiB, 8 * MiB), (MiB, 512 * MiB), (8, 64 * MiB),
-               (1, 16, 64), 1000, 500, 5, 1000, 512, 20, 10)
-QUICK = Profile(KiB, 50, (MiB, 16 * MiB), (32 * MiB, 8 * MiB), (MiB, 16 * MiB), (8, 4 * MiB),
-                (1, 16), 100, 50, 1, 200, 128, 10, 3)
+FULL = Profile(
+    KiB,
+    300,
+    (MiB, 64 * MiB, 512 * MiB),
+    (256 * MiB, 8 * MiB),
+    (MiB, 512 * MiB),
+    (8, 64 * MiB),
+    (1, 16, 64),
+    1000,
+    500,
+    5,
+    1000,
+    512,
+    20,
+    10,
+)
+QUICK = Profile(
+    KiB, 50, (MiB, 16 * MiB), (32 * MiB, 8 * MiB), (MiB, 16 * MiB), (8, 4 * MiB), (1, 16), 100, 50, 1, 200, 128, 10, 3
+)
 
 
 @dataclass(frozen=True)
@@ -91,6 +106,7 @@ def bench_image(seed: str) -> Image:
 
 # -- blob pushes ------------------------------------------------------------------------------
 
+
 def setup_single_post(ctx: Context, server: Server) -> dict[str, Any]:
     conn = server.connection()
     try:
@@ -101,7 +117,7 @@ def setup_single_post(ctx: Context, server: Server) -> dict[str, Any]:
 
 def _push_many(ctx: Context, server: Server, bodies: list[Body], repo: str, single: bool) -> float:
     for body in bodies:
-        body.digest  # computed before timing
+        _ = body.digest  # computed before timing
     conn = server.connection()
     push = h.push_single_checked if single else h.push_portable
     try:
@@ -137,7 +153,7 @@ def run_push(ctx: Context, server: Server, state: dict[str, Any], round_no: int)
             if not single or state["single"]:
                 bodies = [Body(f"push-{form}-{size}-r{round_no}-{i}", size) for i in range(count)]
                 for body in bodies:
-                    body.digest
+                    _ = body.digest
                 if watch:
                     server.reset_peak_rss()
                 value = mib_per_s(size * count, _push_many(ctx, server, bodies, "perf/push", single))
@@ -150,7 +166,7 @@ def run_push(ctx: Context, server: Server, state: dict[str, Any], round_no: int)
 def run_push_chunked(ctx: Context, server: Server, state: None, round_no: int) -> list[Measure]:
     size, chunk = ctx.profile.chunked
     body = Body(f"chunked-r{round_no}", size)
-    body.digest
+    _ = body.digest
     conn = server.connection()
     try:
         seconds = timed(lambda: h.push_chunked(conn, "perf/chunked", body, chunk))
@@ -161,6 +177,7 @@ def run_push_chunked(ctx: Context, server: Server, state: None, round_no: int) -
 
 
 # -- blob pulls -------------------------------------------------------------------------------
+
 
 def _seed_blobs(server: Server, repo: str, bodies: list[Body]) -> list[Body]:
     conn = server.connection()
@@ -187,7 +204,7 @@ def run_pull(ctx: Context, server: Server, bodies: list[Body], round_no: int) ->
             watch = body.size == largest
             if watch:
                 server.reset_peak_rss()
-            seconds = timed(lambda: [h.pull_blob(conn, "perf/pull", body) for _ in range(count)])
+            seconds = timed(lambda body=body, count=count: [h.pull_blob(conn, "perf/pull", body) for _ in range(count)])
             label = f"pull {size_name(body.size)}" + (f" x{count}" if count > 1 else "")
             measures.append(Measure(label, "MiB/s", mib_per_s(body.size * count, seconds)))
             if watch:
@@ -203,14 +220,21 @@ def setup_pull_parallel(ctx: Context, server: Server) -> list[Body]:
 
 
 def run_pull_parallel(ctx: Context, server: Server, bodies: list[Body], round_no: int) -> list[Measure]:
-    rate = run_threads(server.host, server.port, server.name, len(bodies), len(bodies),
-                       lambda conn, i: h.pull_blob(conn, "perf/pull-parallel", bodies[i]))
+    rate = run_threads(
+        server.host,
+        server.port,
+        server.name,
+        len(bodies),
+        len(bodies),
+        lambda conn, i: h.pull_blob(conn, "perf/pull-parallel", bodies[i]),
+    )
     seconds = len(bodies) / rate.per_second
     label = f"pull {len(bodies)} streams x {size_name(bodies[0].size)}"
     return [Measure(label, "MiB/s", mib_per_s(sum(b.size for b in bodies), seconds))]
 
 
 # -- manifests --------------------------------------------------------------------------------
+
 
 def _seed_image(server: Server, repo: str, image: Image, tags: list[str], concurrency: int = 8) -> bytes:
     """Push the image's blobs and its manifest under each of `tags`; return the manifest."""
@@ -220,8 +244,14 @@ def _seed_image(server: Server, repo: str, image: Image, tags: list[str], concur
         h.push_image_blobs(conn, repo, image)
     finally:
         conn.close()
-    run_threads(server.host, server.port, server.name, min(concurrency, len(tags)), len(tags),
-                lambda conn, i: h.put_manifest(conn, repo, tags[i], data))
+    run_threads(
+        server.host,
+        server.port,
+        server.name,
+        min(concurrency, len(tags)),
+        len(tags),
+        lambda conn, i: h.put_manifest(conn, repo, tags[i], data),
+    )
     return data
 
 
@@ -240,8 +270,9 @@ def run_manifest_put(ctx: Context, server: Server, image: Image, round_no: int) 
     documents = [image.manifest(f"put-r{round_no}-{i}") for i in range(count)]
     conn = server.connection()
     try:
-        seconds = timed(lambda: [h.put_manifest(conn, "perf/manifest-put", f"r{round_no}-{i}", documents[i])
-                                 for i in range(count)])
+        seconds = timed(
+            lambda: [h.put_manifest(conn, "perf/manifest-put", f"r{round_no}-{i}", documents[i]) for i in range(count)]
+        )
         for i in range(count):
             h.check_manifest(conn, "perf/manifest-put", f"r{round_no}-{i}", documents[i])
     finally:
@@ -254,9 +285,11 @@ def setup_manifest_get(ctx: Context, server: Server) -> bytes:
 
 
 def _rate_measures(label: str, rate: Any) -> list[Measure]:
-    return [Measure(label, "req/s", rate.per_second),
-            Measure(f"{label} p50", "ms", rate.p50_ms, False),
-            Measure(f"{label} p99", "ms", rate.p99_ms, False)]
+    return [
+        Measure(label, "req/s", rate.per_second),
+        Measure(f"{label} p50", "ms", rate.p50_ms, False),
+        Measure(f"{label} p99", "ms", rate.p99_ms, False),
+    ]
 
 
 def _manifest_action(method: str, path: str, data: bytes) -> Callable[[Connection, int], None]:
@@ -265,8 +298,10 @@ def _manifest_action(method: str, path: str, data: bytes) -> Callable[[Connectio
     def action(conn: Connection, i: int) -> None:
         reply = conn.request(method, path, headers=headers)
         expect(reply.status == 200, f"{conn.label}: {method} {path} answered {reply.status}")
-        expect(reply.header("docker-content-digest") == digest and reply.header("content-length") == str(len(data)),
-               f"{conn.label}: {method} {path} described another manifest: {reply.headers}")
+        expect(
+            reply.header("docker-content-digest") == digest and reply.header("content-length") == str(len(data)),
+            f"{conn.label}: {method} {path} described another manifest: {reply.headers}",
+        )
         if method == "GET":
             expect(reply.body == data, f"{conn.label}: GET {path} returned other bytes")
 
@@ -286,8 +321,9 @@ def run_manifest_get(ctx: Context, server: Server, data: bytes, round_no: int) -
                 measures += _rate_measures(label.format("GET (wrk)"), rate)
                 total = max(p.loop_requests, 10 * concurrency)
                 for method in ("GET", "HEAD"):
-                    rate = run_threads(server.host, server.port, server.name, concurrency, total,
-                                       _manifest_action(method, path, data))
+                    rate = run_threads(
+                        server.host, server.port, server.name, concurrency, total, _manifest_action(method, path, data)
+                    )
                     measures += _rate_measures(label.format(f"{method} (loop)"), rate)
                 h.check_manifest(conn, repo, reference, data)
     finally:
@@ -296,6 +332,7 @@ def run_manifest_get(ctx: Context, server: Server, data: bytes, round_no: int) -
 
 
 # -- listings ---------------------------------------------------------------------------------
+
 
 def setup_tags(ctx: Context, server: Server) -> list[str]:
     tags = [f"t{i:04d}" for i in range(ctx.profile.listing_count)]
@@ -314,10 +351,13 @@ def run_tags(ctx: Context, server: Server, tags: list[str], round_no: int) -> li
         document = h.get_json(conn, path)
     finally:
         conn.close()
-    expect(isinstance(document, dict) and document.get("name") == "perf/tags" and sorted(document.get("tags") or []) == tags,
-           f"{server.name}: {path} did not list the {len(tags)} tags: {str(document)[:300]}")
-    rate = run_wrk(server.url + path, _listing_concurrency(ctx), ctx.profile.wrk_seconds, ctx.client_cpus,
-                   ctx.wrk_script, server.name)
+    expect(
+        isinstance(document, dict) and document.get("name") == "perf/tags" and sorted(document.get("tags") or []) == tags,
+        f"{server.name}: {path} did not list the {len(tags)} tags: {str(document)[:300]}",
+    )
+    rate = run_wrk(
+        server.url + path, _listing_concurrency(ctx), ctx.profile.wrk_seconds, ctx.client_cpus, ctx.wrk_script, server.name
+    )
     return [Measure(f"tag list of {len(tags)} tags (wrk c={_listing_concurrency(ctx)})", "req/s", rate.per_second)]
 
 
@@ -342,10 +382,13 @@ def run_catalog(ctx: Context, server: Server, repos: list[str], round_no: int) -
         document = h.get_json(conn, path)
     finally:
         conn.close()
-    expect(isinstance(document, dict) and document.get("repositories") == repos,
-           f"{server.name}: {path} did not list the {len(repos)} catalog repositories first: {str(document)[:300]}")
-    rate = run_wrk(server.url + path, _listing_concurrency(ctx), ctx.profile.wrk_seconds, ctx.client_cpus,
-                   ctx.wrk_script, server.name)
+    expect(
+        isinstance(document, dict) and document.get("repositories") == repos,
+        f"{server.name}: {path} did not list the {len(repos)} catalog repositories first: {str(document)[:300]}",
+    )
+    rate = run_wrk(
+        server.url + path, _listing_concurrency(ctx), ctx.profile.wrk_seconds, ctx.client_cpus, ctx.wrk_script, server.name
+    )
     return [Measure(f"catalog of {len(repos)} repositories (wrk c={_listing_concurrency(ctx)})", "req/s", rate.per_second)]
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
 from helpers import api_client
 from manifest_builders import OCI_MANIFEST
 from processes import clean_env, tinyreg_command
@@ -56,11 +57,18 @@ def token_for(url: str, scopes: list[str], headers: dict[str, str] | None = None
     return response.json()["token"]
 
 
-def tinyreg_admin(data_dir: Path, *args: str, stdin: str | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def tinyreg_admin(
+    data_dir: Path, *args: str, stdin: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run `tinyreg ARGS --data DATA_DIR` (an administration command) and return what it did."""
     return subprocess.run(
-        tinyreg_command(*args, "--data", str(data_dir)), input=stdin, capture_output=True, text=True,
-        env=env if env is not None else clean_env(), timeout=60, check=False,
+        tinyreg_command(*args, "--data", str(data_dir)),
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env if env is not None else clean_env(),
+        timeout=60,
+        check=False,
     )
 
 
@@ -84,7 +92,7 @@ class AuthWorld:
     digests: dict[str, str]
 
     @classmethod
-    def build(cls, registry: Any) -> "AuthWorld":
+    def build(cls, registry: Any) -> AuthWorld:
         """Create the cast and push the images on a fresh `RunningRegistry` started with `auth=True`."""
         for name, password in cls.PASSWORDS.items():
             registry.create_user(name, password, admin=name == "root")

@@ -6,10 +6,10 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from tinyreg.testing import RunningRegistry, run_registry
+
 from auth_helpers import AuthWorld
 from helpers import api_client
-
-from tinyreg.testing import RunningRegistry, run_registry
 
 
 @pytest.fixture

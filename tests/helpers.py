@@ -11,7 +11,6 @@ from typing import Any
 
 import httpx
 import pytest
-
 from tinyreg.registry.errors import ERROR_CODES, RegistryError
 
 API_VERSION = "registry/2.0"
@@ -95,7 +94,9 @@ def push_blob(client: httpx.Client, repo: str, data: bytes, algorithm: str = "sh
     """Upload `data` to `repo` in one POST (`?digest=`); return its digest."""
     digest = digest_of(data, algorithm)
     response = client.post(
-        f"/v2/{repo}/blobs/uploads/", params={"digest": digest}, content=data,
+        f"/v2/{repo}/blobs/uploads/",
+        params={"digest": digest},
+        content=data,
         headers={"Content-Type": "application/octet-stream"},
     )
     assert response.status_code == 201, response.text
@@ -111,10 +112,14 @@ def start_upload(client: httpx.Client, repo: str) -> str:
 
 def send_chunk(client: httpx.Client, location: str, data: bytes, start: int) -> httpx.Response:
     """PATCH one chunk with `Content-Range: <start>-<end>`."""
-    return client.patch(location, content=data, headers={
-        "Content-Type": "application/octet-stream",
-        "Content-Range": f"{start}-{start + len(data) - 1}",
-    })
+    return client.patch(
+        location,
+        content=data,
+        headers={
+            "Content-Type": "application/octet-stream",
+            "Content-Range": f"{start}-{start + len(data) - 1}",
+        },
+    )
 
 
 def upload_in_chunks(client: httpx.Client, location: str, data: bytes, size: int) -> str:

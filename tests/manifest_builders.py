@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+
 from helpers import digest_of, make_blob, push_blob
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -53,9 +54,7 @@ def put_manifest(
     return client.put(f"/v2/{repo}/manifests/{reference}", content=body, headers={"Content-Type": media_type})
 
 
-def push_manifest(
-    client: httpx.Client, repo: str, reference: str, document: dict[str, Any] | bytes, media_type: str
-) -> Pushed:
+def push_manifest(client: httpx.Client, repo: str, reference: str, document: dict[str, Any] | bytes, media_type: str) -> Pushed:
     """PUT a manifest that must be accepted (201 with its digest); return what was pushed."""
     body = document if isinstance(document, bytes) else encode(document)
     response = put_manifest(client, repo, reference, body, media_type)
@@ -65,7 +64,12 @@ def push_manifest(
 
 
 def image_manifest(
-    client: httpx.Client, repo: str, *, seed: str = "image", layers: int = 1, media_type: str = OCI_MANIFEST,
+    client: httpx.Client,
+    repo: str,
+    *,
+    seed: str = "image",
+    layers: int = 1,
+    media_type: str = OCI_MANIFEST,
     **fields: Any,
 ) -> dict[str, Any]:
     """Push a config and `layers` layer blobs to `repo`; return an image manifest over them."""
@@ -85,7 +89,12 @@ def image_manifest(
 
 
 def push_image(
-    client: httpx.Client, repo: str, reference: str, *, seed: str = "image", media_type: str = OCI_MANIFEST,
+    client: httpx.Client,
+    repo: str,
+    reference: str,
+    *,
+    seed: str = "image",
+    media_type: str = OCI_MANIFEST,
     **fields: Any,
 ) -> Pushed:
     """Push an image (config, one layer, manifest) to `repo` under `reference`."""
@@ -94,8 +103,13 @@ def push_image(
 
 
 def artifact_manifest(
-    client: httpx.Client, repo: str, artifact_type: str, *, seed: str = "artifact",
-    subject: Pushed | None = None, annotations: dict[str, str] | None = None,
+    client: httpx.Client,
+    repo: str,
+    artifact_type: str,
+    *,
+    seed: str = "artifact",
+    subject: Pushed | None = None,
+    annotations: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Push the empty config and one blob to `repo`; return an artifact manifest over them."""
     push_blob(client, repo, OCI_EMPTY_BLOB)

@@ -43,8 +43,13 @@ class ServerProcess:
 
     def __init__(self, args: list[str], *, cwd: Path, env: dict[str, str] | None = None) -> None:
         self.process = subprocess.Popen(
-            tinyreg_command(*args), cwd=cwd, env=env if env is not None else clean_env(),
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            tinyreg_command(*args),
+            cwd=cwd,
+            env=env if env is not None else clean_env(),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         self.lines: dict[str, list[str]] = {"stdout": [], "stderr": []}
         self._changed = threading.Condition()
@@ -112,7 +117,7 @@ class ServerProcess:
             self.process.kill()
         self.wait_exit()
 
-    def __enter__(self) -> "ServerProcess":
+    def __enter__(self) -> ServerProcess:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

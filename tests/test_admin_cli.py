@@ -13,12 +13,12 @@ import time
 from pathlib import Path
 
 import pytest
+from tinyreg.testing import run_registry
+
 from auth_helpers import admin_ok, basic_auth, bearer_auth, get_token, tinyreg_admin, token_for
 from helpers import api_client
 from manifest_builders import push_image
 from processes import ServerProcess, clean_env, tinyreg_command
-
-from tinyreg.testing import run_registry
 
 PASSWORD = "first-admin-password"
 
@@ -48,6 +48,7 @@ def can_log_in(data: Path, user: str, password: str) -> bool:
 
 # -- users -----------------------------------------------------------------------------------
 
+
 def test_the_first_admin_is_created_without_a_terminal(tmp_path: Path) -> None:
     done = tinyreg_admin(tmp_path / "data", "user", "add", "root", "--admin", "--password-stdin", stdin=PASSWORD + "\n")
     assert (done.returncode, done.stdout.strip()) == (0, "created user root (admin)"), done.stderr
@@ -65,17 +66,22 @@ def test_the_data_directory_can_come_from_the_environment(tmp_path: Path) -> Non
     assert [u["name"] for u in admin_ok(tmp_path / "from-env", "user", "list")] == ["envuser"]
 
 
-@pytest.mark.parametrize(("args", "stdin", "message"), [
-    (("user", "add", "alice", "--password-stdin"), "another-password\n", "already exists"),
-    (("user", "add", "bob"), "", "--password-stdin"),
-    (("user", "add", "bob", "--password-stdin"), "short\n", "8 characters"),
-    (("user", "add", "_bob", "--password-stdin"), "long-enough-password\n", "invalid user name"),
-    (("user", "add", "bo b", "--password-stdin"), "long-enough-password\n", "invalid user name"),
-    (("user", "remove", "nobody"), None, "no user"),
-    (("user", "update", "nobody", "--admin", "on"), None, "no user"),
-    (("user", "passwd", "nobody", "--password-stdin"), "long-enough-password\n", "no user"),
-])
-def test_impossible_user_requests_are_refused_with_exit_code_1(data: Path, args: tuple[str, ...], stdin: str | None, message: str) -> None:
+@pytest.mark.parametrize(
+    ("args", "stdin", "message"),
+    [
+        (("user", "add", "alice", "--password-stdin"), "another-password\n", "already exists"),
+        (("user", "add", "bob"), "", "--password-stdin"),
+        (("user", "add", "bob", "--password-stdin"), "short\n", "8 characters"),
+        (("user", "add", "_bob", "--password-stdin"), "long-enough-password\n", "invalid user name"),
+        (("user", "add", "bo b", "--password-stdin"), "long-enough-password\n", "invalid user name"),
+        (("user", "remove", "nobody"), None, "no user"),
+        (("user", "update", "nobody", "--admin", "on"), None, "no user"),
+        (("user", "passwd", "nobody", "--password-stdin"), "long-enough-password\n", "no user"),
+    ],
+)
+def test_impossible_user_requests_are_refused_with_exit_code_1(
+    data: Path, args: tuple[str, ...], stdin: str | None, message: str
+) -> None:
     assert message in refused(data, *args, stdin=stdin)
 
 
@@ -105,6 +111,7 @@ def test_removing_a_user_revokes_their_tokens(data: Path) -> None:
 
 # -- projects and members ------------------------------------------------------------------
 
+
 def test_projects_are_created_listed_and_updated(data: Path) -> None:
     assert admin_ok(data, "project", "create", "group/sub/app", "--owner", "alice") == {"path": "group/sub/app", "public": False}
     done = tinyreg_admin(data, "project", "create", "open/site", "--public")
@@ -113,26 +120,40 @@ def test_projects_are_created_listed_and_updated(data: Path) -> None:
     listed = {p["path"]: (p["public"], p["registry_enabled"]) for p in admin_ok(data, "project", "list")}
     assert listed == {"group/sub/app": (True, False), "open/site": (True, True)}
     lines = tinyreg_admin(data, "project", "list").stdout.splitlines()
-    assert [line.split() for line in lines] == [["group/sub/app", "public", "registry", "off"], ["open/site", "public", "registry", "on"]]
+    assert [line.split() for line in lines] == [
+        ["group/sub/app", "public", "registry", "off"],
+        ["open/site", "public", "registry", "on"],
+    ]
 
 
-@pytest.mark.parametrize(("path", "char", "position"), [
-    ("group/_app", "_", 7), ("Group/app", "G", 1), ("group/app-", "-", 10), ("group/a pp", " ", 8),
-])
-def test_an_invalid_project_path_is_refused_naming_the_character_and_its_position(data: Path, path: str, char: str, position: int) -> None:
+@pytest.mark.parametrize(
+    ("path", "char", "position"),
+    [
+        ("group/_app", "_", 7),
+        ("Group/app", "G", 1),
+        ("group/app-", "-", 10),
+        ("group/a pp", " ", 8),
+    ],
+)
+def test_an_invalid_project_path_is_refused_naming_the_character_and_its_position(
+    data: Path, path: str, char: str, position: int
+) -> None:
     message = refused(data, "project", "create", path)
     assert repr(char) in message and f"position {position}" in message, message
     assert admin_ok(data, "project", "list") == []
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (("project", "create", "team/app"), "already exists"),
-    (("project", "create", "other/app", "--owner", "nobody"), "no user"),
-    (("project", "update", "no/project", "--visibility", "public"), "no project"),
-    (("project", "member", "add", "no/project", "alice", "developer"), "no project"),
-    (("project", "member", "add", "team/app", "nobody", "developer"), "no user"),
-    (("project", "member", "remove", "team/app", "root"), "not a member"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("project", "create", "team/app"), "already exists"),
+        (("project", "create", "other/app", "--owner", "nobody"), "no user"),
+        (("project", "update", "no/project", "--visibility", "public"), "no project"),
+        (("project", "member", "add", "no/project", "alice", "developer"), "no project"),
+        (("project", "member", "add", "team/app", "nobody", "developer"), "no user"),
+        (("project", "member", "remove", "team/app", "root"), "not a member"),
+    ],
+)
 def test_impossible_project_requests_are_refused_with_exit_code_1(data: Path, args: tuple[str, ...], message: str) -> None:
     admin_ok(data, "project", "create", "team/app", "--owner", "alice")
     assert message in refused(data, *args)
@@ -152,8 +173,11 @@ def test_members_are_added_listed_changed_and_removed(data: Path) -> None:
 
 # -- tokens ----------------------------------------------------------------------------------
 
+
 def test_token_create_prints_the_secret_once_with_its_user_name_scopes_and_expiry(data: Path) -> None:
-    created = admin_ok(data, "token", "create", "alice", "--name", "laptop", "--scopes", "read_registry,write_registry", "--expires-in", "30d")
+    created = admin_ok(
+        data, "token", "create", "alice", "--name", "laptop", "--scopes", "read_registry,write_registry", "--expires-in", "30d"
+    )
     assert {"username", "token", "scopes", "expires_at"} <= created.keys()
     assert (created["username"], created["scopes"], created["kind"]) == ("alice", ["read_registry", "write_registry"], "personal")
     assert created["token"].startswith("trp_") and len(created["token"]) > 40
@@ -184,12 +208,15 @@ def test_revoked_and_expired_tokens_are_listed_as_such_and_stop_working(data: Pa
     assert not can_log_in(data, "alice", gone["token"])
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (("token", "create", "nobody", "--name", "x", "--scopes", "read_registry"), "no user"),
-    (("token", "create", "alice", "--name", "x", "--scopes", "api"), "scopes must be among"),
-    (("token", "revoke", "999"), "no token 999"),
-    (("deploy-token", "create", "no/project", "--name", "x", "--scopes", "read_registry"), "no project"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("token", "create", "nobody", "--name", "x", "--scopes", "read_registry"), "no user"),
+        (("token", "create", "alice", "--name", "x", "--scopes", "api"), "scopes must be among"),
+        (("token", "revoke", "999"), "no token 999"),
+        (("deploy-token", "create", "no/project", "--name", "x", "--scopes", "read_registry"), "no project"),
+    ],
+)
 def test_impossible_token_requests_are_refused_with_exit_code_1(data: Path, args: tuple[str, ...], message: str) -> None:
     assert message in refused(data, *args)
 
@@ -198,23 +225,31 @@ def test_deploy_tokens_belong_to_a_project_and_have_a_generated_user_name(data: 
     admin_ok(data, "project", "create", "team/app")
     created = admin_ok(data, "deploy-token", "create", "team/app", "--name", "ci", "--scopes", "read_registry")
     assert re.fullmatch(r"tinyreg\+deploy-token-\d+", created["username"]) and created["username"].endswith(str(created["id"]))
-    assert (created["owner"], created["kind"], created["scopes"], created["expires_at"]) == ("team/app", "deploy", ["read_registry"], None)
+    assert (created["owner"], created["kind"], created["scopes"], created["expires_at"]) == (
+        "team/app",
+        "deploy",
+        ["read_registry"],
+        None,
+    )
     assert created["token"].startswith("trd_")
     assert [t["id"] for t in admin_ok(data, "deploy-token", "list", "team/app")] == [created["id"]]
     assert admin_ok(data, "token", "list") == []
     assert can_log_in(data, created["username"], created["token"])
 
 
-@pytest.mark.parametrize("args", [
-    ("user",),
-    ("user", "frobnicate"),
-    ("project", "member", "add", "team/app", "alice", "superuser"),
-    ("project", "update", "team/app", "--visibility", "secret"),
-    ("token", "create", "alice", "--name", "x"),
-    ("token", "create", "alice", "--name", "x", "--scopes", "read_registry", "--expires-in", "soon"),
-    ("token", "revoke", "one"),
-    ("user", "update", "alice", "--tokens-only", "maybe"),
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("user",),
+        ("user", "frobnicate"),
+        ("project", "member", "add", "team/app", "alice", "superuser"),
+        ("project", "update", "team/app", "--visibility", "secret"),
+        ("token", "create", "alice", "--name", "x"),
+        ("token", "create", "alice", "--name", "x", "--scopes", "read_registry", "--expires-in", "soon"),
+        ("token", "revoke", "one"),
+        ("user", "update", "alice", "--tokens-only", "maybe"),
+    ],
+)
 def test_usage_errors_exit_with_code_2(data: Path, args: tuple[str, ...]) -> None:
     done = tinyreg_admin(data, *args)
     assert done.returncode == 2, done
@@ -222,6 +257,7 @@ def test_usage_errors_exit_with_code_2(data: Path, args: tuple[str, ...]) -> Non
 
 
 # -- signing keys, and administering a running registry ------------------------------------
+
 
 def test_keys_rotate_makes_a_new_private_signing_key(data: Path) -> None:
     with run_registry(data, auth=True):

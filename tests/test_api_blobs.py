@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
+
 from helpers import assert_error, digest_of, make_blob, push_blob, start_upload, upload_in_chunks
 
 REPO = "blobs/test"
@@ -18,17 +19,20 @@ def blob(api: httpx.Client) -> tuple[str, bytes]:
     return push_blob(api, REPO, data), data
 
 
-@pytest.mark.parametrize(("header", "start", "end"), [
-    ("bytes=0-9", 0, 9),
-    ("bytes=10-19", 10, 19),
-    ("bytes=99-99", 99, 99),
-    ("bytes=95-500", 95, 99),
-    ("bytes=90-", 90, 99),
-    ("bytes=0-", 0, 99),
-    ("bytes=-10", 90, 99),
-    ("bytes=-1", 99, 99),
-    ("bytes=-500", 0, 99),
-])
+@pytest.mark.parametrize(
+    ("header", "start", "end"),
+    [
+        ("bytes=0-9", 0, 9),
+        ("bytes=10-19", 10, 19),
+        ("bytes=99-99", 99, 99),
+        ("bytes=95-500", 95, 99),
+        ("bytes=90-", 90, 99),
+        ("bytes=0-", 0, 99),
+        ("bytes=-10", 90, 99),
+        ("bytes=-1", 99, 99),
+        ("bytes=-500", 0, 99),
+    ],
+)
 def test_range_request_answers_206_with_content_range(
     api: httpx.Client, blob: tuple[str, bytes], header: str, start: int, end: int
 ) -> None:

@@ -7,34 +7,49 @@ from pathlib import Path
 
 import httpx
 import pytest
+from tinyreg.testing import RunningRegistry, run_registry
+
 from helpers import API_VERSION, api_client, assert_error, digest_of, make_blob, push_blob, raw_request, start_upload
 from manifest_builders import OCI_MANIFEST, push_image
-
-from tinyreg.testing import RunningRegistry, run_registry
 
 DIGEST = digest_of(b"some blob")
 LONG_NAME = "/".join(["a" * 63] * 4)  # 255 characters
 
 
-@pytest.mark.parametrize(("method", "path"), [
-    ("GET", "/v2/"),
-    ("GET", "/v2/_catalog"),
-    ("GET", "/v2/never/pushed/tags/list"),
-    ("GET", f"/v2/repo/blobs/{DIGEST}"),
-    ("HEAD", f"/v2/repo/blobs/{DIGEST}"),
-    ("GET", "/v2/repo/manifests/latest"),
-    ("POST", "/v2/repo/blobs/uploads/"),
-    ("GET", "/v2/Bad/tags/list"),
-    ("GET", "/v2/no/such/endpoint"),
-    ("PATCH", "/v2/repo/manifests/latest"),
-])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/v2/"),
+        ("GET", "/v2/_catalog"),
+        ("GET", "/v2/never/pushed/tags/list"),
+        ("GET", f"/v2/repo/blobs/{DIGEST}"),
+        ("HEAD", f"/v2/repo/blobs/{DIGEST}"),
+        ("GET", "/v2/repo/manifests/latest"),
+        ("POST", "/v2/repo/blobs/uploads/"),
+        ("GET", "/v2/Bad/tags/list"),
+        ("GET", "/v2/no/such/endpoint"),
+        ("PATCH", "/v2/repo/manifests/latest"),
+    ],
+)
 def test_every_response_carries_the_api_version(tinyreg: RunningRegistry, method: str, path: str) -> None:
     response = httpx.request(method, f"{tinyreg.url}{path}")
     assert response.headers["Docker-Distribution-API-Version"] == API_VERSION
 
 
-@pytest.mark.parametrize("name", ["a/b/c/d", "a/blobs", "blobs/uploads", "x/manifests/y", "tags/list/z",
-                                  "a/referrers", "v2/v2", "a.b_c__d-e---f/g", LONG_NAME])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "a/b/c/d",
+        "a/blobs",
+        "blobs/uploads",
+        "x/manifests/y",
+        "tags/list/z",
+        "a/referrers",
+        "v2/v2",
+        "a.b_c__d-e---f/g",
+        LONG_NAME,
+    ],
+)
 def test_any_valid_name_works_end_to_end(api: httpx.Client, name: str) -> None:
     data = make_blob(name, 300)
     digest = push_blob(api, name, data)
@@ -51,8 +66,22 @@ def test_any_valid_name_works_end_to_end(api: httpx.Client, name: str) -> None:
 
 
 INVALID_NAMES = [
-    "Upper/case", "a/B", "-leading", "trailing-", "a/-b", "a..b", "a/../b", "..", "a/./b", "a//b",
-    ".hidden", "a_", "a___b", "a%20b", "a%00b", LONG_NAME + "b",
+    "Upper/case",
+    "a/B",
+    "-leading",
+    "trailing-",
+    "a/-b",
+    "a..b",
+    "a/../b",
+    "..",
+    "a/./b",
+    "a//b",
+    ".hidden",
+    "a_",
+    "a___b",
+    "a%20b",
+    "a%00b",
+    LONG_NAME + "b",
 ]
 ENDPOINTS = [
     ("GET", "/v2/{name}/tags/list"),
@@ -99,8 +128,9 @@ def test_invalid_blob_digest_is_digest_invalid(api: httpx.Client, method: str, d
 @pytest.mark.parametrize("method", ["GET", "DELETE", "PUT"])
 def test_invalid_manifest_digest_is_digest_invalid(api: httpx.Client, method: str, digest: str) -> None:
     push_image(api, "repo", "v1")
-    response = api.request(method, f"/v2/repo/manifests/{digest}", content=b"{}" if method == "PUT" else None,
-                           headers={"Content-Type": OCI_MANIFEST})
+    response = api.request(
+        method, f"/v2/repo/manifests/{digest}", content=b"{}" if method == "PUT" else None, headers={"Content-Type": OCI_MANIFEST}
+    )
     assert_error(response, 400, "DIGEST_INVALID")
 
 
@@ -110,31 +140,47 @@ def test_invalid_upload_digest_is_digest_invalid(api: httpx.Client, digest: str)
     assert_error(api.put(start_upload(api, "repo"), params={"digest": digest}, content=b"x"), 400, "DIGEST_INVALID")
 
 
-@pytest.mark.parametrize("path", [
-    "/v2/repo", "/v2/repo/", "/v2/repo/tags", "/v2/repo/tags/lists", "/v2/repo/manifests", "/v2/repo/manifests/",
-    "/v2/repo/blobs", "/v2/repo/blobs/", "/v2/repo/referrers", "/v2/repo/referrers/", "/v2/repo/unknown/x",
-    "/v2/_catalogue", "/v2/repo/blobs/uploads/x/y",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v2/repo",
+        "/v2/repo/",
+        "/v2/repo/tags",
+        "/v2/repo/tags/lists",
+        "/v2/repo/manifests",
+        "/v2/repo/manifests/",
+        "/v2/repo/blobs",
+        "/v2/repo/blobs/",
+        "/v2/repo/referrers",
+        "/v2/repo/referrers/",
+        "/v2/repo/unknown/x",
+        "/v2/_catalogue",
+        "/v2/repo/blobs/uploads/x/y",
+    ],
+)
 def test_unknown_endpoint_is_404(api: httpx.Client, path: str) -> None:
     assert_error(api.get(path), 404)
 
 
-@pytest.mark.parametrize(("method", "path"), [
-    ("POST", "/v2/"),
-    ("DELETE", "/v2/"),
-    ("PUT", "/v2/_catalog"),
-    ("DELETE", "/v2/repo/tags/list"),
-    ("POST", "/v2/repo/manifests/latest"),
-    ("PATCH", "/v2/repo/manifests/latest"),
-    ("PUT", f"/v2/repo/blobs/{DIGEST}"),
-    ("POST", f"/v2/repo/blobs/{DIGEST}"),
-    ("PATCH", f"/v2/repo/blobs/{DIGEST}"),
-    ("GET", "/v2/repo/blobs/uploads/"),
-    ("PUT", "/v2/repo/blobs/uploads/"),
-    ("POST", "/v2/repo/blobs/uploads/0123456789abcdef0123456789abcdef"),
-    ("PUT", f"/v2/repo/referrers/{DIGEST}"),
-    ("DELETE", f"/v2/repo/referrers/{DIGEST}"),
-])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/v2/"),
+        ("DELETE", "/v2/"),
+        ("PUT", "/v2/_catalog"),
+        ("DELETE", "/v2/repo/tags/list"),
+        ("POST", "/v2/repo/manifests/latest"),
+        ("PATCH", "/v2/repo/manifests/latest"),
+        ("PUT", f"/v2/repo/blobs/{DIGEST}"),
+        ("POST", f"/v2/repo/blobs/{DIGEST}"),
+        ("PATCH", f"/v2/repo/blobs/{DIGEST}"),
+        ("GET", "/v2/repo/blobs/uploads/"),
+        ("PUT", "/v2/repo/blobs/uploads/"),
+        ("POST", "/v2/repo/blobs/uploads/0123456789abcdef0123456789abcdef"),
+        ("PUT", f"/v2/repo/referrers/{DIGEST}"),
+        ("DELETE", f"/v2/repo/referrers/{DIGEST}"),
+    ],
+)
 def test_wrong_method_is_405_unsupported(api: httpx.Client, method: str, path: str) -> None:
     response = api.request(method, path)
     assert_error(response, 405, "UNSUPPORTED")
@@ -180,8 +226,9 @@ def test_path_traversal_reaches_nothing_outside_the_data_directory(tmp_path: Pat
         push_image(api, "repo", "v1")
         start_upload(api, "repo")
         for method, path, body in TRAVERSALS:
-            response = raw_request(registry.url, method, path, body=body,
-                                   headers={"Content-Type": OCI_MANIFEST} if body == b"{}" else None)
+            response = raw_request(
+                registry.url, method, path, body=body, headers={"Content-Type": OCI_MANIFEST} if body == b"{}" else None
+            )
             assert response.status_code < 500, (method, path, response.status_code, response.text)
             assert b"root:" not in response.content
         assert api.get("/v2/repo/tags/list").json()["tags"] == ["v1"]

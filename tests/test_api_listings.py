@@ -6,6 +6,7 @@ import re
 
 import httpx
 import pytest
+
 from helpers import assert_error, digest_of, push_blob
 from manifest_builders import (
     OCI_INDEX,
@@ -136,9 +137,7 @@ def test_catalog_after_last_and_n_zero(api: httpx.Client, repositories: None) ->
 # -- referrers ---------------------------------------------------------------------------------
 
 
-def push_referrer(
-    api: httpx.Client, subject: Pushed, artifact_type: str, annotations: dict[str, str] | None = None
-) -> Pushed:
+def push_referrer(api: httpx.Client, subject: Pushed, artifact_type: str, annotations: dict[str, str] | None = None) -> Pushed:
     """An artifact whose subject is `subject`, pushed by digest."""
     document = artifact_manifest(api, REPO, artifact_type, seed=artifact_type, subject=subject, annotations=annotations)
     body = encode(document)

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from helpers import assert_error, digest_of, make_blob, push_blob
 from manifest_builders import (
     DOCKER_LIST,
@@ -69,16 +70,22 @@ def docker_schema1_signed(api: httpx.Client, repo: str) -> tuple[bytes, str]:
     """A schema 1 manifest signed the libtrust way: the signature object is spliced in before
     the closing brace, and its protected header says how to cut it out again."""
     layer = push_blob(api, repo, make_blob("schema1", 321))
-    payload = json.dumps({
-        "schemaVersion": 1,
-        "name": repo,
-        "tag": "v1",
-        "architecture": "amd64",
-        "fsLayers": [{"blobSum": layer}],
-        "history": [{"v1Compatibility": json.dumps({"id": "a" * 64, "os": "linux"})}],
-    }, indent=3).encode()
+    payload = json.dumps(
+        {
+            "schemaVersion": 1,
+            "name": repo,
+            "tag": "v1",
+            "architecture": "amd64",
+            "fsLayers": [{"blobSum": layer}],
+            "history": [{"v1Compatibility": json.dumps({"id": "a" * 64, "os": "linux"})}],
+        },
+        indent=3,
+    ).encode()
     format_length = len(payload) - 2  # up to the final "\n}"
-    protected = {"formatLength": format_length, "formatTail": base64.urlsafe_b64encode(payload[format_length:]).rstrip(b"=").decode()}
+    protected = {
+        "formatLength": format_length,
+        "formatTail": base64.urlsafe_b64encode(payload[format_length:]).rstrip(b"=").decode(),
+    }
     signature = {
         "header": {"jwk": {"crv": "P-256", "kid": "ABCD:EFGH", "kty": "EC", "x": "xxxx", "y": "yyyy"}, "alg": "ES256"},
         "signature": "c2lnbmF0dXJl",
@@ -149,15 +156,34 @@ INVALID: list[tuple[str, bytes, str]] = [
     ("array", b"[1, 2, 3]", OCI_MANIFEST),
     ("bad-utf8", b'{"schemaVersion": 2, "x": "\xff\xfe"}', OCI_MANIFEST),
     ("no-config", encode({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "layers": []}), OCI_MANIFEST),
-    ("schema-1-oci", encode({"schemaVersion": 1, "mediaType": OCI_MANIFEST, "config": descriptor("a/b", b"{}"),
-                             "layers": []}), OCI_MANIFEST),
-    ("bad-layer-digest", encode({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": descriptor("a/b", b"{}"),
-                                 "layers": [{"mediaType": "a/b", "size": 1, "digest": "sha256:nothex"}]}), OCI_MANIFEST),
-    ("negative-size", encode({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "layers": [],
-                              "config": {**descriptor("a/b", b"{}"), "size": -1}}), OCI_MANIFEST),
+    (
+        "schema-1-oci",
+        encode({"schemaVersion": 1, "mediaType": OCI_MANIFEST, "config": descriptor("a/b", b"{}"), "layers": []}),
+        OCI_MANIFEST,
+    ),
+    (
+        "bad-layer-digest",
+        encode(
+            {
+                "schemaVersion": 2,
+                "mediaType": OCI_MANIFEST,
+                "config": descriptor("a/b", b"{}"),
+                "layers": [{"mediaType": "a/b", "size": 1, "digest": "sha256:nothex"}],
+            }
+        ),
+        OCI_MANIFEST,
+    ),
+    (
+        "negative-size",
+        encode({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "layers": [], "config": {**descriptor("a/b", b"{}"), "size": -1}}),
+        OCI_MANIFEST,
+    ),
     ("index-without-manifests", encode({"schemaVersion": 2, "mediaType": OCI_INDEX}), OCI_INDEX),
-    ("type-mismatch", encode({"schemaVersion": 2, "mediaType": DOCKER_MANIFEST, "config": descriptor("a/b", b"{}"),
-                              "layers": []}), OCI_MANIFEST),
+    (
+        "type-mismatch",
+        encode({"schemaVersion": 2, "mediaType": DOCKER_MANIFEST, "config": descriptor("a/b", b"{}"), "layers": []}),
+        OCI_MANIFEST,
+    ),
     ("index-as-image", encode({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": []}), OCI_MANIFEST),
 ]
 
@@ -285,7 +311,7 @@ def test_delete_in_one_repository_keeps_the_manifest_in_another(api: httpx.Clien
     copy = push_image(api, "copy/repo", "v1")
     assert copy.digest == pushed.digest
     assert api.delete(f"/v2/{REPO}/manifests/{pushed.digest}").status_code == 202
-    assert api.get(f"/v2/copy/repo/manifests/v1").content == pushed.body
+    assert api.get("/v2/copy/repo/manifests/v1").content == pushed.body
 
 
 def test_manifest_of_another_repository_is_manifest_unknown(api: httpx.Client) -> None:

@@ -7,6 +7,8 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from tinyreg.testing import RunningRegistry
+
 from helpers import (
     assert_error,
     digest_of,
@@ -17,8 +19,6 @@ from helpers import (
     start_upload,
     upload_in_chunks,
 )
-
-from tinyreg.testing import RunningRegistry
 
 REPO = "uploads/test"
 DATA = make_blob("upload", 3000)
@@ -33,8 +33,13 @@ def session_id(location: str) -> str:
 def continue_session(api: httpx.Client, method: str, location: str) -> httpx.Response:
     """Send `method` to a session holding DATA[:1000]: PATCH and PUT carry the rest of DATA."""
     if method in ("PATCH", "PUT"):
-        return api.request(method, location, params={"digest": DIGEST} if method == "PUT" else None,
-                           content=DATA[1000:], headers={"Content-Range": f"1000-{len(DATA) - 1}"})
+        return api.request(
+            method,
+            location,
+            params={"digest": DIGEST} if method == "PUT" else None,
+            content=DATA[1000:],
+            headers={"Content-Range": f"1000-{len(DATA) - 1}"},
+        )
     return api.request(method, location)
 
 
@@ -109,8 +114,11 @@ def test_put_with_the_wrong_digest_is_digest_invalid(api: httpx.Client) -> None:
     assert_error(api.get(f"/v2/{REPO}/blobs/{DIGEST}"), 404, "BLOB_UNKNOWN")
 
 
-@pytest.mark.parametrize("params", [{}, {"digest": ""}, {"digest": "sha256:abc"}, {"digest": "nonsense"}],
-                         ids=["no-digest", "empty", "short", "not-a-digest"])
+@pytest.mark.parametrize(
+    "params",
+    [{}, {"digest": ""}, {"digest": "sha256:abc"}, {"digest": "nonsense"}],
+    ids=["no-digest", "empty", "short", "not-a-digest"],
+)
 def test_put_without_a_valid_digest_is_digest_invalid(api: httpx.Client, params: dict[str, str]) -> None:
     location = upload_in_chunks(api, start_upload(api, REPO), DATA, 1000)
     assert_error(api.put(location, params=params), 400, "DIGEST_INVALID")
@@ -162,8 +170,9 @@ GARBAGE_IDS = [
 @pytest.mark.parametrize("upload_id", GARBAGE_IDS)
 def test_unknown_upload_id_is_blob_upload_unknown(tinyreg: RunningRegistry, method: str, upload_id: str) -> None:
     query = f"?digest={DIGEST}" if method == "PUT" else ""
-    response = raw_request(tinyreg.url, method, f"/v2/{REPO}/blobs/uploads/{upload_id}{query}",
-                           body=DATA if method in ("PATCH", "PUT") else None)
+    response = raw_request(
+        tinyreg.url, method, f"/v2/{REPO}/blobs/uploads/{upload_id}{query}", body=DATA if method in ("PATCH", "PUT") else None
+    )
     assert_error(response, 404, "BLOB_UPLOAD_UNKNOWN")
 
 

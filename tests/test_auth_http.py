@@ -10,13 +10,21 @@ import re
 from datetime import datetime
 
 import pytest
+from tinyreg.access.jwt import KeyRing
+
 from auth_helpers import (
-    AuthWorld, admin_ok, basic_auth, bearer_auth, challenge_params, get_token, granted_access, jwt_sections, token_for,
+    AuthWorld,
+    admin_ok,
+    basic_auth,
+    bearer_auth,
+    challenge_params,
+    get_token,
+    granted_access,
+    jwt_sections,
+    token_for,
 )
 from helpers import assert_error, digest_of, make_blob, push_blob
 from manifest_builders import OCI_MANIFEST, push_image
-
-from tinyreg.access.jwt import KeyRing
 
 
 @pytest.fixture
@@ -26,6 +34,7 @@ def world(auth_world: AuthWorld) -> AuthWorld:
 
 # -- the challenge -------------------------------------------------------------------------
 
+
 def test_the_base_endpoint_challenges_anonymous_callers_with_realm_and_service(world: AuthWorld) -> None:
     with world.client() as api:
         response = api.get("/v2/")
@@ -33,14 +42,17 @@ def test_the_base_endpoint_challenges_anonymous_callers_with_realm_and_service(w
     assert response.headers["WWW-Authenticate"] == f'Bearer realm="{world.url}/token",service="tinyreg"'
 
 
-@pytest.mark.parametrize(("method", "path", "scope"), [
-    ("GET", "/v2/team/app/manifests/v1", "repository:team/app:pull"),
-    ("GET", "/v2/team/app/tags/list", "repository:team/app:pull"),
-    ("GET", "/v2/team/app/blobs/sha256:" + "0" * 64, "repository:team/app:pull"),
-    ("POST", "/v2/team/app/blobs/uploads/", "repository:team/app:pull,push"),
-    ("PUT", "/v2/team/app/manifests/v2", "repository:team/app:pull,push"),
-    ("DELETE", "/v2/team/app/manifests/v1", "repository:team/app:delete"),
-])
+@pytest.mark.parametrize(
+    ("method", "path", "scope"),
+    [
+        ("GET", "/v2/team/app/manifests/v1", "repository:team/app:pull"),
+        ("GET", "/v2/team/app/tags/list", "repository:team/app:pull"),
+        ("GET", "/v2/team/app/blobs/sha256:" + "0" * 64, "repository:team/app:pull"),
+        ("POST", "/v2/team/app/blobs/uploads/", "repository:team/app:pull,push"),
+        ("PUT", "/v2/team/app/manifests/v2", "repository:team/app:pull,push"),
+        ("DELETE", "/v2/team/app/manifests/v1", "repository:team/app:delete"),
+    ],
+)
 def test_a_repository_request_is_challenged_with_the_scope_it_needs(world: AuthWorld, method: str, path: str, scope: str) -> None:
     with world.client() as api:
         response = api.request(method, path, content=b"{}" if method == "PUT" else None)
@@ -49,6 +61,7 @@ def test_a_repository_request_is_challenged_with_the_scope_it_needs(world: AuthW
 
 
 # -- GET /token ----------------------------------------------------------------------------
+
 
 def test_the_token_endpoint_answers_with_a_signed_token_for_basic_credentials(world: AuthWorld) -> None:
     response = get_token(world.url, ["repository:team/app:pull,push", "repository:pub/site:pull"], world.login("alice"))
@@ -74,17 +87,28 @@ def test_each_token_has_its_own_id(world: AuthWorld) -> None:
     assert len(ids) == 3
 
 
-@pytest.mark.parametrize(("who", "scopes", "expected"), [
-    ("alice", ["repository:team/app:pull,push,delete"], {"team/app": ["delete", "pull", "push"]}),
-    ("alice", ["repository:team/app/api:*"], {"team/app/api": ["delete", "pull", "push"]}),
-    ("bob", ["repository:team/app:pull,push,delete"], {"team/app": ["pull"]}),
-    ("bob", ["repository:team/app:push", "repository:pub/site:pull,push"], {"team/app": [], "pub/site": ["pull"]}),
-    ("carol", ["repository:team/app:pull", "repository:carol/box:pull,push"], {"team/app": [], "carol/box": ["pull", "push"]}),
-    ("carol", ["repository:loose/repo:pull"], {"loose/repo": []}),
-    ("root", ["repository:loose/repo:pull,push", "repository:carol/box:delete"], {"loose/repo": ["pull", "push"], "carol/box": ["delete"]}),
-    (None, ["repository:pub/site:pull,push"], {"pub/site": ["pull"]}),
-    (None, ["repository:team/app:pull"], {"team/app": []}),
-])
+@pytest.mark.parametrize(
+    ("who", "scopes", "expected"),
+    [
+        ("alice", ["repository:team/app:pull,push,delete"], {"team/app": ["delete", "pull", "push"]}),
+        ("alice", ["repository:team/app/api:*"], {"team/app/api": ["delete", "pull", "push"]}),
+        ("bob", ["repository:team/app:pull,push,delete"], {"team/app": ["pull"]}),
+        ("bob", ["repository:team/app:push", "repository:pub/site:pull,push"], {"team/app": [], "pub/site": ["pull"]}),
+        (
+            "carol",
+            ["repository:team/app:pull", "repository:carol/box:pull,push"],
+            {"team/app": [], "carol/box": ["pull", "push"]},
+        ),
+        ("carol", ["repository:loose/repo:pull"], {"loose/repo": []}),
+        (
+            "root",
+            ["repository:loose/repo:pull,push", "repository:carol/box:delete"],
+            {"loose/repo": ["pull", "push"], "carol/box": ["delete"]},
+        ),
+        (None, ["repository:pub/site:pull,push"], {"pub/site": ["pull"]}),
+        (None, ["repository:team/app:pull"], {"team/app": []}),
+    ],
+)
 def test_a_token_grants_the_intersection_of_what_is_asked_and_what_is_allowed(
     world: AuthWorld, who: str | None, scopes: list[str], expected: dict[str, list[str]]
 ) -> None:
@@ -110,21 +134,32 @@ def test_a_bearer_token_serves_pulls_and_pushes_it_grants(world: AuthWorld) -> N
         assert api.head(f"/v2/team/app/manifests/{pushed.digest}").status_code == 200
 
 
-@pytest.mark.parametrize(("scopes", "method", "path", "needed"), [
-    (["repository:team/app:pull"], "POST", "/v2/team/app/blobs/uploads/", "repository:team/app:pull,push"),
-    (["repository:team/app:pull"], "DELETE", "/v2/team/app/manifests/v1", "repository:team/app:delete"),
-    (["repository:team/app:pull"], "GET", "/v2/team/app/api/manifests/v1", "repository:team/app/api:pull"),
-    ([], "GET", "/v2/team/app/manifests/v1", "repository:team/app:pull"),
-])
-def test_a_token_lacking_the_scope_gets_insufficient_scope(world: AuthWorld, scopes: list[str], method: str, path: str, needed: str) -> None:
+@pytest.mark.parametrize(
+    ("scopes", "method", "path", "needed"),
+    [
+        (["repository:team/app:pull"], "POST", "/v2/team/app/blobs/uploads/", "repository:team/app:pull,push"),
+        (["repository:team/app:pull"], "DELETE", "/v2/team/app/manifests/v1", "repository:team/app:delete"),
+        (["repository:team/app:pull"], "GET", "/v2/team/app/api/manifests/v1", "repository:team/app/api:pull"),
+        ([], "GET", "/v2/team/app/manifests/v1", "repository:team/app:pull"),
+    ],
+)
+def test_a_token_lacking_the_scope_gets_insufficient_scope(
+    world: AuthWorld, scopes: list[str], method: str, path: str, needed: str
+) -> None:
     token = token_for(world.url, scopes, world.login("alice"))
     with world.client(bearer_auth(token)) as api:
         response = api.request(method, path)
     assert_error(response, 401, "UNAUTHORIZED")
-    assert challenge_params(response) == {"realm": f"{world.url}/token", "service": "tinyreg", "scope": needed, "error": "insufficient_scope"}
+    assert challenge_params(response) == {
+        "realm": f"{world.url}/token",
+        "service": "tinyreg",
+        "scope": needed,
+        "error": "insufficient_scope",
+    }
 
 
 # -- Basic credentials straight to /v2/ ------------------------------------------------------
+
 
 def test_basic_credentials_work_on_the_api_directly(world: AuthWorld) -> None:
     with world.client(world.login("bob")) as api:
@@ -134,12 +169,16 @@ def test_basic_credentials_work_on_the_api_directly(world: AuthWorld) -> None:
         assert_error(api.get("/v2/carol/box/manifests/v1"), 403, "DENIED")
 
 
-@pytest.mark.parametrize("headers", [
-    basic_auth("alice", "wrong-password"),
-    basic_auth("nobody", "whatever-password"),
-    basic_auth("alice", ""),
-    {"Authorization": "Basic !!!not-base64"},
-], ids=["wrong-password", "unknown-user", "empty-password", "garbage"])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        basic_auth("alice", "wrong-password"),
+        basic_auth("nobody", "whatever-password"),
+        basic_auth("alice", ""),
+        {"Authorization": "Basic !!!not-base64"},
+    ],
+    ids=["wrong-password", "unknown-user", "empty-password", "garbage"],
+)
 def test_wrong_credentials_are_refused_on_the_api_and_the_token_endpoint(world: AuthWorld, headers: dict[str, str]) -> None:
     with world.client(headers) as api:
         response = api.get("/v2/team/app/manifests/v1")
@@ -151,6 +190,7 @@ def test_wrong_credentials_are_refused_on_the_api_and_the_token_endpoint(world: 
 
 # -- personal access tokens and deploy tokens ----------------------------------------------
 
+
 def test_a_tokens_only_user_cannot_use_a_password_but_their_personal_token_works(world: AuthWorld) -> None:
     world.registry.create_user("tina", "tina-password-1234")
     world.registry.create_project("tina/proj", owner="tina")
@@ -159,7 +199,9 @@ def test_a_tokens_only_user_cannot_use_a_password_but_their_personal_token_works
     password = basic_auth("tina", "tina-password-1234")
     assert get_token(world.url, ["repository:tina/proj:pull"], password).status_code == 401
     assert world.pull_status("tina/proj", password) == 401
-    assert granted_access(get_token(world.url, ["repository:tina/proj:pull,push"], basic_auth("tina", pat))) == {"tina/proj": ["pull", "push"]}
+    assert granted_access(get_token(world.url, ["repository:tina/proj:pull,push"], basic_auth("tina", pat))) == {
+        "tina/proj": ["pull", "push"]
+    }
     with world.client(basic_auth("tina", pat)) as api:
         push_image(api, "tina/proj", "v1", seed="tina")
 
@@ -216,7 +258,9 @@ def test_a_deploy_token_logs_in_with_its_generated_user_name(world: AuthWorld) -
     assert world.pull_status("team/app", basic_auth(read_user, read_secret)) == 200
     assert world.pull_status("team/app", basic_auth(write_user, read_secret)) == 401
     assert world.pull_status("team/app", basic_auth("alice", read_secret)) == 401
-    assert granted_access(get_token(world.url, ["repository:team/app:pull,push"], basic_auth(read_user, read_secret))) == {"team/app": ["pull"]}
+    assert granted_access(get_token(world.url, ["repository:team/app:pull,push"], basic_auth(read_user, read_secret))) == {
+        "team/app": ["pull"]
+    }
     with world.client(basic_auth(write_user, write_secret)) as api:
         push_image(api, "team/app/deployed", "v1", seed="deploy token push")
 
@@ -234,12 +278,16 @@ def test_a_project_with_its_registry_off_refuses_everyone(world: AuthWorld) -> N
 
 # -- the catalog and cross-repository mounts -----------------------------------------------
 
-@pytest.mark.parametrize(("who", "expected"), [
-    (None, ["pub/site"]),
-    ("bob", ["pub/site", "team/app", "team/app/api"]),
-    ("carol", ["carol/box", "pub/site"]),
-    ("root", sorted(AuthWorld.REPOS)),
-])
+
+@pytest.mark.parametrize(
+    ("who", "expected"),
+    [
+        (None, ["pub/site"]),
+        ("bob", ["pub/site", "team/app", "team/app/api"]),
+        ("carol", ["carol/box", "pub/site"]),
+        ("root", sorted(AuthWorld.REPOS)),
+    ],
+)
 def test_the_catalog_lists_only_repositories_the_caller_may_pull(world: AuthWorld, who: str | None, expected: list[str]) -> None:
     with world.client(world.login(who) if who else None) as api:
         response = api.get("/v2/_catalog", params={"n": 1000})

@@ -15,14 +15,14 @@ from pathlib import Path
 import httpx
 import nacl.signing
 import pytest
-from auth_helpers import AuthWorld, basic_auth, bearer_auth, challenge_params, get_token, jwt_sections, token_for
-from helpers import assert_error
-
 from tinyreg.access.control import AccessControl
 from tinyreg.access.jwt import KeyRing
 from tinyreg.access.throttle import FREE_FAILURES
 from tinyreg.storage.meta import Meta
 from tinyreg.testing import run_registry
+
+from auth_helpers import AuthWorld, basic_auth, bearer_auth, challenge_params, get_token, jwt_sections, token_for
+from helpers import assert_error
 
 
 @pytest.fixture
@@ -32,21 +32,33 @@ def world(auth_world: AuthWorld) -> AuthWorld:
 
 # -- POST /token (OAuth2) ------------------------------------------------------------------
 
+
 def post_token(world: AuthWorld, **form: str) -> httpx.Response:
     return httpx.post(f"{world.url}/token", data={"service": "tinyreg", "client_id": "tests", **form}, timeout=60)
 
 
 def test_the_password_grant_returns_an_access_token_and_a_refresh_token(world: AuthWorld) -> None:
-    response = post_token(world, grant_type="password", username="bob", password=world.PASSWORDS["bob"],
-                          access_type="offline", scope="repository:team/app:pull,push repository:pub/site:pull")
+    response = post_token(
+        world,
+        grant_type="password",
+        username="bob",
+        password=world.PASSWORDS["bob"],
+        access_type="offline",
+        scope="repository:team/app:pull,push repository:pub/site:pull",
+    )
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["refresh_token"] and isinstance(body["expires_in"], int) and body["expires_in"] >= 60
-    assert {e["name"]: e["actions"] for e in jwt_sections(body["access_token"])[1]["access"]} == {"team/app": ["pull"], "pub/site": ["pull"]}
+    assert {e["name"]: e["actions"] for e in jwt_sections(body["access_token"])[1]["access"]} == {
+        "team/app": ["pull"],
+        "pub/site": ["pull"],
+    }
     assert set(body["scope"].split()) == {"repository:team/app:pull", "repository:pub/site:pull"}
     assert world.pull_status("team/app", bearer_auth(body["access_token"])) == 200
 
-    refreshed = post_token(world, grant_type="refresh_token", refresh_token=body["refresh_token"], scope="repository:team/app:pull")
+    refreshed = post_token(
+        world, grant_type="refresh_token", refresh_token=body["refresh_token"], scope="repository:team/app:pull"
+    )
     assert refreshed.status_code == 200, refreshed.text
     again = refreshed.json()
     assert again["refresh_token"] == body["refresh_token"]
@@ -81,8 +93,10 @@ def test_bad_oauth_grants_are_refused(world: AuthWorld) -> None:
 
 # -- forged tokens, logs and throttling ----------------------------------------------------
 
+
 def forge(token: str, how: str, public_key: bytes) -> str:
     """An altered copy of a genuine registry token (`public_key`: the registry's, for HS256)."""
+
     def b64(data: bytes) -> str:
         return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
@@ -121,8 +135,14 @@ def test_credentials_never_appear_in_the_logs(world: AuthWorld, caplog: pytest.L
     assert post_token(world, grant_type="password", username="carol", password=world.PASSWORDS["carol"]).status_code == 200
     logged = caplog.text
     assert "/token" in logged and "/v2/carol/box/manifests/v1" in logged
-    for secret in (world.PASSWORDS["bob"], world.PASSWORDS["carol"], pat, token, "a-wrong-password-xyz",
-                   basic_auth("bob", world.PASSWORDS["bob"])["Authorization"].split()[1]):
+    for secret in (
+        world.PASSWORDS["bob"],
+        world.PASSWORDS["carol"],
+        pat,
+        token,
+        "a-wrong-password-xyz",
+        basic_auth("bob", world.PASSWORDS["bob"])["Authorization"].split()[1],
+    ):
         assert secret not in logged
 
 

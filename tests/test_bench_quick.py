@@ -56,9 +56,25 @@ def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any],
     out = tmp_path_factory.mktemp("bench") / "results.json"
     server_cpus, client_cpus = _cpu_lists()
     done = subprocess.run(
-        [sys.executable, str(SCRIPTS / "bench.py"), "--quick", "--rounds", "1", "--only", ",".join(WORKLOADS),
-         "--json", str(out), "--server-cpus", server_cpus, "--client-cpus", client_cpus],
-        capture_output=True, text=True, timeout=600, cwd=ROOT,
+        [
+            sys.executable,
+            str(SCRIPTS / "bench.py"),
+            "--quick",
+            "--rounds",
+            "1",
+            "--only",
+            ",".join(WORKLOADS),
+            "--json",
+            str(out),
+            "--server-cpus",
+            server_cpus,
+            "--client-cpus",
+            client_cpus,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=ROOT,
     )
     assert done.returncode == 0, f"bench.py failed:\n{done.stdout}\n{done.stderr[-4000:]}"
     return json.loads(out.read_text()), done.stdout
@@ -102,10 +118,13 @@ def test_wrk_report_is_read_in_milliseconds() -> None:
     assert (rate.requests, rate.per_second, rate.p50_ms, rate.p99_ms) == (1200, 1195.5, pytest.approx(0.85), 2.25)
 
 
-@pytest.mark.parametrize("extra", [
-    "  Non-2xx or 3xx responses: 3\n",
-    "  Socket errors: connect 0, read 2, write 0, timeout 0\n",
-])
+@pytest.mark.parametrize(
+    "extra",
+    [
+        "  Non-2xx or 3xx responses: 3\n",
+        "  Socket errors: connect 0, read 2, write 0, timeout 0\n",
+    ],
+)
 def test_wrk_report_with_failed_requests_is_a_wrong_answer(extra: str) -> None:
     with pytest.raises(WrongAnswer):
         parse_wrk(WRK_REPORT.format(extra=extra), "tinyreg")

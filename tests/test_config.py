@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from tinyreg.config import ConfigError, Settings, load_settings
 
 

@@ -12,18 +12,20 @@ from pathlib import Path
 
 import httpx
 import pytest
+from tinyreg.testing import RunningRegistry
+
 from helpers import API_VERSION, api_client, assert_error, digest_of, make_blob, push_blob, start_upload, upload_in_chunks
 from manifest_builders import OCI_INDEX, OCI_MANIFEST, artifact_manifest, push_image, push_manifest, put_manifest
 from processes import ServerProcess
-
-from tinyreg.testing import RunningRegistry
 
 REPO = "conformance/project"
 UNKNOWN_DIGEST = digest_of(b"never pushed")
 
 
 @pytest.fixture(params=["embedded", "tinyreg-serve"])
-def api(request: pytest.FixtureRequest, tmp_path: Path, tinyreg_factory: Callable[..., RunningRegistry]) -> Iterator[httpx.Client]:
+def api(
+    request: pytest.FixtureRequest, tmp_path: Path, tinyreg_factory: Callable[..., RunningRegistry]
+) -> Iterator[httpx.Client]:
     """A client of a fresh registry: the embedded one, or a `tinyreg serve` process on port 0."""
     if request.param == "embedded":
         with api_client(tinyreg_factory().url) as client:
@@ -103,16 +105,21 @@ class TestPush:
     def test_post_then_put_uploads_a_blob(self, api: httpx.Client) -> None:
         data = make_blob("post-put", 3000)
         location = start_upload(api, REPO)
-        response = api.put(location, params={"digest": digest_of(data)}, content=data,
-                           headers={"Content-Type": "application/octet-stream"})
+        response = api.put(
+            location, params={"digest": digest_of(data)}, content=data, headers={"Content-Type": "application/octet-stream"}
+        )
         assert response.status_code == 201, response.text
         assert response.headers["Docker-Content-Digest"] == digest_of(data)
         assert api.get(response.headers["Location"]).content == data
 
     def test_single_post_with_digest_uploads_a_blob(self, api: httpx.Client) -> None:
         data = make_blob("monolithic", 3000)
-        response = api.post(f"/v2/{REPO}/blobs/uploads/", params={"digest": digest_of(data)}, content=data,
-                            headers={"Content-Type": "application/octet-stream"})
+        response = api.post(
+            f"/v2/{REPO}/blobs/uploads/",
+            params={"digest": digest_of(data)},
+            content=data,
+            headers={"Content-Type": "application/octet-stream"},
+        )
         assert response.status_code == 201, response.text
         assert httpx.URL(response.headers["Location"]).path == f"/v2/{REPO}/blobs/{digest_of(data)}"
         assert response.headers["Docker-Content-Digest"] == digest_of(data)
@@ -167,13 +174,16 @@ class TestContentDiscovery:
         assert response.status_code == 200
         assert response.json() == {"name": REPO, "tags": self.TAGS}
 
-    @pytest.mark.parametrize(("query", "expected"), [
-        ({"n": "2"}, ["1.0", "1.1"]),
-        ({"n": "2", "last": "1.1"}, ["2.0", "latest"]),
-        ({"n": "10", "last": "latest"}, ["stable"]),
-        ({"last": "2.0"}, ["latest", "stable"]),
-        ({"n": "5"}, TAGS),
-    ])
+    @pytest.mark.parametrize(
+        ("query", "expected"),
+        [
+            ({"n": "2"}, ["1.0", "1.1"]),
+            ({"n": "2", "last": "1.1"}, ["2.0", "latest"]),
+            ({"n": "10", "last": "latest"}, ["stable"]),
+            ({"last": "2.0"}, ["latest", "stable"]),
+            ({"n": "5"}, TAGS),
+        ],
+    )
     def test_tags_list_honours_n_and_last(self, api: httpx.Client, query: dict[str, str], expected: list[str]) -> None:
         self._push_tags(api)
         response = api.get(f"/v2/{REPO}/tags/list", params=query)
@@ -182,16 +192,20 @@ class TestContentDiscovery:
 
     def test_referrers_lists_the_manifests_whose_subject_is_the_digest(self, api: httpx.Client) -> None:
         image = push_image(api, REPO, "v1")
-        sbom = push_manifest(api, REPO, "sbom", artifact_manifest(
-            api, REPO, "application/vnd.example.sbom", subject=image, annotations={"org.example": "yes"}), OCI_MANIFEST)
+        sbom = push_manifest(
+            api,
+            REPO,
+            "sbom",
+            artifact_manifest(api, REPO, "application/vnd.example.sbom", subject=image, annotations={"org.example": "yes"}),
+            OCI_MANIFEST,
+        )
         response = api.get(f"/v2/{REPO}/referrers/{image.digest}")
         assert response.status_code == 200
         assert response.headers["Content-Type"] == OCI_INDEX
         assert response.json() == {
             "schemaVersion": 2,
             "mediaType": OCI_INDEX,
-            "manifests": [sbom.descriptor(artifactType="application/vnd.example.sbom",
-                                          annotations={"org.example": "yes"})],
+            "manifests": [sbom.descriptor(artifactType="application/vnd.example.sbom", annotations={"org.example": "yes"})],
         }
 
     def test_referrers_filtered_by_artifact_type(self, api: httpx.Client) -> None:

@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-from helpers import api_client, assert_error, digest_of, push_blob, send_chunk, start_upload
-from manifest_builders import OCI_CONFIG, OCI_LAYER, OCI_MANIFEST, encode
-from processes import MiB, ServerProcess, clean_env, random_bytes, wait_until
-
 from tinyreg.storage.keys import SEP
 from tinyreg.storage.meta import Meta, decode
 from tinyreg.testing import run_registry
+
+from helpers import api_client, assert_error, digest_of, push_blob, send_chunk, start_upload
+from manifest_builders import OCI_CONFIG, OCI_LAYER, OCI_MANIFEST, encode
+from processes import MiB, ServerProcess, clean_env, random_bytes, wait_until
 
 KILL_AFTER = (2, 8, 16)
 """Each round kills the registry once this many of its pushes have been acknowledged."""
@@ -107,7 +107,9 @@ def send_manifest(client: httpx.Client, push: ManifestPush) -> None:
     push.state = "finishing"
     answer = client.put(f"/v2/{push.repo}/manifests/{push.tag}", content=push.body, headers={"Content-Type": OCI_MANIFEST})
     push.answer = answer.status_code
-    push.state = "acknowledged" if answer.status_code == 201 and answer.headers.get("Docker-Content-Digest") == push.digest else "rejected"
+    push.state = (
+        "acknowledged" if answer.status_code == 201 and answer.headers.get("Docker-Content-Digest") == push.digest else "rejected"
+    )
 
 
 def send(client: httpx.Client, push: BlobPush | ManifestPush) -> None:
@@ -120,12 +122,14 @@ def send(client: httpx.Client, push: BlobPush | ManifestPush) -> None:
 
 def image_body(config: BlobPush, layer: BlobPush) -> bytes:
     """An image manifest over two pushed blobs."""
-    return encode({
-        "schemaVersion": 2,
-        "mediaType": OCI_MANIFEST,
-        "config": {"mediaType": OCI_CONFIG, "digest": config.digest, "size": config.size},
-        "layers": [{"mediaType": OCI_LAYER, "digest": layer.digest, "size": layer.size}],
-    })
+    return encode(
+        {
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": {"mediaType": OCI_CONFIG, "digest": config.digest, "size": config.size},
+            "layers": [{"mediaType": OCI_LAYER, "digest": layer.digest, "size": layer.size}],
+        }
+    )
 
 
 class Workload:
@@ -158,7 +162,9 @@ class Workload:
         with self._lock:
             seed = next(self.seeds)
             repo = f"crash/repo{seed % 3}"
-            parts = [new_blob_push(k, repo, seed * 10 + i) for i, k in enumerate(("config", "layer") if kind == "image" else (kind,))]
+            parts = [
+                new_blob_push(k, repo, seed * 10 + i) for i, k in enumerate(("config", "layer") if kind == "image" else (kind,))
+            ]
             self.blobs.extend(parts)
         for part in parts:
             send_blob(client, part)
@@ -263,9 +269,14 @@ def resume(client: httpx.Client, upload: OpenUpload) -> None:
     assert status.headers["Range"] == f"0-{upload.acknowledged - 1}"
     digest = digest_of(upload.content)
     rest = upload.content[upload.acknowledged :]
-    answer = client.put(status.headers["Location"], params={"digest": digest}, content=rest, headers={
-        "Content-Range": f"{upload.acknowledged}-{len(upload.content) - 1}",
-    })
+    answer = client.put(
+        status.headers["Location"],
+        params={"digest": digest},
+        content=rest,
+        headers={
+            "Content-Range": f"{upload.acknowledged}-{len(upload.content) - 1}",
+        },
+    )
     assert answer.status_code == 201, answer.text
     assert client.get(f"/v2/{upload.repo}/blobs/{digest}").content == upload.content
 
@@ -311,7 +322,9 @@ def check_metadata_matches_files(data_dir: Path) -> None:
 
 def serve(data_dir: Path) -> ServerProcess:
     """`tinyreg serve` on a free port and `data_dir`."""
-    return ServerProcess(["serve", "--port", "0", "--data", str(data_dir), "--log-level", "warning"], cwd=data_dir.parent, env=clean_env())
+    return ServerProcess(
+        ["serve", "--port", "0", "--data", str(data_dir), "--log-level", "warning"], cwd=data_dir.parent, env=clean_env()
+    )
 
 
 def test_a_killed_registry_keeps_every_acknowledged_push_and_shows_nothing_unfinished(tmp_path: Path) -> None:

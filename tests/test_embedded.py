@@ -18,11 +18,11 @@ from typing import Any
 import httpx
 import pytest
 import trio
+from tinyreg.testing import RegistryStartError, RunningRegistry, open_registry, run_registry
+
 from helpers import api_client, digest_of
 from manifest_builders import OCI_MANIFEST
 from processes import accepts_connections, free_port, memory_kib, open_fd_count, port_in_use, unusable_data_dir
-
-from tinyreg.testing import RegistryStartError, RunningRegistry, open_registry, run_registry
 
 RUNS = 100
 WARMUP_RUNS = 10
@@ -56,6 +56,7 @@ def rss_kib() -> int:
 
 
 # -- lifecycle ------------------------------------------------------------------------------
+
 
 def test_run_registry_serves_on_a_free_loopback_port_and_removes_its_temporary_data_dir(private_tempdir: Path) -> None:
     with run_registry() as running:
@@ -111,6 +112,7 @@ async def test_open_registry_keeps_a_given_data_dir_and_serves_its_content_again
 
 
 # -- several registries at once -------------------------------------------------------------
+
 
 def seed_and_expect(registries: list[RunningRegistry]) -> list[tuple[str, int]]:
     """Push one tag and one blob of its own into each registry; return (url, expected status)
@@ -175,6 +177,7 @@ async def test_five_registries_in_one_nursery_share_nothing() -> None:
 
 # -- no leaks over many runs ----------------------------------------------------------------
 
+
 def assert_nothing_leaked(threads: set[threading.Thread], fds: int, rss_after_warmup: int) -> None:
     """Threads back to `threads` (trio's worker cache aside, which stays small), descriptors
     back to `fds` within a small slack, memory grown by less than the limit since the warm-up."""
@@ -190,7 +193,10 @@ def test_a_hundred_run_registry_cycles_leak_no_thread_descriptor_or_memory() -> 
         with run_registry() as running, httpx.Client(base_url=running.url, timeout=60) as client:
             digest = running.push_blob("leak/check", f"run {run}".encode())
             assert client.get(f"/v2/leak/check/blobs/{digest}").status_code == 200
-            assert client.post("/v2/leak/check/blobs/uploads/", params={"digest": digest_of(b"up")}, content=b"up").status_code == 201
+            assert (
+                client.post("/v2/leak/check/blobs/uploads/", params={"digest": digest_of(b"up")}, content=b"up").status_code
+                == 201
+            )
         if run == WARMUP_RUNS - 1:
             rss_after_warmup = rss_kib()
     assert_nothing_leaked(threads, fds, rss_after_warmup)
@@ -202,13 +208,16 @@ async def test_a_hundred_open_registry_cycles_in_one_trio_run_leak_no_thread_des
         async with open_registry() as running, httpx.AsyncClient(base_url=running.url) as client:
             digest = running.push_blob("leak/check", f"run {run}".encode())
             assert (await client.get(f"/v2/leak/check/blobs/{digest}")).status_code == 200
-            assert (await client.post("/v2/leak/check/blobs/uploads/", params={"digest": digest_of(b"up")}, content=b"up")).status_code == 201
+            assert (
+                await client.post("/v2/leak/check/blobs/uploads/", params={"digest": digest_of(b"up")}, content=b"up")
+            ).status_code == 201
         if run == WARMUP_RUNS - 1:
             rss_after_warmup = rss_kib()
     assert_nothing_leaked(threads, fds, rss_after_warmup)
 
 
 # -- failures -------------------------------------------------------------------------------
+
 
 def with_run_registry(body: Callable[[RunningRegistry], Any] = lambda _: None, **options: Any) -> None:
     """Start a registry with `run_registry`, call `body` with it, stop it."""
@@ -230,7 +239,9 @@ STARTERS = pytest.mark.parametrize("start", [with_run_registry, with_open_regist
 
 
 @STARTERS
-def test_a_port_in_use_is_a_start_error_naming_the_address_and_the_cause(start: Callable[..., None], private_tempdir: Path) -> None:
+def test_a_port_in_use_is_a_start_error_naming_the_address_and_the_cause(
+    start: Callable[..., None], private_tempdir: Path
+) -> None:
     threads = lasting_threads()
     with port_in_use() as port, pytest.raises(RegistryStartError) as info:
         start(port=port)
@@ -241,7 +252,9 @@ def test_a_port_in_use_is_a_start_error_naming_the_address_and_the_cause(start: 
 
 
 @STARTERS
-def test_a_data_dir_under_a_regular_file_is_a_start_error_naming_the_directory(start: Callable[..., None], tmp_path: Path) -> None:
+def test_a_data_dir_under_a_regular_file_is_a_start_error_naming_the_directory(
+    start: Callable[..., None], tmp_path: Path
+) -> None:
     data_dir = unusable_data_dir(tmp_path)
     with pytest.raises(RegistryStartError) as info:
         start(data_dir=data_dir)
@@ -258,7 +271,9 @@ def fail(running: RunningRegistry) -> None:
 
 
 @STARTERS
-def test_an_exception_from_the_body_comes_out_as_itself_and_the_registry_stops(start: Callable[..., None], private_tempdir: Path) -> None:
+def test_an_exception_from_the_body_comes_out_as_itself_and_the_registry_stops(
+    start: Callable[..., None], private_tempdir: Path
+) -> None:
     with pytest.raises(Failure) as info:
         start(fail)
     assert type(info.value) is Failure
@@ -277,7 +292,7 @@ def fail_while_handling(running: RunningRegistry) -> None:
     try:
         raise KeyError("the context")
     except KeyError:
-        raise Failure(running)
+        raise Failure(running)  # noqa: B904 (the test needs the implicit context)
 
 
 @STARTERS

@@ -17,12 +17,12 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from tinyreg.registry.errors import RegistryError
+from tinyreg.testing import RunningRegistry, run_registry
+
 from auth_helpers import basic_auth
 from helpers import assert_error, digest_of
 from manifest_builders import OCI_INDEX, OCI_MANIFEST
-
-from tinyreg.registry.errors import RegistryError
-from tinyreg.testing import RunningRegistry, run_registry
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +56,7 @@ def fetch_manifest(registry: RunningRegistry, repo: str, reference: str) -> http
 
 
 # -- push helpers ---------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(("layers", "architecture"), [(1, "amd64"), (3, "amd64"), (1, "arm64")])
 def test_push_image_stores_a_real_image_whose_config_lists_the_layers_diff_ids(
@@ -107,9 +108,7 @@ def test_push_helpers_refuse_an_invalid_repository_name(registry: RunningRegistr
 def test_push_artifact_with_a_subject_is_listed_by_the_referrers_api(registry: RunningRegistry) -> None:
     subject = registry.push_image("artifacts/app", "v1")
     files = {"sbom.json": b'{"spdxVersion": "SPDX-2.3"}', "notes.txt": b"signed off\n"}
-    digest = registry.push_artifact(
-        "artifacts/app", None, files, artifact_type="application/spdx+json", subject=subject
-    )
+    digest = registry.push_artifact("artifacts/app", None, files, artifact_type="application/spdx+json", subject=subject)
 
     manifest = fetch_manifest(registry, "artifacts/app", digest)
     document = manifest.json()
@@ -121,10 +120,14 @@ def test_push_artifact_with_a_subject_is_listed_by_the_referrers_api(registry: R
     response = get(registry, f"/v2/artifacts/app/referrers/{subject}")
     assert response.status_code == 200
     assert response.headers["Content-Type"] == OCI_INDEX
-    assert response.json()["manifests"] == [{
-        "mediaType": OCI_MANIFEST, "digest": digest, "size": len(manifest.content),
-        "artifactType": "application/spdx+json",
-    }]
+    assert response.json()["manifests"] == [
+        {
+            "mediaType": OCI_MANIFEST,
+            "digest": digest,
+            "size": len(manifest.content),
+            "artifactType": "application/spdx+json",
+        }
+    ]
     filtered = get(registry, f"/v2/artifacts/app/referrers/{subject}?artifactType=application/other")
     assert filtered.json()["manifests"] == []
 
@@ -136,6 +139,7 @@ def test_push_artifact_refuses_a_subject_that_is_not_in_the_repository(registry:
 
 
 # -- access helpers (auth=True) -------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def guarded() -> Iterator[tuple[RunningRegistry, dict[str, dict[str, str]]]]:
@@ -161,16 +165,19 @@ def guarded() -> Iterator[tuple[RunningRegistry, dict[str, dict[str, str]]]]:
         yield running, callers
 
 
-@pytest.mark.parametrize(("caller", "pull", "push"), [
-    ("anonymous", 401, 401),
-    ("owner token", 200, 202),
-    ("read-only owner token", 200, 403),
-    ("reporter token", 200, 403),
-    ("non-member token", 403, 403),
-    ("expired token", 401, 401),
-    ("wrong secret", 401, 401),
-    ("deploy token", 200, 403),
-])
+@pytest.mark.parametrize(
+    ("caller", "pull", "push"),
+    [
+        ("anonymous", 401, 401),
+        ("owner token", 200, 202),
+        ("read-only owner token", 200, 403),
+        ("reporter token", 200, 403),
+        ("non-member token", 403, 403),
+        ("expired token", 401, 401),
+        ("wrong secret", 401, 401),
+        ("deploy token", 200, 403),
+    ],
+)
 def test_tokens_made_by_the_helpers_log_in_with_basic_auth(
     guarded: tuple[RunningRegistry, dict[str, dict[str, str]]], caller: str, pull: int, push: int
 ) -> None:

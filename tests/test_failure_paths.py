@@ -13,11 +13,11 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from helpers import api_client, assert_error, digest_of, send_chunk, start_upload
-
 from tinyreg.registry.gc import CollectionRunning, collect
 from tinyreg.storage.blobs import FileBlobStore
 from tinyreg.testing import RunningRegistry
+
+from helpers import api_client, assert_error, digest_of, send_chunk, start_upload
 
 
 def _cut_short_put(url: str, location: str, digest: str, sent: bytes, announced: int) -> None:
@@ -39,19 +39,23 @@ def test_a_final_chunk_cut_short_leaves_the_upload_as_it_was(tinyreg: RunningReg
         _cut_short_put(tinyreg.url, location, digest_of(data), b"XXXXX", announced=10)
         status = client.get(location)
         assert status.status_code == 204 and status.headers["Range"] == "0-9"
-        finished = client.put(location, params={"digest": digest_of(data)}, content=data[10:],
-                              headers={"Content-Type": "application/octet-stream"})
+        finished = client.put(
+            location, params={"digest": digest_of(data)}, content=data[10:], headers={"Content-Type": "application/octet-stream"}
+        )
         assert finished.status_code == 201, finished.text
         assert client.get(f"/v2/cut/short/blobs/{digest_of(data)}").content == data
 
 
-@pytest.mark.parametrize("authorization", [
-    "Basic " + base64.b64encode(b":some-password").decode(),             # empty user name
-    "Basic " + base64.b64encode("jos\u00e9:pässwörd".encode()).decode(),  # not ASCII
-    "Basic " + base64.b64encode(b"\xff\xfe:\xff").decode(),              # not UTF-8
-    "Basic %%%not-base64%%%",
-    "Basic " + base64.b64encode(b"x" * 600 + b":pw").decode(),           # longer than any key
-])
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        "Basic " + base64.b64encode(b":some-password").decode(),  # empty user name
+        "Basic " + base64.b64encode("jos\u00e9:pässwörd".encode()).decode(),  # not ASCII
+        "Basic " + base64.b64encode(b"\xff\xfe:\xff").decode(),  # not UTF-8
+        "Basic %%%not-base64%%%",
+        "Basic " + base64.b64encode(b"x" * 600 + b":pw").decode(),  # longer than any key
+    ],
+)
 @pytest.mark.tinyreg(auth=True)
 def test_odd_basic_credentials_are_refused_not_crashed_on(tinyreg: RunningRegistry, authorization: str) -> None:
     for path in ("/v2/", "/token?scope=repository:team/app:pull"):

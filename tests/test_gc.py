@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 import httpx
-
 from tinyreg.registry.gc import collect
 from tinyreg.storage.blobs import FileBlobStore
 from tinyreg.testing import RunningRegistry, run_registry
@@ -74,7 +73,9 @@ def test_gc_command_reports_in_json(tmp_path: Path) -> None:
     _age_files(data, 7200)
     result = subprocess.run(
         [sys.executable, "-m", "tinyreg", "gc", "--data", str(data), "--grace", "0", "--json"],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from processes import MiB, ServerProcess, clean_env, memory_kib, random_chunks
 
 pytestmark = pytest.mark.slow
@@ -59,10 +60,14 @@ def push_in_chunks(client: httpx.Client, seed: int) -> str:
     assert answer.status_code == 202, answer.text
     hasher, offset = hashlib.sha256(), 0
     for chunk in random_chunks(seed, SIZE, CHUNK):
-        answer = client.patch(answer.headers["Location"], content=chunk, headers={
-            "Content-Type": "application/octet-stream",
-            "Content-Range": f"{offset}-{offset + len(chunk) - 1}",
-        })
+        answer = client.patch(
+            answer.headers["Location"],
+            content=chunk,
+            headers={
+                "Content-Type": "application/octet-stream",
+                "Content-Range": f"{offset}-{offset + len(chunk) - 1}",
+            },
+        )
         assert answer.status_code == 202, answer.text
         offset += len(chunk)
         assert answer.headers["Range"] == f"0-{offset - 1}"
@@ -100,7 +105,9 @@ def test_a_512_mib_blob_goes_up_and_down_with_bounded_server_memory(
                     assert answer.headers["Docker-Content-Digest"] == digest
                     assert digest_of_stream(answer.iter_bytes(MiB)) == (digest, SIZE)
             peak = sampler.peak()
-            print(f"\n{push.__name__}: server peak RSS (VmHWM) {peak / MiB:.1f} MiB, largest sampled VmRSS {sampler.max_rss / MiB:.1f} MiB")
+            print(
+                f"\n{push.__name__}: server peak RSS (VmHWM) {peak / MiB:.1f} MiB, largest sampled VmRSS {sampler.max_rss / MiB:.1f} MiB"
+            )
             assert server.stop(signal.SIGTERM) == 0
         assert peak < PEAK_LIMIT
     finally:

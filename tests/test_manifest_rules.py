@@ -6,10 +6,8 @@ import json
 from typing import Any
 
 import pytest
-from helpers import raises_registry_error
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-
 from tinyreg.registry.errors import RegistryError
 from tinyreg.registry.manifests import (
     DOCKER_LIST,
@@ -24,6 +22,8 @@ from tinyreg.registry.manifests import (
 )
 from tinyreg.registry.names import Digest
 
+from helpers import raises_registry_error
+
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 OCI_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
 DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
@@ -32,7 +32,9 @@ FOREIGN_LAYER = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
 ARTIFACT_TYPE = "application/vnd.example.signature.v1+json"
 UNKNOWN_TYPE = "application/vnd.example.thing.v1+json"
 
-CONFIG, LAYER1, LAYER2, CHILD1, CHILD2, SUBJECT = (Digest.of(label.encode()) for label in ("config", "l1", "l2", "c1", "c2", "subject"))
+CONFIG, LAYER1, LAYER2, CHILD1, CHILD2, SUBJECT = (
+    Digest.of(label.encode()) for label in ("config", "l1", "l2", "c1", "c2", "subject")
+)
 EMPTY = Digest.of(b"{}")
 
 
@@ -92,16 +94,32 @@ ARTIFACT = image(
 @pytest.mark.parametrize(
     ("doc", "content_type", "expected"),
     [
-        pytest.param(image(), OCI_MANIFEST, ParsedManifest(OCI_MANIFEST, (CONFIG, LAYER1, LAYER2), artifact_type=OCI_CONFIG), id="oci-manifest"),
+        pytest.param(
+            image(),
+            OCI_MANIFEST,
+            ParsedManifest(OCI_MANIFEST, (CONFIG, LAYER1, LAYER2), artifact_type=OCI_CONFIG),
+            id="oci-manifest",
+        ),
         pytest.param(index(), OCI_INDEX, ParsedManifest(OCI_INDEX, manifests=(CHILD1, CHILD2)), id="oci-index"),
-        pytest.param(image(DOCKER_MANIFEST), DOCKER_MANIFEST, ParsedManifest(DOCKER_MANIFEST, (CONFIG, LAYER1, LAYER2), artifact_type=DOCKER_CONFIG), id="docker-v2"),
+        pytest.param(
+            image(DOCKER_MANIFEST),
+            DOCKER_MANIFEST,
+            ParsedManifest(DOCKER_MANIFEST, (CONFIG, LAYER1, LAYER2), artifact_type=DOCKER_CONFIG),
+            id="docker-v2",
+        ),
         pytest.param(index(DOCKER_LIST), DOCKER_LIST, ParsedManifest(DOCKER_LIST, manifests=(CHILD1, CHILD2)), id="docker-list"),
         pytest.param(SCHEMA1, DOCKER_V1_SIGNED, ParsedManifest(DOCKER_V1_SIGNED, (LAYER1, LAYER2)), id="schema1-signed"),
         pytest.param(SCHEMA1, None, ParsedManifest(DOCKER_V1_SIGNED, (LAYER1, LAYER2)), id="schema1-signed-by-shape"),
         pytest.param(
             ARTIFACT,
             OCI_MANIFEST,
-            ParsedManifest(OCI_MANIFEST, (EMPTY, LAYER1), subject=SUBJECT, artifact_type=ARTIFACT_TYPE, annotations={"org.example.signed": "yes"}),
+            ParsedManifest(
+                OCI_MANIFEST,
+                (EMPTY, LAYER1),
+                subject=SUBJECT,
+                artifact_type=ARTIFACT_TYPE,
+                annotations={"org.example.signed": "yes"},
+            ),
             id="artifact-with-empty-config",
         ),
         pytest.param(
@@ -116,11 +134,33 @@ ARTIFACT = image(
             ParsedManifest(UNKNOWN_TYPE, (LAYER2,), subject=SUBJECT),
             id="unknown-artifact-type-with-blobs",
         ),
-        pytest.param(image(), OCI_MANIFEST + "; charset=utf-8", ParsedManifest(OCI_MANIFEST, (CONFIG, LAYER1, LAYER2), artifact_type=OCI_CONFIG), id="content-type-parameters"),
-        pytest.param(image(), "application/json", ParsedManifest(OCI_MANIFEST, (CONFIG, LAYER1, LAYER2), artifact_type=OCI_CONFIG), id="generic-content-type"),
-        pytest.param(image(mediaType=None), None, ParsedManifest(OCI_MANIFEST, (CONFIG, LAYER1, LAYER2), artifact_type=OCI_CONFIG), id="no-media-type-manifest"),
-        pytest.param(index(mediaType=None), None, ParsedManifest(OCI_INDEX, manifests=(CHILD1, CHILD2)), id="no-media-type-index"),
-        pytest.param(image(mediaType=None), OCI_MANIFEST, ParsedManifest(OCI_MANIFEST, (CONFIG, LAYER1, LAYER2), artifact_type=OCI_CONFIG), id="media-type-from-header-only"),
+        pytest.param(
+            image(),
+            OCI_MANIFEST + "; charset=utf-8",
+            ParsedManifest(OCI_MANIFEST, (CONFIG, LAYER1, LAYER2), artifact_type=OCI_CONFIG),
+            id="content-type-parameters",
+        ),
+        pytest.param(
+            image(),
+            "application/json",
+            ParsedManifest(OCI_MANIFEST, (CONFIG, LAYER1, LAYER2), artifact_type=OCI_CONFIG),
+            id="generic-content-type",
+        ),
+        pytest.param(
+            image(mediaType=None),
+            None,
+            ParsedManifest(OCI_MANIFEST, (CONFIG, LAYER1, LAYER2), artifact_type=OCI_CONFIG),
+            id="no-media-type-manifest",
+        ),
+        pytest.param(
+            index(mediaType=None), None, ParsedManifest(OCI_INDEX, manifests=(CHILD1, CHILD2)), id="no-media-type-index"
+        ),
+        pytest.param(
+            image(mediaType=None),
+            OCI_MANIFEST,
+            ParsedManifest(OCI_MANIFEST, (CONFIG, LAYER1, LAYER2), artifact_type=OCI_CONFIG),
+            id="media-type-from-header-only",
+        ),
         pytest.param(
             image(layers=[descriptor(OCI_LAYER, LAYER1), descriptor(OCI_LAYER, LAYER1)]),
             OCI_MANIFEST,
@@ -128,12 +168,17 @@ ARTIFACT = image(
             id="repeated-layer-listed-once",
         ),
         pytest.param(
-            image(DOCKER_MANIFEST, layers=[descriptor(FOREIGN_LAYER, LAYER1, urls=["https://example.com/l1"]), descriptor(DOCKER_LAYER, LAYER2)]),
+            image(
+                DOCKER_MANIFEST,
+                layers=[descriptor(FOREIGN_LAYER, LAYER1, urls=["https://example.com/l1"]), descriptor(DOCKER_LAYER, LAYER2)],
+            ),
             DOCKER_MANIFEST,
             ParsedManifest(DOCKER_MANIFEST, (CONFIG, LAYER2), artifact_type=DOCKER_CONFIG),
             id="foreign-layer-with-urls-not-required",
         ),
-        pytest.param(image(layers=[]), OCI_MANIFEST, ParsedManifest(OCI_MANIFEST, (CONFIG,), artifact_type=OCI_CONFIG), id="no-layers"),
+        pytest.param(
+            image(layers=[]), OCI_MANIFEST, ParsedManifest(OCI_MANIFEST, (CONFIG,), artifact_type=OCI_CONFIG), id="no-layers"
+        ),
         pytest.param(
             index(subject=descriptor(OCI_MANIFEST, SUBJECT), artifactType=ARTIFACT_TYPE),
             OCI_INDEX,
@@ -168,34 +213,104 @@ def _manifest_of_size(size: int) -> bytes:
         pytest.param(encode(image(schemaVersion=1)), OCI_MANIFEST, "MANIFEST_INVALID", 400, id="schema-version-1"),
         pytest.param(encode(image(schemaVersion=3)), OCI_MANIFEST, "MANIFEST_INVALID", 400, id="schema-version-3"),
         pytest.param(encode(image(schemaVersion="2")), OCI_MANIFEST, "MANIFEST_INVALID", 400, id="schema-version-string"),
-        pytest.param(encode(_without(image(), "schemaVersion")), OCI_MANIFEST, "MANIFEST_INVALID", 400, id="schema-version-missing"),
+        pytest.param(
+            encode(_without(image(), "schemaVersion")), OCI_MANIFEST, "MANIFEST_INVALID", 400, id="schema-version-missing"
+        ),
         pytest.param(encode(index(schemaVersion=1)), OCI_INDEX, "MANIFEST_INVALID", 400, id="index-schema-version-1"),
         pytest.param(encode(_without(image(), "config")), OCI_MANIFEST, "MANIFEST_INVALID", 400, id="missing-config"),
-        pytest.param(encode(_without(image(DOCKER_MANIFEST), "config")), DOCKER_MANIFEST, "MANIFEST_INVALID", 400, id="docker-missing-config"),
+        pytest.param(
+            encode(_without(image(DOCKER_MANIFEST), "config")),
+            DOCKER_MANIFEST,
+            "MANIFEST_INVALID",
+            400,
+            id="docker-missing-config",
+        ),
         pytest.param(encode(_without(image(), "layers")), OCI_MANIFEST, "MANIFEST_INVALID", 400, id="missing-layers"),
         pytest.param(encode(_without(index(), "manifests")), OCI_INDEX, "MANIFEST_INVALID", 400, id="index-missing-manifests"),
-        pytest.param(encode(image(config=descriptor(OCI_CONFIG, CONFIG, -1))), OCI_MANIFEST, "MANIFEST_INVALID", 400, id="size-negative"),
-        pytest.param(encode(image(config=descriptor(OCI_CONFIG, CONFIG, True))), OCI_MANIFEST, "MANIFEST_INVALID", 400, id="size-bool"),
-        pytest.param(encode(image(config=descriptor(OCI_CONFIG, CONFIG, "10"))), OCI_MANIFEST, "MANIFEST_INVALID", 400, id="size-string"),
-        pytest.param(encode(image(config=descriptor(OCI_CONFIG, CONFIG, 1.5))), OCI_MANIFEST, "MANIFEST_INVALID", 400, id="size-fraction"),
-        pytest.param(encode(image(layers=[descriptor(OCI_LAYER, LAYER1, None)])), OCI_MANIFEST, "MANIFEST_INVALID", 400, id="layer-size-missing"),
-        pytest.param(encode(image(config={"mediaType": OCI_CONFIG, "digest": "sha256:abc", "size": 1})), OCI_MANIFEST, "MANIFEST_INVALID", 400, id="bad-digest"),
-        pytest.param(encode(image(config={"mediaType": OCI_CONFIG, "digest": "md5:" + "0" * 32, "size": 1})), OCI_MANIFEST, "MANIFEST_INVALID", 400, id="unknown-digest-algorithm"),
-        pytest.param(encode(image(config={"mediaType": OCI_CONFIG, "size": 1})), OCI_MANIFEST, "MANIFEST_INVALID", 400, id="digest-missing"),
-        pytest.param(encode(image(config={"digest": str(CONFIG), "size": 1})), OCI_MANIFEST, "MANIFEST_INVALID", 400, id="descriptor-media-type-missing"),
+        pytest.param(
+            encode(image(config=descriptor(OCI_CONFIG, CONFIG, -1))), OCI_MANIFEST, "MANIFEST_INVALID", 400, id="size-negative"
+        ),
+        pytest.param(
+            encode(image(config=descriptor(OCI_CONFIG, CONFIG, True))), OCI_MANIFEST, "MANIFEST_INVALID", 400, id="size-bool"
+        ),
+        pytest.param(
+            encode(image(config=descriptor(OCI_CONFIG, CONFIG, "10"))), OCI_MANIFEST, "MANIFEST_INVALID", 400, id="size-string"
+        ),
+        pytest.param(
+            encode(image(config=descriptor(OCI_CONFIG, CONFIG, 1.5))), OCI_MANIFEST, "MANIFEST_INVALID", 400, id="size-fraction"
+        ),
+        pytest.param(
+            encode(image(layers=[descriptor(OCI_LAYER, LAYER1, None)])),
+            OCI_MANIFEST,
+            "MANIFEST_INVALID",
+            400,
+            id="layer-size-missing",
+        ),
+        pytest.param(
+            encode(image(config={"mediaType": OCI_CONFIG, "digest": "sha256:abc", "size": 1})),
+            OCI_MANIFEST,
+            "MANIFEST_INVALID",
+            400,
+            id="bad-digest",
+        ),
+        pytest.param(
+            encode(image(config={"mediaType": OCI_CONFIG, "digest": "md5:" + "0" * 32, "size": 1})),
+            OCI_MANIFEST,
+            "MANIFEST_INVALID",
+            400,
+            id="unknown-digest-algorithm",
+        ),
+        pytest.param(
+            encode(image(config={"mediaType": OCI_CONFIG, "size": 1})), OCI_MANIFEST, "MANIFEST_INVALID", 400, id="digest-missing"
+        ),
+        pytest.param(
+            encode(image(config={"digest": str(CONFIG), "size": 1})),
+            OCI_MANIFEST,
+            "MANIFEST_INVALID",
+            400,
+            id="descriptor-media-type-missing",
+        ),
         pytest.param(encode(image(config=str(CONFIG))), OCI_MANIFEST, "MANIFEST_INVALID", 400, id="descriptor-not-object"),
-        pytest.param(encode(image(layers={"0": descriptor(OCI_LAYER, LAYER1)})), OCI_MANIFEST, "MANIFEST_INVALID", 400, id="layers-not-list"),
-        pytest.param(encode(index(manifests=[descriptor(OCI_MANIFEST, CHILD1, -5)])), OCI_INDEX, "MANIFEST_INVALID", 400, id="child-size-negative"),
-        pytest.param(encode(image(subject={"mediaType": OCI_MANIFEST, "digest": "nope", "size": 1})), OCI_MANIFEST, "MANIFEST_INVALID", 400, id="bad-subject"),
-        pytest.param(encode(image(manifests=index()["manifests"])), OCI_MANIFEST, "MANIFEST_INVALID", 400, id="image-with-manifests-list"),
+        pytest.param(
+            encode(image(layers={"0": descriptor(OCI_LAYER, LAYER1)})),
+            OCI_MANIFEST,
+            "MANIFEST_INVALID",
+            400,
+            id="layers-not-list",
+        ),
+        pytest.param(
+            encode(index(manifests=[descriptor(OCI_MANIFEST, CHILD1, -5)])),
+            OCI_INDEX,
+            "MANIFEST_INVALID",
+            400,
+            id="child-size-negative",
+        ),
+        pytest.param(
+            encode(image(subject={"mediaType": OCI_MANIFEST, "digest": "nope", "size": 1})),
+            OCI_MANIFEST,
+            "MANIFEST_INVALID",
+            400,
+            id="bad-subject",
+        ),
+        pytest.param(
+            encode(image(manifests=index()["manifests"])), OCI_MANIFEST, "MANIFEST_INVALID", 400, id="image-with-manifests-list"
+        ),
         pytest.param(encode(image(annotations={"a": 1})), OCI_MANIFEST, "MANIFEST_INVALID", 400, id="annotation-not-string"),
         pytest.param(encode(image(artifactType=7)), OCI_MANIFEST, "MANIFEST_INVALID", 400, id="artifact-type-not-string"),
         pytest.param(encode(image(mediaType=5)), None, "MANIFEST_INVALID", 400, id="media-type-not-string"),
         pytest.param(encode(image()), OCI_INDEX, "MANIFEST_INVALID", 400, id="media-type-vs-content-type"),
         pytest.param(encode(image(DOCKER_MANIFEST)), OCI_MANIFEST, "MANIFEST_INVALID", 400, id="docker-body-oci-header"),
         pytest.param(encode({"foo": "bar"}), None, "MANIFEST_INVALID", 400, id="no-way-to-tell-type"),
-        pytest.param(encode(_without(SCHEMA1, "fsLayers")), DOCKER_V1_SIGNED, "MANIFEST_INVALID", 400, id="schema1-without-fslayers"),
-        pytest.param(encode({**SCHEMA1, "fsLayers": [{"blobSum": "sha256:zz"}]}), DOCKER_V1_SIGNED, "MANIFEST_INVALID", 400, id="schema1-bad-blobsum"),
+        pytest.param(
+            encode(_without(SCHEMA1, "fsLayers")), DOCKER_V1_SIGNED, "MANIFEST_INVALID", 400, id="schema1-without-fslayers"
+        ),
+        pytest.param(
+            encode({**SCHEMA1, "fsLayers": [{"blobSum": "sha256:zz"}]}),
+            DOCKER_V1_SIGNED,
+            "MANIFEST_INVALID",
+            400,
+            id="schema1-bad-blobsum",
+        ),
         pytest.param(_manifest_of_size(MANIFEST_MAX_BYTES + 1), OCI_MANIFEST, "SIZE_INVALID", 413, id="larger-than-4mib"),
     ],
 )
@@ -210,17 +325,52 @@ def test_a_manifest_of_exactly_4_mib_is_not_too_large() -> None:
     assert parse_manifest(body, OCI_MANIFEST).blobs == (CONFIG, LAYER1, LAYER2)
 
 
-MANIFEST_KEYS = ["schemaVersion", "mediaType", "config", "layers", "manifests", "blobs", "subject", "artifactType",
-                 "annotations", "fsLayers", "signatures", "digest", "size", "blobSum", "urls"]
-json_scalars = st.none() | st.booleans() | st.integers(-3, 3) | st.floats(allow_nan=False) | st.text(max_size=8) | st.sampled_from(
-    [OCI_MANIFEST, OCI_INDEX, DOCKER_V1_SIGNED, str(CONFIG), "sha256:", 2, 1]
+MANIFEST_KEYS = [
+    "schemaVersion",
+    "mediaType",
+    "config",
+    "layers",
+    "manifests",
+    "blobs",
+    "subject",
+    "artifactType",
+    "annotations",
+    "fsLayers",
+    "signatures",
+    "digest",
+    "size",
+    "blobSum",
+    "urls",
+]
+json_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(-3, 3)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=8)
+    | st.sampled_from([OCI_MANIFEST, OCI_INDEX, DOCKER_V1_SIGNED, str(CONFIG), "sha256:", 2, 1])
 )
 json_values = st.recursive(
     json_scalars,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.sampled_from(MANIFEST_KEYS) | st.text(max_size=4), inner, max_size=6),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.sampled_from(MANIFEST_KEYS) | st.text(max_size=4), inner, max_size=6)
+    ),
     max_leaves=30,
 )
-content_types = st.sampled_from([None, "", "application/json", OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_LIST, DOCKER_V1_SIGNED, UNKNOWN_TYPE, "Text/Plain; x=y"])
+content_types = st.sampled_from(
+    [
+        None,
+        "",
+        "application/json",
+        OCI_MANIFEST,
+        OCI_INDEX,
+        DOCKER_MANIFEST,
+        DOCKER_LIST,
+        DOCKER_V1_SIGNED,
+        UNKNOWN_TYPE,
+        "Text/Plain; x=y",
+    ]
+)
 
 
 def _parse_or_registry_error(body: bytes, content_type: str | None) -> None:

@@ -7,10 +7,8 @@ import string
 import uuid
 
 import pytest
-from helpers import raises_registry_error
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
-
 from tinyreg.registry.errors import RegistryError
 from tinyreg.registry.names import (
     NAME_MAX_LENGTH,
@@ -22,6 +20,8 @@ from tinyreg.registry.names import (
     is_valid_tag,
     parse_digest,
 )
+
+from helpers import raises_registry_error
 
 LOWER_ALNUM = string.ascii_lowercase + string.digits
 HEX = "0123456789abcdef"
@@ -41,9 +41,7 @@ def name_components(draw: st.DrawFn) -> str:
     return "".join(parts)
 
 
-valid_names = (
-    st.lists(name_components(), min_size=1, max_size=5).map("/".join).filter(lambda n: len(n) <= NAME_MAX_LENGTH)
-)
+valid_names = st.lists(name_components(), min_size=1, max_size=5).map("/".join).filter(lambda n: len(n) <= NAME_MAX_LENGTH)
 
 
 @st.composite
@@ -201,8 +199,11 @@ def test_other_upload_ids_are_blob_upload_unknown(upload_id: str) -> None:
 def _is_path_safe(identifier: str) -> bool:
     """True when `identifier` has no NUL, no `/` at either end and no `.`/`..` path component."""
     components = identifier.split("/")
-    return "\0" not in identifier and not identifier.startswith("/") and not identifier.endswith("/") and not any(
-        c in ("", ".", "..") for c in components
+    return (
+        "\0" not in identifier
+        and not identifier.startswith("/")
+        and not identifier.endswith("/")
+        and not any(c in ("", ".", "..") for c in components)
     )
 
 

@@ -9,7 +9,6 @@ owner's role; a deploy token acts on its own project only.
 from __future__ import annotations
 
 import pytest
-
 from tinyreg.access.paths import PathError, check_project_path, project_of
 from tinyreg.access.policy import ANONYMOUS, Principal, ProjectAccess, allowed_actions
 
@@ -82,14 +81,22 @@ def test_the_table_covers_every_role_visibility_and_scope() -> None:
 
 
 @pytest.mark.parametrize("action", ACTIONS)
-@pytest.mark.parametrize(("who", "visibility", "scopes", "expected"), table_rows(), ids=lambda v: v if isinstance(v, str) else None)
-def test_role_visibility_and_scopes_decide_each_action(who: str, visibility: str, scopes: str, expected: frozenset[str], action: str) -> None:
+@pytest.mark.parametrize(
+    ("who", "visibility", "scopes", "expected"), table_rows(), ids=lambda v: v if isinstance(v, str) else None
+)
+def test_role_visibility_and_scopes_decide_each_action(
+    who: str, visibility: str, scopes: str, expected: frozenset[str], action: str
+) -> None:
     principal = principal_for(who, SCOPE_COLUMNS[scopes])
     assert one_action(principal, project_for(who, visibility), action) is (action in expected)
 
 
-@pytest.mark.parametrize(("who", "visibility", "scopes", "expected"), table_rows(), ids=lambda v: v if isinstance(v, str) else None)
-def test_asking_for_every_action_at_once_gives_the_whole_row(who: str, visibility: str, scopes: str, expected: frozenset[str]) -> None:
+@pytest.mark.parametrize(
+    ("who", "visibility", "scopes", "expected"), table_rows(), ids=lambda v: v if isinstance(v, str) else None
+)
+def test_asking_for_every_action_at_once_gives_the_whole_row(
+    who: str, visibility: str, scopes: str, expected: frozenset[str]
+) -> None:
     principal = principal_for(who, SCOPE_COLUMNS[scopes])
     assert allowed_actions(principal, project_for(who, visibility), set(ACTIONS)) == expected
 
@@ -109,13 +116,20 @@ def test_a_project_whose_registry_is_off_refuses_its_own_deploy_token(action: st
     assert not one_action(deploy, ProjectAccess(PROJECT, True, False, None), action)
 
 
-@pytest.mark.parametrize(("principal", "expected"), [
-    (Principal("user", "root", admin=True), {"pull", "push", "delete"}),
-    (Principal("user", "root", admin=True, scopes=frozenset({"read_registry"})), {"pull"}),
-    (Principal("user", "alice"), set()),
-    (ANONYMOUS, set()),
-    (Principal("deploy", "tinyreg+deploy-token-1", scopes=frozenset({"read_registry", "write_registry"}), project=PROJECT), set()),
-], ids=["admin", "admin-read-token", "user", "anonymous", "deploy-token"])
+@pytest.mark.parametrize(
+    ("principal", "expected"),
+    [
+        (Principal("user", "root", admin=True), {"pull", "push", "delete"}),
+        (Principal("user", "root", admin=True, scopes=frozenset({"read_registry"})), {"pull"}),
+        (Principal("user", "alice"), set()),
+        (ANONYMOUS, set()),
+        (
+            Principal("deploy", "tinyreg+deploy-token-1", scopes=frozenset({"read_registry", "write_registry"}), project=PROJECT),
+            set(),
+        ),
+    ],
+    ids=["admin", "admin-read-token", "user", "anonymous", "deploy-token"],
+)
 def test_a_repository_outside_every_project_is_for_admins_only(principal: Principal, expected: set[str]) -> None:
     assert allowed_actions(principal, None, set(ACTIONS)) == expected
 
@@ -134,7 +148,9 @@ DEPLOY_TABLE = [
 
 
 @pytest.mark.parametrize(("scopes", "whose", "visibility", "expected"), DEPLOY_TABLE)
-def test_a_deploy_token_acts_on_its_own_project_within_its_scopes(scopes: set[str], whose: str, visibility: str, expected: set[str]) -> None:
+def test_a_deploy_token_acts_on_its_own_project_within_its_scopes(
+    scopes: set[str], whose: str, visibility: str, expected: set[str]
+) -> None:
     owner = {"own": PROJECT, "other": "group/other", "parent": "group"}[whose]
     deploy = Principal("deploy", "tinyreg+deploy-token-7", scopes=frozenset(scopes), project=owner, token_id=7)
     assert allowed_actions(deploy, ProjectAccess(PROJECT, visibility == "public", True, None), set(ACTIONS)) == expected
@@ -160,6 +176,7 @@ def test_an_unknown_token_scope_grants_nothing() -> None:
 
 
 # -- project paths ---------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("path", ["group", "group/project", "a/b/c/d", "my-group/sub_group/project.name", "a__b/x--y", "0/9"])
 def test_valid_project_paths_are_accepted(path: str) -> None:
@@ -207,21 +224,24 @@ def test_empty_and_overlong_project_paths_are_refused(path: str) -> None:
 NESTED = {"group/project", "team", "team/sub/app"}
 
 
-@pytest.mark.parametrize(("repo", "expected"), [
-    ("group/project", "group/project"),
-    ("group/project/image", "group/project"),
-    ("group/project/my/image", "group/project"),
-    ("group/project/a/b/c", None),
-    ("group", None),
-    ("group/projectx", None),
-    ("group/other/image", None),
-    ("team/sub/app/image", "team/sub/app"),
-    ("team/sub/app/my/image", "team/sub/app"),
-    ("team/sub/other", "team"),
-    ("team/image", "team"),
-    ("team/sub/app/a/b/c", None),
-    ("team/a/b/c", None),
-    ("elsewhere/image", None),
-])
+@pytest.mark.parametrize(
+    ("repo", "expected"),
+    [
+        ("group/project", "group/project"),
+        ("group/project/image", "group/project"),
+        ("group/project/my/image", "group/project"),
+        ("group/project/a/b/c", None),
+        ("group", None),
+        ("group/projectx", None),
+        ("group/other/image", None),
+        ("team/sub/app/image", "team/sub/app"),
+        ("team/sub/app/my/image", "team/sub/app"),
+        ("team/sub/other", "team"),
+        ("team/image", "team"),
+        ("team/sub/app/a/b/c", None),
+        ("team/a/b/c", None),
+        ("elsewhere/image", None),
+    ],
+)
 def test_a_repository_belongs_to_its_longest_project_prefix_within_two_components(repo: str, expected: str | None) -> None:
     assert project_of(repo, NESTED.__contains__) == expected

@@ -6,6 +6,7 @@ from __future__ import annotations
 import textwrap
 
 import pytest
+
 from processes import port_in_use, unusable_data_dir
 
 pytest_plugins = ["pytester"]
@@ -20,7 +21,9 @@ def run_inner(pytester: pytest.Pytester, *args: str, **modules: str) -> pytest.R
 
 
 def test_each_test_gets_a_fresh_registry_that_stops_after_it(pytester: pytest.Pytester) -> None:
-    result = run_inner(pytester, test_fresh="""
+    result = run_inner(
+        pytester,
+        test_fresh="""
         import socket
         import httpx
 
@@ -42,7 +45,8 @@ def test_each_test_gets_a_fresh_registry_that_stops_after_it(pytester: pytest.Py
                 pass
             else:
                 raise AssertionError("the first test's registry still listens")
-    """)
+    """,
+    )
     result.assert_outcomes(passed=2)
 
 
@@ -63,8 +67,9 @@ ASYNC_TEST = """
 """
 
 
-@pytest.mark.parametrize(("ini", "marker"), [(TRIO_MODE_INI, ""), ("[pytest]\n", "@pytest.mark.trio")],
-                         ids=["trio_mode", "trio-marker"])
+@pytest.mark.parametrize(
+    ("ini", "marker"), [(TRIO_MODE_INI, ""), ("[pytest]\n", "@pytest.mark.trio")], ids=["trio_mode", "trio-marker"]
+)
 def test_the_fixture_serves_async_tests_under_pytest_trio(pytester: pytest.Pytester, ini: str, marker: str) -> None:
     pytester.makeini(ini)
     result = run_inner(pytester, "-p", "trio", test_async=ASYNC_TEST.format(marker=marker))
@@ -72,7 +77,9 @@ def test_the_fixture_serves_async_tests_under_pytest_trio(pytester: pytest.Pytes
 
 
 def test_the_marker_passes_options_to_the_fixture(pytester: pytest.Pytester) -> None:
-    result = run_inner(pytester, test_marker="""
+    result = run_inner(
+        pytester,
+        test_marker="""
         import httpx
         import pytest
 
@@ -89,12 +96,15 @@ def test_the_marker_passes_options_to_the_fixture(pytester: pytest.Pytester) -> 
         def test_without_the_marker_auth_is_off(tinyreg):
             tinyreg.push_image("team/app", "1.0")
             assert httpx.get(f"{tinyreg.url}/v2/team/app/tags/list").status_code == 200
-    """)
+    """,
+    )
     result.assert_outcomes(passed=2)
 
 
 def test_the_factory_starts_registries_with_their_own_options_and_stops_them_after_the_test(pytester: pytest.Pytester) -> None:
-    result = run_inner(pytester, test_factory="""
+    result = run_inner(
+        pytester,
+        test_factory="""
         import hashlib
         import socket
         import httpx
@@ -122,7 +132,8 @@ def test_the_factory_starts_registries_with_their_own_options_and_stops_them_aft
                 except ConnectionRefusedError:
                     continue
                 raise AssertionError(f"{running.url} still listens")
-    """)
+    """,
+    )
     result.assert_outcomes(passed=2)
 
 
@@ -153,7 +164,9 @@ def test_the_session_registry_is_shared_by_every_test_of_the_session(pytester: p
 
 
 def test_a_generated_test_pushes_with_the_helpers_and_pulls_over_http(pytester: pytest.Pytester) -> None:
-    result = run_inner(pytester, test_pull="""
+    result = run_inner(
+        pytester,
+        test_pull="""
         import gzip
         import hashlib
         import json
@@ -183,7 +196,8 @@ def test_a_generated_test_pushes_with_the_helpers_and_pulls_over_http(pytester: 
                                              artifact_type="application/spdx+json", subject=digest)
                 referrers = client.get(f"/v2/team/app/referrers/{digest}").json()
                 assert [entry["digest"] for entry in referrers["manifests"]] == [sbom]
-    """)
+    """,
+    )
     result.assert_outcomes(passed=1)
 
 

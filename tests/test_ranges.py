@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from helpers import raises_registry_error
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from tinyreg.registry.errors import RegistryError
 from tinyreg.registry.ranges import check_chunk_start, parse_content_range, parse_range, upload_range
+
+from helpers import raises_registry_error
 
 
 @pytest.mark.parametrize(
@@ -53,7 +53,9 @@ def test_a_chunk_that_continues_the_upload_is_accepted(
     ("content_range", "current_size", "range_header"),
     [("10-19", 0, "0-0"), ("0-9", 10, "0-9"), ("5-9", 10, "0-9"), ("11-20", 10, "0-9")],
 )
-def test_an_out_of_order_chunk_is_416_and_says_where_the_upload_stands(content_range: str, current_size: int, range_header: str) -> None:
+def test_an_out_of_order_chunk_is_416_and_says_where_the_upload_stands(
+    content_range: str, current_size: int, range_header: str
+) -> None:
     with raises_registry_error("RANGE_INVALID", 416) as error:
         check_chunk_start(content_range, current_size, None)
     assert error.value.headers["Range"] == range_header
@@ -98,7 +100,14 @@ def test_blob_range_requests(value: str, size: int, expected: tuple[int, int] | 
 
 @pytest.mark.parametrize(
     ("value", "size"),
-    [("bytes=100-", 100), ("bytes=150-", 100), ("bytes=100-200", 100), ("bytes=500-600", 100), ("bytes=-0", 100), ("bytes=0-", 0)],
+    [
+        ("bytes=100-", 100),
+        ("bytes=150-", 100),
+        ("bytes=100-200", 100),
+        ("bytes=500-600", 100),
+        ("bytes=-0", 100),
+        ("bytes=0-", 0),
+    ],
 )
 def test_unsatisfiable_ranges_are_416_with_the_blob_size(value: str, size: int) -> None:
     with raises_registry_error("RANGE_INVALID", 416) as error:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from tinyreg.http.routes import Route, classify
 
 DIGEST = "sha256:" + "ab" * 32

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import lmdb
 import pytest
-
 from tinyreg.registry.names import Digest
 from tinyreg.storage.blobs import FileBlobStore
 from tinyreg.storage.keys import SEP, referrer_key, repo_key, repo_prefix, split_last
@@ -135,7 +134,9 @@ ROWS = {
         pytest.param(b"", repo_key("ab", "v"), [repo_key("b", "u")], id="whole-database-after"),
     ],
 )
-def test_scan_lists_one_prefix_in_key_order_after_a_key(meta: Meta, prefix: bytes, after: bytes | None, expected: list[bytes]) -> None:
+def test_scan_lists_one_prefix_in_key_order_after_a_key(
+    meta: Meta, prefix: bytes, after: bytes | None, expected: list[bytes]
+) -> None:
     put_all(meta, "links", ROWS)
     assert scan_keys(meta, "links", prefix, after) == expected
 

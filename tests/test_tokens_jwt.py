@@ -13,7 +13,6 @@ from typing import Any
 
 import nacl.signing
 import pytest
-
 from tinyreg.access.jwt import DEFAULT_LEEWAY, KeyRing, TokenError, key_id
 from tinyreg.access.scopes import ScopeRequest, parse_scopes
 from tinyreg.access.throttle import FREE_FAILURES, MAX_DELAY, WINDOW, Throttle
@@ -43,8 +42,16 @@ def parts(token: str) -> tuple[dict[str, Any], dict[str, Any], bytes]:
 def claims(now: float | None = None, **changes: Any) -> dict[str, Any]:
     """Valid registry-token claims issued at `now`, with `changes` applied."""
     now = time.time() if now is None else now
-    base = {"iss": ISSUER, "sub": "alice", "aud": AUDIENCE, "exp": int(now) + 300, "nbf": int(now) - 1,
-            "iat": int(now), "jti": "0123abcd", "access": [{"type": "repository", "name": "g/p", "actions": ["pull"]}]}
+    base = {
+        "iss": ISSUER,
+        "sub": "alice",
+        "aud": AUDIENCE,
+        "exp": int(now) + 300,
+        "nbf": int(now) - 1,
+        "iat": int(now),
+        "jti": "0123abcd",
+        "access": [{"type": "repository", "name": "g/p", "actions": ["pull"]}],
+    }
     return {**base, **changes}
 
 
@@ -64,6 +71,7 @@ def ring(tmp_path: Path) -> KeyRing:
 
 
 # -- signing and verifying -------------------------------------------------------------------
+
 
 def test_a_signed_token_verifies_and_gives_back_its_claims(ring: KeyRing) -> None:
     body = claims()
@@ -202,6 +210,7 @@ def test_an_audience_list_that_names_us_is_accepted(ring: KeyRing) -> None:
 
 # -- key rotation ----------------------------------------------------------------------------
 
+
 def test_after_rotation_new_tokens_use_the_new_key_and_old_tokens_still_verify(ring: KeyRing) -> None:
     old_kid, old_token = ring.kid, ring.sign(claims())
     new_kid = ring.rotate()
@@ -238,8 +247,14 @@ def test_a_key_retired_longer_than_the_longest_token_life_is_dropped(ring: KeyRi
 SCOPES = [
     (["repository:group/project:pull"], [ScopeRequest("repository", "group/project", ("pull",))]),
     (["repository:group/project:pull,push"], [ScopeRequest("repository", "group/project", ("pull", "push"))]),
-    (["repository:a/b:pull repository:c/d:push"], [ScopeRequest("repository", "a/b", ("pull",)), ScopeRequest("repository", "c/d", ("push",))]),
-    (["repository:a/b:pull", "repository:c/d:delete"], [ScopeRequest("repository", "a/b", ("pull",)), ScopeRequest("repository", "c/d", ("delete",))]),
+    (
+        ["repository:a/b:pull repository:c/d:push"],
+        [ScopeRequest("repository", "a/b", ("pull",)), ScopeRequest("repository", "c/d", ("push",))],
+    ),
+    (
+        ["repository:a/b:pull", "repository:c/d:delete"],
+        [ScopeRequest("repository", "a/b", ("pull",)), ScopeRequest("repository", "c/d", ("delete",))],
+    ),
     (["repository:a/b:*"], [ScopeRequest("repository", "a/b", ("*",))]),
     (["repository(plugin):a/b:pull"], [ScopeRequest("repository", "a/b", ("pull",))]),
     (["registry:catalog:*"], [ScopeRequest("registry", "catalog", ("*",))]),
@@ -251,7 +266,10 @@ SCOPES = [
     (["pull"], []),
     ([""], []),
     ([], []),
-    (["repository:a/b:pull   garbage  repository:c/d:push"], [ScopeRequest("repository", "a/b", ("pull",)), ScopeRequest("repository", "c/d", ("push",))]),
+    (
+        ["repository:a/b:pull   garbage  repository:c/d:push"],
+        [ScopeRequest("repository", "a/b", ("pull",)), ScopeRequest("repository", "c/d", ("push",))],
+    ),
 ]
 
 
@@ -283,16 +301,20 @@ def test_the_first_failures_cost_nothing_then_delays_double_up_to_the_cap() -> N
     assert delays[:FREE_FAILURES] == [0.0] * FREE_FAILURES
     grown = delays[FREE_FAILURES:]
     assert grown[0] > 0
-    assert all(later >= earlier for earlier, later in zip(grown, grown[1:]))
+    assert all(later >= earlier for earlier, later in zip(grown, grown[1:], strict=False))
     assert grown[1] == 2 * grown[0]
     assert max(grown) == MAX_DELAY
 
 
-@pytest.mark.parametrize(("keys", "delayed"), [
-    (["user:alice", "addr:10.0.0.2"], True),
-    (["user:bob", "addr:10.0.0.1"], True),
-    (["user:bob", "addr:10.0.0.2"], False),
-], ids=["same-user-other-address", "other-user-same-address", "unrelated"])
+@pytest.mark.parametrize(
+    ("keys", "delayed"),
+    [
+        (["user:alice", "addr:10.0.0.2"], True),
+        (["user:bob", "addr:10.0.0.1"], True),
+        (["user:bob", "addr:10.0.0.2"], False),
+    ],
+    ids=["same-user-other-address", "other-user-same-address", "unrelated"],
+)
 def test_failures_count_per_user_and_per_address(keys: list[str], delayed: bool) -> None:
     throttle = Throttle()
     fail(throttle, ALICE_HERE, FREE_FAILURES)

@@ -58,7 +58,9 @@ def add_admin_commands(commands: Any) -> None:
     update.add_argument("--tokens-only", choices=["on", "off"], help="refuse password logins to the registry (tokens only)")
     update.add_argument("--admin", choices=["on", "off"])
 
-    project = commands.add_parser("project", help="manage projects").add_subparsers(dest="action", metavar="ACTION", required=True)
+    project = commands.add_parser("project", help="manage projects").add_subparsers(
+        dest="action", metavar="ACTION", required=True
+    )
     create = project.add_parser("create", parents=[common], help="create a project (nested groups allowed: group/sub/project)")
     create.add_argument("path")
     create.add_argument("--public", action="store_true", help="anyone may pull")
@@ -68,7 +70,9 @@ def add_admin_commands(commands: Any) -> None:
     pupdate.add_argument("path")
     pupdate.add_argument("--visibility", choices=["public", "private"])
     pupdate.add_argument("--registry", choices=["on", "off"])
-    member = project.add_parser("member", help="manage members").add_subparsers(dest="member_action", metavar="ACTION", required=True)
+    member = project.add_parser("member", help="manage members").add_subparsers(
+        dest="member_action", metavar="ACTION", required=True
+    )
     madd = member.add_parser("add", parents=[common], help="give a user a role")
     madd.add_argument("path")
     madd.add_argument("user")
@@ -94,8 +98,9 @@ def add_admin_commands(commands: Any) -> None:
 
     gc = commands.add_parser("gc", parents=[common], help="remove blobs and manifest bytes nothing refers to")
     gc.add_argument("--dry-run", action="store_true", help="only say what would be removed")
-    gc.add_argument("--grace", type=parse_duration, default=3600.0,
-                    help="keep blob files younger than this (default 1h): uploads in flight")
+    gc.add_argument(
+        "--grace", type=parse_duration, default=3600.0, help="keep blob files younger than this (default 1h): uploads in flight"
+    )
 
     keys = commands.add_parser("keys", help="token signing keys").add_subparsers(dest="action", metavar="ACTION", required=True)
     keys.add_parser("rotate", parents=[common], help="make a new signing key; the old one verifies until its tokens expire")
@@ -165,7 +170,12 @@ def _dispatch(args: argparse.Namespace, store: AccessStore, data: Any, out: Call
             out({"name": args.name, "admin": args.admin}, f"created user {args.name}{' (admin)' if args.admin else ''}")
         elif action == "list":
             users = [{k: v for k, v in u.items() if k != "password"} for u in store.users()]
-            out(users, "\n".join(f"{u['name']}{'  admin' if u['admin'] else ''}{'  tokens-only' if u['tokens_only'] else ''}" for u in users))
+            out(
+                users,
+                "\n".join(
+                    f"{u['name']}{'  admin' if u['admin'] else ''}{'  tokens-only' if u['tokens_only'] else ''}" for u in users
+                ),
+            )
         elif action == "remove":
             store.remove_user(args.name)
             out({"removed": args.name}, f"removed user {args.name}; their tokens are revoked")
@@ -175,7 +185,10 @@ def _dispatch(args: argparse.Namespace, store: AccessStore, data: Any, out: Call
         elif action == "update":
             changes = {k: v == "on" for k, v in (("tokens_only", args.tokens_only), ("admin", args.admin)) if v}
             store.update_user(args.name, **changes)
-            out({"name": args.name, **changes}, f"updated user {args.name}: " + ", ".join(f"{k}={'on' if v else 'off'}" for k, v in changes.items()))
+            out(
+                {"name": args.name, **changes},
+                f"updated user {args.name}: " + ", ".join(f"{k}={'on' if v else 'off'}" for k, v in changes.items()),
+            )
     elif command == "project":
         _project(args, store, out)
     elif command in ("token", "deploy-token"):
@@ -189,8 +202,11 @@ def _dispatch(args: argparse.Namespace, store: AccessStore, data: Any, out: Call
         except CollectionRunning as exc:
             raise AccessError(str(exc)) from None
         verb = "would remove" if args.dry_run else "removed"
-        out(report.to_json(), f"{verb} {_count(report.links, 'unused link')}, {_count(len(report.blobs), 'blob')} "
-                              f"({_size(report.bytes_freed)}) and the bytes of {_count(len(report.manifests), 'manifest')}")
+        out(
+            report.to_json(),
+            f"{verb} {_count(report.links, 'unused link')}, {_count(len(report.blobs), 'blob')} "
+            f"({_size(report.bytes_freed)}) and the bytes of {_count(len(report.manifests), 'manifest')}",
+        )
     elif command == "keys":
         from tinyreg.access.jwt import KeyRing
 
@@ -205,8 +221,13 @@ def _project(args: argparse.Namespace, store: AccessStore, out: Callable[[Any, s
         out({"path": args.path, "public": args.public}, f"created {'public' if args.public else 'private'} project {args.path}")
     elif action == "list":
         projects = store.projects()
-        out(projects, "\n".join(
-            f"{p['path']:<40} {'public' if p['public'] else 'private':<8} registry {'on' if p['registry_enabled'] else 'off'}" for p in projects))
+        out(
+            projects,
+            "\n".join(
+                f"{p['path']:<40} {'public' if p['public'] else 'private':<8} registry {'on' if p['registry_enabled'] else 'off'}"
+                for p in projects
+            ),
+        )
     elif action == "update":
         public = None if args.visibility is None else args.visibility == "public"
         enabled = None if args.registry is None else args.registry == "on"

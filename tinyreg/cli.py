@@ -24,14 +24,26 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--data", type=Path, help=f"data directory (default ./{Settings.data}; env TINYREG_DATA)")
     serve.add_argument("--config", type=Path, help="TOML file with the same settings (env TINYREG_CONFIG)")
     serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="default info (env TINYREG_LOG_LEVEL)")
-    serve.add_argument("--access-log", action=argparse.BooleanOptionalAction, default=None,
-                       help="a line per request (default on; env TINYREG_ACCESS_LOG)")
+    serve.add_argument(
+        "--access-log",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="a line per request (default on; env TINYREG_ACCESS_LOG)",
+    )
     serve.add_argument("--upload-ttl", type=float, help="seconds before an idle upload expires (default 3600)")
     serve.add_argument("--workers", help="processes sharing the data directory: a number or 'auto' (default 1)")
-    serve.add_argument("--auth", action=argparse.BooleanOptionalAction, default=None,
-                       help="users, projects and tokens (default off; env TINYREG_AUTH=1)")
-    serve.add_argument("--insecure-open", action=argparse.BooleanOptionalAction, default=None,
-                       help="allow serving without --auth on a non-loopback address")
+    serve.add_argument(
+        "--auth",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="users, projects and tokens (default off; env TINYREG_AUTH=1)",
+    )
+    serve.add_argument(
+        "--insecure-open",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="allow serving without --auth on a non-loopback address",
+    )
     serve.add_argument("--token-ttl", type=float, help="seconds a registry token is valid (default 300)")
     serve.add_argument("--realm", help="token endpoint URL to announce (default: from the request's Host)")
     add_admin_commands(commands)
@@ -39,7 +51,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run_serve(settings: Settings) -> int:
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
     count = worker_count(settings.workers)
     if count == 1:
         return _serve_process(settings)
@@ -87,10 +101,12 @@ def _serve_process(settings: Settings, sockets: object = None, *, announce: bool
         failure = first_os_error(exc)
         if failure is None:
             raise
-        print(f"tinyreg: cannot serve on {settings.host}:{settings.port} with data in {settings.data}: {failure.strerror or failure}", file=sys.stderr)
+        print(
+            f"tinyreg: cannot serve on {settings.host}:{settings.port} with data in {settings.data}: {failure.strerror or failure}",
+            file=sys.stderr,
+        )
         return 1
     return 0
-
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -46,7 +46,12 @@ LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 
 def check_exposure(settings: Settings) -> None:
     """Refuse an open registry on a non-loopback address unless explicitly allowed."""
-    if not settings.auth and not settings.insecure_open and settings.host not in LOOPBACK_HOSTS and not settings.host.startswith("127."):
+    if (
+        not settings.auth
+        and not settings.insecure_open
+        and settings.host not in LOOPBACK_HOSTS
+        and not settings.host.startswith("127.")
+    ):
         raise ConfigError(
             f"refusing to serve without --auth on {settings.host}: anyone who can reach it could push and delete. "
             "Use --auth, or --insecure-open if that is really what you want."
@@ -113,8 +118,8 @@ def _from_env(env: Mapping[str, str]) -> dict[str, str]:
     names = {f.name for f in fields(Settings)}
     found = {}
     for key, value in env.items():
-        if key.startswith(ENV_PREFIX) and key[len(ENV_PREFIX):].lower() in names:
-            found[key[len(ENV_PREFIX):].lower()] = value
+        if key.startswith(ENV_PREFIX) and key[len(ENV_PREFIX) :].lower() in names:
+            found[key[len(ENV_PREFIX) :].lower()] = value
     return found
 
 

@@ -16,11 +16,11 @@ class Digest:
     def __str__(self) -> str:
         return f"{self.algorithm}:{self.encoded}"
 
-    def hasher(self) -> "hashlib._Hash":
+    def hasher(self) -> hashlib._Hash:
         """A fresh hash object of this digest's algorithm."""
         return hashlib.new(self.algorithm)
 
     @classmethod
-    def of(cls, data: bytes, algorithm: str = "sha256") -> "Digest":
+    def of(cls, data: bytes, algorithm: str = "sha256") -> Digest:
         """The digest of `data`."""
         return cls(algorithm, hashlib.new(algorithm, data).hexdigest())

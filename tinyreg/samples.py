@@ -57,18 +57,24 @@ def image(*, layers: int = 1, architecture: str = "amd64", os: str = "linux", se
     """An OCI image with `layers` layers, each adding one small file."""
     tars = [_layer(f"layer{i}.txt", f"tinyreg sample {seed} layer {i}\n".encode()) for i in range(layers)]
     compressed = [gzip.compress(t, mtime=0) for t in tars]
-    config = json.dumps({
-        "architecture": architecture,
-        "os": os,
-        "config": {},
-        "rootfs": {"type": "layers", "diff_ids": [sha256(t) for t in tars]},
-    }, sort_keys=True).encode()
-    manifest = json.dumps({
-        "schemaVersion": 2,
-        "mediaType": OCI_MANIFEST,
-        "config": descriptor(CONFIG_TYPE, config),
-        "layers": [descriptor(LAYER_TYPE, c) for c in compressed],
-    }, indent=2).encode()
+    config = json.dumps(
+        {
+            "architecture": architecture,
+            "os": os,
+            "config": {},
+            "rootfs": {"type": "layers", "diff_ids": [sha256(t) for t in tars]},
+        },
+        sort_keys=True,
+    ).encode()
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": descriptor(CONFIG_TYPE, config),
+            "layers": [descriptor(LAYER_TYPE, c) for c in compressed],
+        },
+        indent=2,
+    ).encode()
     return Sample(manifest, OCI_MANIFEST, (config, *compressed))
 
 
@@ -81,10 +87,7 @@ def artifact(
     annotations: dict[str, str] | None = None,
 ) -> Sample:
     """An OCI 1.1 artifact: the empty config, one layer per file, an optional `subject` descriptor."""
-    layers = [
-        descriptor(media_type, data, annotations={"org.opencontainers.image.title": name})
-        for name, data in files.items()
-    ]
+    layers = [descriptor(media_type, data, annotations={"org.opencontainers.image.title": name}) for name, data in files.items()]
     document: dict[str, Any] = {
         "schemaVersion": 2,
         "mediaType": OCI_MANIFEST,

@@ -14,10 +14,10 @@ import shutil
 import tempfile
 import threading
 import time
-from functools import partial
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +62,9 @@ class RunningRegistry:
         """Give `user` a role (guest, reporter, developer, maintainer, owner) in `project`."""
         self._access.set_member(project, user, role)
 
-    def create_token(self, user: str, scopes: list[str] | None = None, *, name: str = "test", expires_in: float | None = None) -> str:
+    def create_token(
+        self, user: str, scopes: list[str] | None = None, *, name: str = "test", expires_in: float | None = None
+    ) -> str:
         """A personal access token of `user` (log in with the user's name and this secret)."""
         expires_at = time.time() + expires_in if expires_in is not None else None
         secret, _ = self._access.create_token("personal", user, name, scopes or ["read_registry", "write_registry"], expires_at)

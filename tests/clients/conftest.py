@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from tinyreg.testing import RunningRegistry
 
 from .tools import (
@@ -29,9 +28,9 @@ from .tools import (
     private_dirs_prefix,
     random_files,
     skopeo_tool,
-    umoci_tool,
     umoci_image,
     umoci_repack,
+    umoci_tool,
 )
 
 INSTALL_HINT = "apt-get install -y skopeo podman buildah umoci; pip install oras"
@@ -59,8 +58,11 @@ def private_dirs_ready(tmp_path_factory: pytest.TempPathFactory) -> None:
     require_executable("unshare")
     probe = tmp_path_factory.mktemp("private-dirs-probe")
     done = subprocess.run([*private_dirs_prefix(probe, probe), "true"], capture_output=True, timeout=30, check=False)
-    require(done.returncode == 0, "running as root, but `unshare --mount` cannot bind private /var/lib and /run: "
-            + done.stderr.decode(errors="replace").strip())
+    require(
+        done.returncode == 0,
+        "running as root, but `unshare --mount` cannot bind private /var/lib and /run: "
+        + done.stderr.decode(errors="replace").strip(),
+    )
 
 
 @pytest.fixture

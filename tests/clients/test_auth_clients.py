@@ -14,9 +14,9 @@ from typing import Any
 
 import httpx
 import pytest
-from auth_helpers import admin_ok, basic_auth
-
 from tinyreg.testing import RunningRegistry, run_registry
+
+from auth_helpers import admin_ok, basic_auth
 
 from .tools import OCI_MANIFEST, Layout, Result, Sandbox, Tool, buildah_scratch_image, random_files
 
@@ -43,7 +43,11 @@ def tinyreg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningRegistr
 
 def served_digest(registry: RunningRegistry, name: str, reference: str) -> str | None:
     """The digest the registry serves for `name:reference` to an admin, or None when there is none."""
-    response = httpx.get(f"{registry.url}/v2/{name}/manifests/{reference}", headers={"Accept": OCI_MANIFEST, **basic_auth("root", PASSWORDS["root"])}, timeout=60)
+    response = httpx.get(
+        f"{registry.url}/v2/{name}/manifests/{reference}",
+        headers={"Accept": OCI_MANIFEST, **basic_auth("root", PASSWORDS["root"])},
+        timeout=60,
+    )
     assert response.status_code in (200, 404), response.text
     return response.headers["Docker-Content-Digest"] if response.status_code == 200 else None
 
@@ -62,7 +66,9 @@ class LoginClient:
         return self.sandbox.registry.host
 
     def login(self, user: str, secret: str) -> Result:
-        return self.tool.run("login", "--tls-verify=false", "--username", user, "--password-stdin", self.host, stdin=secret.encode())
+        return self.tool.run(
+            "login", "--tls-verify=false", "--username", user, "--password-stdin", self.host, stdin=secret.encode()
+        )
 
     def logout(self) -> Result:
         return self.tool.run("logout", self.host)
@@ -71,7 +77,9 @@ class LoginClient:
         """Push the client's image to `ref` (`name:tag`), writing the digest to `pushed.digest`."""
         digest_file = str(self.sandbox.work / "pushed.digest")
         if self.name == "skopeo":
-            return self.tool.run("copy", "--dest-tls-verify=false", "--digestfile", digest_file, self.source, self.sandbox.docker(ref))
+            return self.tool.run(
+                "copy", "--dest-tls-verify=false", "--digestfile", digest_file, self.source, self.sandbox.docker(ref)
+            )
         return self.tool.run("push", "--tls-verify=false", "--digestfile", digest_file, self.source, self.sandbox.docker(ref))
 
     def pushed_digest(self) -> str:
@@ -153,7 +161,9 @@ REFUSED_LOGINS: dict[str, Callable[[RunningRegistry], tuple[str, str]]] = {
 
 
 @pytest.mark.parametrize("case", REFUSED_LOGINS)
-def test_a_refused_login_stores_nothing_and_pushing_stays_refused(client: LoginClient, tinyreg: RunningRegistry, case: str) -> None:
+def test_a_refused_login_stores_nothing_and_pushing_stays_refused(
+    client: LoginClient, tinyreg: RunningRegistry, case: str
+) -> None:
     must_fail(client.login(*REFUSED_LOGINS[case](tinyreg)))
     must_fail(client.push("team/app:refused"))
     assert served_digest(tinyreg, "team/app", "refused") is None
@@ -233,7 +243,9 @@ def test_oras_logs_in_pushes_and_pulls(oras_client: Any, tinyreg: RunningRegistr
     assert [Path(f).read_bytes() for f in files] == [NOTES]
 
 
-def test_oras_token_auth_pulls_a_private_artifact_with_credentials(oras_client: Any, tinyreg: RunningRegistry, tmp_path: Path) -> None:
+def test_oras_token_auth_pulls_a_private_artifact_with_credentials(
+    oras_client: Any, tinyreg: RunningRegistry, tmp_path: Path
+) -> None:
     tinyreg.push_artifact("team/app", "notes", {"notes.txt": NOTES}, artifact_type="application/vnd.tinyreg.notes")
     oras_client.auth.set_basic_auth("bob", PASSWORDS["bob"])
     manifest = oras_client.get_manifest(f"{tinyreg.host}/team/app:notes")

@@ -6,7 +6,6 @@ import gzip
 import json
 
 import pytest
-
 from tinyreg.testing import RunningRegistry
 
 from .tools import OCI_MANIFEST, Layout, RegistryView, Sandbox, Tool, sha256

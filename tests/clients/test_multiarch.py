@@ -37,8 +37,17 @@ def manifest_list(buildah: Tool, name: str = "multi") -> str:
 def push_list(buildah: Tool, sandbox: Sandbox, destination: str, *extra: str) -> str:
     """`buildah manifest push --all` of a fresh list; the digest buildah reports."""
     digest_file = sandbox.work / "list.digest"
-    buildah("manifest", "push", "--all", "--tls-verify=false", "--digestfile", str(digest_file), *extra,
-            manifest_list(buildah), destination)
+    buildah(
+        "manifest",
+        "push",
+        "--all",
+        "--tls-verify=false",
+        "--digestfile",
+        str(digest_file),
+        *extra,
+        manifest_list(buildah),
+        destination,
+    )
     return digest_file.read_text().strip()
 
 
@@ -87,8 +96,14 @@ def test_skopeo_copy_all_pushes_an_index_and_its_children_byte_for_byte(
     local_digest = layout.descriptor("v1")["digest"]
     local_index = layout.blob(local_digest)
 
-    skopeo("copy", "--all", "--preserve-digests", "--dest-tls-verify=false", f"oci:{layout.path}:v1",
-           sandbox.docker("group/project/my/multi:v1"))
+    skopeo(
+        "copy",
+        "--all",
+        "--preserve-digests",
+        "--dest-tls-verify=false",
+        f"oci:{layout.path}:v1",
+        sandbox.docker("group/project/my/multi:v1"),
+    )
 
     response = registry_view.present_manifest("group/project/my/multi", "v1")
     assert response.content == local_index
@@ -111,8 +126,15 @@ def test_skopeo_resolves_the_index_to_the_child_for_the_requested_architecture(
     pulled = Layout(sandbox.work / "pulled")
 
     inspected = skopeo("--override-arch", arch, "inspect", "--tls-verify=false", sandbox.docker("group/project/multi:v1")).json()
-    skopeo("--override-arch", arch, "copy", "--preserve-digests", "--src-tls-verify=false",
-           sandbox.docker("group/project/multi:v1"), f"oci:{pulled.path}:{arch}")
+    skopeo(
+        "--override-arch",
+        arch,
+        "copy",
+        "--preserve-digests",
+        "--src-tls-verify=false",
+        sandbox.docker("group/project/multi:v1"),
+        f"oci:{pulled.path}:{arch}",
+    )
 
     assert (inspected["Digest"], inspected["Architecture"]) == (index_digest, arch)
     image = pulled.image(arch)

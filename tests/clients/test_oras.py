@@ -35,8 +35,9 @@ def descriptor(media_type: str, content: bytes, **extra: Any) -> dict[str, Any]:
 
 def served_manifest(client: Any, name: str, reference: str) -> tuple[bytes, dict[str, Any]]:
     """The manifest bytes the registry serves, checked against the digest it claims."""
-    response = client.do_request(f"http://{client.hostname}/v2/{name}/manifests/{reference}", "GET",
-                                 headers={"Accept": f"{OCI_MANIFEST}, {OCI_INDEX}"})
+    response = client.do_request(
+        f"http://{client.hostname}/v2/{name}/manifests/{reference}", "GET", headers={"Accept": f"{OCI_MANIFEST}, {OCI_INDEX}"}
+    )
     assert response.status_code == 200, response.text
     assert response.headers["Docker-Content-Digest"] == sha256(response.content)
     return response.content, response.json()
@@ -63,9 +64,14 @@ def artifact(client: Any, name: str, work: Path, *, subject: dict[str, Any] | No
     config["data"] = base64.b64encode(EMPTY_JSON).decode()
     layer = upload(client, name, write(work / "sbom.json", b'{"packages": ["tinyreg"]}'), SBOM_TYPE)
     layer["annotations"] = {"org.opencontainers.image.title": "sbom.json"}
-    manifest: dict[str, Any] = {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": SBOM_TYPE,
-                                "config": config, "layers": [layer],
-                                "annotations": {"org.example.kind": "sbom"}}
+    manifest: dict[str, Any] = {
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "artifactType": SBOM_TYPE,
+        "config": config,
+        "layers": [layer],
+        "annotations": {"org.example.kind": "sbom"},
+    }
     if subject is not None:
         manifest["subject"] = subject
     return manifest
@@ -79,10 +85,14 @@ def test_push_and_pull_files_with_custom_media_types_and_config(oras_client: Any
     target = f"{oras_client.hostname}/group/project/files:v1"
 
     pushed = oras_client.push(
-        target=target, disable_path_validation=True, quiet=True,
+        target=target,
+        disable_path_validation=True,
+        quiet=True,
         files=[f"{notes}:application/vnd.tinyreg.notes", f"{model}:application/vnd.tinyreg.model"],
         manifest_config=f"{config}:application/vnd.tinyreg.config.v1+json",
-        manifest_annotations={"org.example.purpose": "test"}, do_chunked=chunked, chunk_size=1000,
+        manifest_annotations={"org.example.purpose": "test"},
+        do_chunked=chunked,
+        chunk_size=1000,
     )
     pulled = oras_client.pull(target=target, outdir=str(tmp_path / "out"))
 
@@ -91,7 +101,9 @@ def test_push_and_pull_files_with_custom_media_types_and_config(oras_client: Any
     assert pushed.headers["Docker-Content-Digest"] == sha256(raw)
     assert manifest["config"] == descriptor("application/vnd.tinyreg.config.v1+json", config.read_bytes())
     assert [(layer["mediaType"], layer["annotations"]["org.opencontainers.image.title"]) for layer in manifest["layers"]] == [
-        ("application/vnd.tinyreg.notes", "notes.txt"), ("application/vnd.tinyreg.model", "model.bin")]
+        ("application/vnd.tinyreg.notes", "notes.txt"),
+        ("application/vnd.tinyreg.model", "model.bin"),
+    ]
     assert manifest["annotations"] == {"org.example.purpose": "test"}
     assert sorted(Path(path).name for path in pulled) == ["model.bin", "notes.txt"]
     assert (tmp_path / "out" / "notes.txt").read_bytes() == notes.read_bytes()
@@ -136,9 +148,13 @@ def test_artifacts_with_a_subject_are_found_through_the_referrers_api(oras_clien
     signature = write(tmp_path / "sig" / "signature.txt", b"signed\n")
     signature_config = write(tmp_path / "sig" / "config.json", b'{"signer": "tests"}')
     signed = oras_client.push(
-        target=f"{oras_client.hostname}/{name}:signature", files=[f"{signature}:application/vnd.tinyreg.signature"],
-        manifest_config=f"{signature_config}:{SIGNATURE_CONFIG_TYPE}", subject=oras.oci.Subject(**subject),
-        disable_path_validation=True, quiet=True)
+        target=f"{oras_client.hostname}/{name}:signature",
+        files=[f"{signature}:application/vnd.tinyreg.signature"],
+        manifest_config=f"{signature_config}:{SIGNATURE_CONFIG_TYPE}",
+        subject=oras.oci.Subject(**subject),
+        disable_path_validation=True,
+        quiet=True,
+    )
     sbom = put_manifest(oras_client, name, "sbom", artifact(oras_client, name, tmp_path / "sbom", subject=subject))
 
     assert signed.headers["OCI-Subject"] == subject["digest"] == sbom.headers["OCI-Subject"]
@@ -152,8 +168,7 @@ def test_artifacts_with_a_subject_are_found_through_the_referrers_api(oras_clien
     sbom_raw, _ = served_manifest(oras_client, name, "sbom")
     assert found == {
         sha256(signature_raw): descriptor(OCI_MANIFEST, signature_raw, artifactType=SIGNATURE_CONFIG_TYPE),
-        sha256(sbom_raw): descriptor(OCI_MANIFEST, sbom_raw, artifactType=SBOM_TYPE,
-                                     annotations={"org.example.kind": "sbom"}),
+        sha256(sbom_raw): descriptor(OCI_MANIFEST, sbom_raw, artifactType=SBOM_TYPE, annotations={"org.example.kind": "sbom"}),
     }
 
 
@@ -174,7 +189,9 @@ def test_the_referrers_api_filters_by_artifact_type(oras_client: Any, tmp_path: 
 
 def test_a_manifest_without_referrers_has_an_empty_referrers_index(oras_client: Any, tmp_path: Path) -> None:
     image = write(tmp_path / "alone.txt", b"nobody refers to me\n")
-    oras_client.push(target=f"{oras_client.hostname}/group/alone:v1", files=[str(image)], disable_path_validation=True, quiet=True)
+    oras_client.push(
+        target=f"{oras_client.hostname}/group/alone:v1", files=[str(image)], disable_path_validation=True, quiet=True
+    )
     raw, _ = served_manifest(oras_client, "group/alone", "v1")
 
     listed = referrers(oras_client, "group/alone", sha256(raw))

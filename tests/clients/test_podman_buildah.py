@@ -63,9 +63,7 @@ def test_buildah_builds_from_scratch_and_pushes(
         registry_view.blob("group/project/scratch", layer["digest"])
 
 
-def test_buildah_commit_writes_straight_to_the_registry(
-    buildah: Tool, sandbox: Sandbox, registry_view: RegistryView
-) -> None:
+def test_buildah_commit_writes_straight_to_the_registry(buildah: Tool, sandbox: Sandbox, registry_view: RegistryView) -> None:
     container = buildah("from", "scratch").text.strip()
     source = sandbox.work / "files"
     source.mkdir()
@@ -156,9 +154,7 @@ def test_podman_search_list_tags_shows_the_tags_of_a_repository(buildah: Tool, p
     assert sorted(listed[0]["Tags"]) == ["latest", "v1", "v2"]
 
 
-def test_podman_pushes_and_pulls_a_zstd_layer(
-    buildah: Tool, podman: Tool, sandbox: Sandbox, registry_view: RegistryView
-) -> None:
+def test_podman_pushes_and_pulls_a_zstd_layer(buildah: Tool, podman: Tool, sandbox: Sandbox, registry_view: RegistryView) -> None:
     image = buildah_scratch_image(buildah, "app", [random_files("zstd", size=64 * 1024)])
     expected_diff_ids = diff_ids(buildah, image)
 

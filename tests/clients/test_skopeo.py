@@ -82,8 +82,14 @@ def test_a_second_tag_names_the_same_manifest(
     image = umoci_layout("v1")
     push(skopeo, sandbox, "v1", "group/project/image:v1")
 
-    skopeo("copy", "--preserve-digests", "--src-tls-verify=false", "--dest-tls-verify=false",
-           sandbox.docker("group/project/image:v1"), sandbox.docker("group/project/image:stable"))
+    skopeo(
+        "copy",
+        "--preserve-digests",
+        "--src-tls-verify=false",
+        "--dest-tls-verify=false",
+        sandbox.docker("group/project/image:v1"),
+        sandbox.docker("group/project/image:stable"),
+    )
 
     assert registry_view.tags("group/project/image") == ["stable", "v1"]
     for tag in ("v1", "stable"):
@@ -135,9 +141,7 @@ def test_list_tags_of_an_unknown_repository_fails(skopeo: Tool, sandbox: Sandbox
     assert "404" in failed.stderr or "name unknown" in failed.stderr.lower(), failed.describe()
 
 
-def test_copy_back_into_a_fresh_layout_is_byte_identical(
-    skopeo: Tool, sandbox: Sandbox, umoci_layout: ImageFactory
-) -> None:
+def test_copy_back_into_a_fresh_layout_is_byte_identical(skopeo: Tool, sandbox: Sandbox, umoci_layout: ImageFactory) -> None:
     image = umoci_layout("v1", layer_count=3)
     push(skopeo, sandbox, "v1", "group/project/image:v1")
     fresh = sandbox.work / "fresh"
@@ -156,8 +160,9 @@ def test_format_v2s2_is_stored_and_served_as_a_docker_manifest(
 ) -> None:
     image = umoci_layout("v1", layer_count=3)
 
-    skopeo("copy", "--format", "v2s2", "--dest-tls-verify=false", f"oci:{sandbox.layout}:v1",
-           sandbox.docker("group/project:docker"))
+    skopeo(
+        "copy", "--format", "v2s2", "--dest-tls-verify=false", f"oci:{sandbox.layout}:v1", sandbox.docker("group/project:docker")
+    )
 
     response = registry_view.present_manifest("group/project", "docker")
     document = response.json()
@@ -177,8 +182,15 @@ def test_format_oci_turns_a_docker_manifest_back_into_an_oci_one(
     layout_ref = f"oci:{sandbox.layout}:v1"
     skopeo("copy", "--format", "v2s2", "--dest-tls-verify=false", layout_ref, sandbox.docker("group/project:docker"))
 
-    skopeo("copy", "--format", "oci", "--src-tls-verify=false", "--dest-tls-verify=false",
-           sandbox.docker("group/project:docker"), sandbox.docker("group/project/oci:v1"))
+    skopeo(
+        "copy",
+        "--format",
+        "oci",
+        "--src-tls-verify=false",
+        "--dest-tls-verify=false",
+        sandbox.docker("group/project:docker"),
+        sandbox.docker("group/project/oci:v1"),
+    )
 
     response = registry_view.present_manifest("group/project/oci", "v1")
     document = response.json()
@@ -195,8 +207,9 @@ def test_a_schema1_manifest_is_refused_or_served_under_the_digest_clients_comput
     """Docker clients digest a signed schema1 manifest over its JWS payload, not over the signed bytes."""
     umoci_layout("v1")
 
-    pushed = skopeo.run("copy", "--format", "v2s1", "--dest-tls-verify=false", f"oci:{sandbox.layout}:v1",
-                        sandbox.docker("group/project:schema1"))
+    pushed = skopeo.run(
+        "copy", "--format", "v2s1", "--dest-tls-verify=false", f"oci:{sandbox.layout}:v1", sandbox.docker("group/project:schema1")
+    )
 
     if pushed.returncode != 0:
         assert "manifest" in pushed.stderr, pushed.describe()

@@ -25,8 +25,14 @@ def test_copy_between_repositories_mounts_every_layer_instead_of_uploading_it(
     image = umoci_layout("v1", layer_count=3)
     push(skopeo, sandbox, "v1", "group/source/app:v1")
 
-    copied = skopeo("--debug", "copy", "--src-tls-verify=false", "--dest-tls-verify=false",
-                    sandbox.docker("group/source/app:v1"), sandbox.docker("group/target/app:v1"))
+    copied = skopeo(
+        "--debug",
+        "copy",
+        "--src-tls-verify=false",
+        "--dest-tls-verify=false",
+        sandbox.docker("group/source/app:v1"),
+        sandbox.docker("group/target/app:v1"),
+    )
 
     log = copied.stderr
     base = f"{sandbox.registry.url}/v2/group/target/app/blobs/uploads/"
@@ -118,8 +124,14 @@ def test_a_100_mib_random_layer_is_pushed_and_pulled_back_byte_for_byte(
     head = registry_view.client.head(f"/v2/group/project/big/blobs/{layer_digest}")
     assert (head.status_code, int(head.headers["Content-Length"])) == (200, len(image.layers[0]))
     pulled_layout = sandbox.work / "pulled"
-    skopeo("copy", "--preserve-digests", "--src-tls-verify=false", sandbox.docker("group/project/big:v1"),
-           f"oci:{pulled_layout}:big", timeout=900)
+    skopeo(
+        "copy",
+        "--preserve-digests",
+        "--src-tls-verify=false",
+        sandbox.docker("group/project/big:v1"),
+        f"oci:{pulled_layout}:big",
+        timeout=900,
+    )
 
     pulled = Layout(pulled_layout).image("big")
     assert pulled.manifest == image.manifest

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-
 from tinyreg.testing import RunningRegistry
 
 DEFAULT_TIMEOUT = 180.0
@@ -127,8 +126,20 @@ def make_sandbox(root: Path, registry: RunningRegistry, runroot: Path) -> Sandbo
     """Create the private files and directories of a sandbox under `root` (and `runroot`)."""
     home = root / "home"
     etc = root / "etc"
-    dirs = [home, etc, etc / "registries.d", etc / "docker", root / "storage", runroot,
-            root / "var-lib", root / "host-run", etc / "networks", root / "tmp" / "libpod", root / "run", root / "work"]
+    dirs = [
+        home,
+        etc,
+        etc / "registries.d",
+        etc / "docker",
+        root / "storage",
+        runroot,
+        root / "var-lib",
+        root / "host-run",
+        etc / "networks",
+        root / "tmp" / "libpod",
+        root / "run",
+        root / "work",
+    ]
     for path in dirs:
         path.mkdir(parents=True, exist_ok=True)
     (root / "run").chmod(0o700)
@@ -137,9 +148,7 @@ def make_sandbox(root: Path, registry: RunningRegistry, runroot: Path) -> Sandbo
         f'[[registry]]\nlocation = "{registry.host}"\ninsecure = true\n'
     )
     (etc / "policy.json").write_text(json.dumps({"default": [{"type": "insecureAcceptAnything"}]}))
-    (etc / "storage.conf").write_text(
-        f'[storage]\ndriver = "vfs"\ngraphroot = "{root / "storage"}"\nrunroot = "{runroot}"\n'
-    )
+    (etc / "storage.conf").write_text(f'[storage]\ndriver = "vfs"\ngraphroot = "{root / "storage"}"\nrunroot = "{runroot}"\n')
     (etc / "containers.conf").write_text(
         f'[engine]\nevents_logger = "none"\ncgroup_manager = "cgroupfs"\ntmp_dir = "{root / "tmp" / "libpod"}"\n'
         f'image_copy_tmp_dir = "{root / "tmp"}"\n\n'
@@ -178,8 +187,9 @@ class Tool:
         """Run the tool with `args` and return what it printed, whatever its exit status."""
         argv = [*self.argv, *args]
         try:
-            done = subprocess.run(argv, input=stdin, capture_output=True, env=self.sandbox.env,
-                                  cwd=self.sandbox.work, timeout=timeout, check=False)
+            done = subprocess.run(
+                argv, input=stdin, capture_output=True, env=self.sandbox.env, cwd=self.sandbox.work, timeout=timeout, check=False
+            )
         except subprocess.TimeoutExpired as exc:
             stderr = (exc.stderr or b"").decode(errors="replace")
             raise AssertionError(f"`{' '.join(argv)}` did not finish within {timeout}s\n{stderr[-12000:]}") from None
@@ -206,20 +216,45 @@ def push_args(sandbox: Sandbox, tag: str, name: str, *extra: str) -> list[str]:
 def skopeo_tool(sandbox: Sandbox) -> Tool:
     """skopeo with the sandbox's registries.conf, policy, registries.d and tmpdir."""
     etc = sandbox.etc
-    return Tool(sandbox, ["skopeo", "--registries-conf", str(etc / "registries.conf"), "--policy", str(etc / "policy.json"),
-                          "--registries.d", str(etc / "registries.d"), "--tmpdir", str(sandbox.tmp)])
+    return Tool(
+        sandbox,
+        [
+            "skopeo",
+            "--registries-conf",
+            str(etc / "registries.conf"),
+            "--policy",
+            str(etc / "policy.json"),
+            "--registries.d",
+            str(etc / "registries.d"),
+            "--tmpdir",
+            str(sandbox.tmp),
+        ],
+    )
 
 
 def podman_tool(sandbox: Sandbox) -> Tool:
     """podman on the sandbox's vfs storage."""
-    return Tool(sandbox, ["podman", "--root", str(sandbox.storage), "--runroot", str(sandbox.runroot),
-                          "--storage-driver", "vfs", "--tmpdir", str(sandbox.tmp / "libpod")])
+    return Tool(
+        sandbox,
+        [
+            "podman",
+            "--root",
+            str(sandbox.storage),
+            "--runroot",
+            str(sandbox.runroot),
+            "--storage-driver",
+            "vfs",
+            "--tmpdir",
+            str(sandbox.tmp / "libpod"),
+        ],
+    )
 
 
 def buildah_tool(sandbox: Sandbox) -> Tool:
     """buildah on the sandbox's vfs storage."""
-    return Tool(sandbox, ["buildah", "--root", str(sandbox.storage), "--runroot", str(sandbox.runroot),
-                          "--storage-driver", "vfs"])
+    return Tool(
+        sandbox, ["buildah", "--root", str(sandbox.storage), "--runroot", str(sandbox.runroot), "--storage-driver", "vfs"]
+    )
 
 
 def umoci_tool(sandbox: Sandbox) -> Tool:
@@ -297,8 +332,7 @@ def write_tree(root: Path, files: Mapping[str, bytes]) -> Path:
     return root
 
 
-def umoci_image(umoci: Tool, layout: Path, tag: str, layers: Sequence[Mapping[str, bytes]],
-                *, arch: str = "amd64") -> LocalImage:
+def umoci_image(umoci: Tool, layout: Path, tag: str, layers: Sequence[Mapping[str, bytes]], *, arch: str = "amd64") -> LocalImage:
     """Build `layout:tag` with `umoci new` + one `umoci insert` per layer, for `arch`."""
     image = f"{layout}:{tag}"
     if not (layout / "index.json").exists():

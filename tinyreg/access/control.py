@@ -18,7 +18,6 @@ from tinyreg.access.store import AccessStore
 from tinyreg.access.throttle import Throttle
 from tinyreg.storage.meta import Meta
 
-
 PASSWORD_CHECKS_AT_ONCE = 2
 MAX_NAME_BYTES = 255
 

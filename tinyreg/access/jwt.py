@@ -108,7 +108,9 @@ class KeyRing:
         signature = self.signing_key.sign(signing_input.encode()).signature
         return f"{signing_input}.{b64url(signature)}"
 
-    def verify(self, token: str, *, audience: str, issuer: str, now: float | None = None, leeway: float = DEFAULT_LEEWAY) -> dict[str, Any]:
+    def verify(
+        self, token: str, *, audience: str, issuer: str, now: float | None = None, leeway: float = DEFAULT_LEEWAY
+    ) -> dict[str, Any]:
         """The claims of a token this registry signed and that is valid now; TokenError otherwise."""
         parts = token.split(".")
         if len(parts) != 3:

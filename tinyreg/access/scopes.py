@@ -49,7 +49,10 @@ def token_actions(access: list[Any], repo: str) -> frozenset[str]:
 def grants_catalog(access: list[Any] | None) -> bool:
     """Whether a token's `access` claim lets its holder list the catalog."""
     return access is not None and any(
-        isinstance(entry, dict) and entry.get("type") == "registry" and entry.get("name") == "catalog"
-        and isinstance(entry.get("actions"), list) and "*" in entry["actions"]
+        isinstance(entry, dict)
+        and entry.get("type") == "registry"
+        and entry.get("name") == "catalog"
+        and isinstance(entry.get("actions"), list)
+        and "*" in entry["actions"]
         for entry in access
     )

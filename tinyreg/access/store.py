@@ -44,8 +44,15 @@ class TokenRecord:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "id": self.id, "kind": self.kind, "name": self.name, "username": self.username, "owner": self.owner,
-            "scopes": list(self.scopes), "expires_at": self.expires_at, "revoked": self.revoked, "created": self.created,
+            "id": self.id,
+            "kind": self.kind,
+            "name": self.name,
+            "username": self.username,
+            "owner": self.owner,
+            "scopes": list(self.scopes),
+            "expires_at": self.expires_at,
+            "revoked": self.revoked,
+            "created": self.created,
         }
 
 
@@ -74,9 +81,15 @@ class AccessStore:
 
     def add_user(self, name: str, password: str | None, *, admin: bool = False) -> None:
         if USERNAME_RE.fullmatch(name) is None:
-            raise AccessError(f"invalid user name {name!r}: letters, digits, '_', '.', '-' (1-64, starting with a letter or digit)")
-        record = {"admin": admin, "password": secrets.hash_password(password) if password else None,
-                  "tokens_only": False, "created": time.time()}
+            raise AccessError(
+                f"invalid user name {name!r}: letters, digits, '_', '.', '-' (1-64, starting with a letter or digit)"
+            )
+        record = {
+            "admin": admin,
+            "password": secrets.hash_password(password) if password else None,
+            "tokens_only": False,
+            "created": time.time(),
+        }
 
         def change(txn: Any) -> None:
             if txn.get(name.encode(), db=self.meta.db["users"]) is not None:
@@ -105,6 +118,7 @@ class AccessStore:
 
     def remove_user(self, name: str) -> None:
         """Remove a user, their memberships, and revoke their tokens."""
+
         def change(txn: Any) -> None:
             if not self.meta.delete(txn, "users", name.encode()):
                 raise AccessError(f"no user {name!r}")
@@ -178,7 +192,9 @@ class AccessStore:
     def members(self, path: str) -> dict[str, str]:
         prefix = keys.repo_prefix(path)
         with self.meta.read() as txn:
-            return {k[len(prefix):].decode(): self.meta.decode_value(v)["role"] for k, v in self.meta.scan(txn, "members", prefix)}
+            return {
+                k[len(prefix) :].decode(): self.meta.decode_value(v)["role"] for k, v in self.meta.scan(txn, "members", prefix)
+            }
 
     def project_access(self, repo: str, username: str | None) -> ProjectAccess | None:
         """The project owning `repo` and `username`'s role in it (one read snapshot)."""
@@ -198,7 +214,9 @@ class AccessStore:
 
     # -- tokens --------------------------------------------------------------------------
 
-    def create_token(self, kind: str, owner: str, name: str, scopes: list[str], expires_at: float | None) -> tuple[str, TokenRecord]:
+    def create_token(
+        self, kind: str, owner: str, name: str, scopes: list[str], expires_at: float | None
+    ) -> tuple[str, TokenRecord]:
         """Make a token for a user (`personal`) or a project (`deploy`); return its secret (shown once)."""
         checked = _check_scopes(scopes)
         secret = secrets.new_token(secrets.PERSONAL_PREFIX if kind == "personal" else secrets.DEPLOY_PREFIX)
@@ -233,7 +251,9 @@ class AccessStore:
         with self.meta.read() as txn:
             rows = [self.meta.get(txn, "tokens", key) for _, key in self.meta.scan(txn, "token_ids", b"")]
         records = [TokenRecord(**row) for row in rows if row]
-        return sorted((r for r in records if (kind is None or r.kind == kind) and (owner is None or r.owner == owner)), key=lambda r: r.id)
+        return sorted(
+            (r for r in records if (kind is None or r.kind == kind) and (owner is None or r.owner == owner)), key=lambda r: r.id
+        )
 
     def revoke_token(self, token_id: int) -> TokenRecord:
         def change(txn: Any) -> TokenRecord:

@@ -118,7 +118,9 @@ class Response:
     stream: AsyncIterator[bytes] | None = None
 
 
-def json_response(status: int, document: Any, headers: dict[str, str] | None = None, content_type: str = "application/json") -> Response:
+def json_response(
+    status: int, document: Any, headers: dict[str, str] | None = None, content_type: str = "application/json"
+) -> Response:
     """A JSON body with its Content-Type."""
     return Response(status, {"Content-Type": content_type, **(headers or {})}, json.dumps(document).encode())
 

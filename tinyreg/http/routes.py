@@ -37,7 +37,12 @@ def _classify(path: str) -> Route | None:
         return Route("uploads", head[: -len("/blobs/uploads")])
     if head.endswith("/blobs") and reference == "uploads":
         return Route("uploads", head[: -len("/blobs")])
-    for suffix, resource in (("/manifests", "manifests"), ("/blobs/uploads", "uploads"), ("/blobs", "blobs"), ("/referrers", "referrers")):
+    for suffix, resource in (
+        ("/manifests", "manifests"),
+        ("/blobs/uploads", "uploads"),
+        ("/blobs", "blobs"),
+        ("/referrers", "referrers"),
+    ):
         if head.endswith(suffix) and reference:
             return Route(resource, head[: -len(suffix)], reference)
     if head.endswith("/tags") and reference == "list":

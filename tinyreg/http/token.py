@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -18,7 +18,7 @@ FORM_LIMIT = 64 * 1024
 
 
 def _iso(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp, timezone.utc).isoformat().replace("+00:00", "Z")
+    return datetime.fromtimestamp(timestamp, UTC).isoformat().replace("+00:00", "Z")
 
 
 def _answer(status: int, document: dict[str, Any]) -> Response:
@@ -78,7 +78,9 @@ class TokenEndpoint:
             except TokenError as exc:
                 return _answer(400, {"error": "invalid_grant", "error_description": str(exc)})
         else:
-            return _answer(400, {"error": "unsupported_grant_type", "error_description": f"grant_type {grant!r} is not supported"})
+            return _answer(
+                400, {"error": "unsupported_grant_type", "error_description": f"grant_type {grant!r} is not supported"}
+            )
         scopes = field("scope").split()
         body = self._tokens(principal, scopes, refresh=grant == "password" and field("access_type") == "offline")
         if grant == "refresh_token":

@@ -11,20 +11,26 @@ from tinyreg.registry.uploads import Upload
 
 
 def _progress(name: str, upload: Upload, status: int) -> Response:
-    return Response(status, {
-        "Location": f"/v2/{name}/blobs/uploads/{upload.id}",
-        "Range": upload_range(upload.size),
-        "Docker-Upload-UUID": upload.id,
-        "Content-Length": "0",
-    })
+    return Response(
+        status,
+        {
+            "Location": f"/v2/{name}/blobs/uploads/{upload.id}",
+            "Range": upload_range(upload.size),
+            "Docker-Upload-UUID": upload.id,
+            "Content-Length": "0",
+        },
+    )
 
 
 def _created(name: str, digest: Digest) -> Response:
-    return Response(201, {
-        "Location": f"/v2/{name}/blobs/{digest}",
-        "Docker-Content-Digest": str(digest),
-        "Content-Length": "0",
-    })
+    return Response(
+        201,
+        {
+            "Location": f"/v2/{name}/blobs/{digest}",
+            "Docker-Content-Digest": str(digest),
+            "Content-Length": "0",
+        },
+    )
 
 
 def _required_digest(request: Request) -> Digest:

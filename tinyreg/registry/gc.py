@@ -166,7 +166,9 @@ def _collect(meta: Meta, store: FileBlobStore, *, grace: float, dry_run: bool) -
     return report
 
 
-def _decide(meta: Meta, txn: Any, moved: dict[str, Any], rows: set[str], data: set[str], grace: float, report: GcReport) -> tuple[set[str], list[str]]:
+def _decide(
+    meta: Meta, txn: Any, moved: dict[str, Any], rows: set[str], data: set[str], grace: float, report: GcReport
+) -> tuple[set[str], list[str]]:
     """In one write transaction: drop dead links, and the rows of blobs still unreferenced."""
     now_refs = _referenced(meta, txn, time.time(), grace)
     for key in now_refs.dead_links:
@@ -221,4 +223,3 @@ def _restore(store: FileBlobStore) -> int:
             os.replace(entry.path, target)
             restored += 1
     return restored
-

@@ -73,7 +73,7 @@ class Listings:
         descriptors = []
         with self.meta.read() as txn:
             for key, _ in self.meta.scan(txn, "referrers", prefix):
-                digest = key[len(prefix):].decode()
+                digest = key[len(prefix) :].decode()
                 row = self.meta.get(txn, "manifests", keys.repo_key(repo, digest))
                 if row is None or (artifact_type and row.get("artifact_type") != artifact_type):
                     continue

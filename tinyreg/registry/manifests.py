@@ -32,12 +32,14 @@ SCHEMA1_TYPES = frozenset({DOCKER_V1, DOCKER_V1_SIGNED})
 #: Content-Types that say nothing about the manifest, so the body's own `mediaType` decides.
 GENERIC_TYPES = frozenset({"", "application/json", "application/octet-stream", "text/plain"})
 #: Layers of these types live elsewhere (their `urls`); the registry need not hold them.
-FOREIGN_LAYER_TYPES = frozenset({
-    "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
-    "application/vnd.oci.image.layer.nondistributable.v1.tar",
-    "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
-    "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd",
-})
+FOREIGN_LAYER_TYPES = frozenset(
+    {
+        "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
+        "application/vnd.oci.image.layer.nondistributable.v1.tar",
+        "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
+        "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)

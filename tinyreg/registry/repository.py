@@ -57,24 +57,33 @@ class Manifests:
         db = self.meta.db
         for blob in parsed.blobs:
             if txn.get(keys.repo_key(repo, str(blob)), db=db["links"]) is None:
-                raise RegistryError("MANIFEST_BLOB_UNKNOWN", f"blob {blob} is not in repository {repo}", detail={"digest": str(blob)})
+                raise RegistryError(
+                    "MANIFEST_BLOB_UNKNOWN", f"blob {blob} is not in repository {repo}", detail={"digest": str(blob)}
+                )
         for child in parsed.manifests:
             if txn.get(keys.repo_key(repo, str(child)), db=db["manifests"]) is None:
-                raise RegistryError("MANIFEST_BLOB_UNKNOWN", f"manifest {child} is not in repository {repo}", detail={"digest": str(child)})
+                raise RegistryError(
+                    "MANIFEST_BLOB_UNKNOWN", f"manifest {child} is not in repository {repo}", detail={"digest": str(child)}
+                )
         now = time.time()
         if txn.get(digest.encode(), db=db["manifest_data"]) is None:
             txn.put(digest.encode(), data, db=db["manifest_data"])
         row_key = keys.repo_key(repo, digest)
         old = self.meta.get(txn, "manifests", row_key)
-        self.meta.put(txn, "manifests", row_key, {
-            "media_type": parsed.media_type,
-            "size": len(data),
-            "artifact_type": parsed.artifact_type,
-            "subject": str(parsed.subject) if parsed.subject else None,
-            "annotations": parsed.annotations,
-            "refs": [str(d) for d in (*parsed.blobs, *parsed.manifests)],
-            "created": old["created"] if old else now,
-        })
+        self.meta.put(
+            txn,
+            "manifests",
+            row_key,
+            {
+                "media_type": parsed.media_type,
+                "size": len(data),
+                "artifact_type": parsed.artifact_type,
+                "subject": str(parsed.subject) if parsed.subject else None,
+                "annotations": parsed.annotations,
+                "refs": [str(d) for d in (*parsed.blobs, *parsed.manifests)],
+                "created": old["created"] if old else now,
+            },
+        )
         if tag is not None:
             txn.put(keys.repo_key(repo, tag), digest.encode(), db=db["tags"])
         if parsed.subject is not None:

@@ -47,7 +47,7 @@ class Upload:
         return {"repo": self.repo, "size": self.size, "started": self.started, "updated": self.updated}
 
     @classmethod
-    def from_row(cls, upload_id: str, row: dict[str, Any]) -> "Upload":
+    def from_row(cls, upload_id: str, row: dict[str, Any]) -> Upload:
         return cls(upload_id, str(row["repo"]), int(row["size"]), float(row["started"]), float(row["updated"]))
 
 

@@ -31,9 +31,9 @@ from __future__ import annotations
 
 import os
 from bisect import bisect_left
-from itertools import islice
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from itertools import islice
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -43,8 +43,20 @@ import lmdb
 T = TypeVar("T")
 
 SUBDBS = (
-    "repos", "blobs", "links", "manifests", "manifest_data", "tags", "referrers", "uploads",
-    "users", "projects", "members", "tokens", "token_ids", "counters",
+    "repos",
+    "blobs",
+    "links",
+    "manifests",
+    "manifest_data",
+    "tags",
+    "referrers",
+    "uploads",
+    "users",
+    "projects",
+    "members",
+    "tokens",
+    "token_ids",
+    "counters",
 )
 INITIAL_MAP_SIZE = 4 * 1024 * 1024 * 1024  # address space only: the file grows with its data
 SCAN_BATCH = 1024
@@ -109,7 +121,9 @@ class Meta:
     def delete(self, txn: lmdb.Transaction, db: str, key: bytes) -> bool:
         return txn.delete(key, db=self.db[db])
 
-    def scan_names(self, txn: lmdb.Transaction, db: str, prefix: bytes, *, after: bytes | None, limit: int) -> tuple[list[str], bool]:
+    def scan_names(
+        self, txn: lmdb.Transaction, db: str, prefix: bytes, *, after: bytes | None, limit: int
+    ) -> tuple[list[str], bool]:
         """Up to `limit` keys starting with `prefix` (strictly after `after`), without the prefix,
         decoded; and whether more follow. The listing fast path: keys only, fetched in batches."""
         cursor = txn.cursor(db=self.db[db])
@@ -130,9 +144,7 @@ class Meta:
         cut = len(prefix)
         return [key[cut:].decode() for key in found[:limit]], len(found) > limit
 
-    def scan(
-        self, txn: lmdb.Transaction, db: str, prefix: bytes, *, after: bytes | None = None
-    ) -> Iterator[tuple[bytes, bytes]]:
+    def scan(self, txn: lmdb.Transaction, db: str, prefix: bytes, *, after: bytes | None = None) -> Iterator[tuple[bytes, bytes]]:
         """Raw (key, value) pairs whose key starts with `prefix`, in key order, strictly after `after`."""
         cursor = txn.cursor(db=self.db[db])
         start = after if after is not None and after >= prefix else prefix
