@@ -18,7 +18,7 @@ import pytest
 from tinyreg.access.control import AccessControl
 from tinyreg.access.jwt import KeyRing
 from tinyreg.access.throttle import FREE_FAILURES
-from tinyreg.storage.meta import Meta
+from tinyreg.storage.opening import open_meta
 from tinyreg.testing import run_registry
 
 from auth_helpers import AuthWorld, basic_auth, bearer_auth, challenge_params, get_token, jwt_sections, token_for
@@ -147,7 +147,7 @@ def test_credentials_never_appear_in_the_logs(world: AuthWorld, caplog: pytest.L
 
 
 async def test_failed_logins_engage_the_throttle_per_user_name_and_address(tmp_path: Path) -> None:
-    meta = Meta(tmp_path / "meta")
+    meta = open_meta(tmp_path)
     try:
         control = AccessControl(meta, tmp_path)
         control.store.add_user("victim", "the-right-password")

@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-from tinyreg.storage.keys import SEP
-from tinyreg.storage.meta import Meta, decode
+from tinyreg.storage.opening import open_meta
 from tinyreg.testing import run_registry
 
 from helpers import api_client, assert_error, digest_of, push_blob, send_chunk, start_upload
@@ -281,43 +280,41 @@ def resume(client: httpx.Client, upload: OpenUpload) -> None:
     assert client.get(f"/v2/{upload.repo}/blobs/{digest}").content == upload.content
 
 
-def split_key(key: bytes) -> tuple[str, str]:
-    """`repo\\0item` → (repo, item)."""
-    repo, item = key.rsplit(SEP, 1)
-    return repo.decode(), item.decode()
-
-
 def check_metadata_matches_files(data_dir: Path) -> None:
-    """Every LMDB row refers to data that exists: blob rows to files of their size and digest, links to
+    """Every metadata row refers to data that exists: blob rows to files of their size and digest, links to
     blob rows, manifests to their bytes and references, tags to manifests."""
-    meta = Meta(data_dir / "meta")
+    meta = open_meta(data_dir)
     try:
-        with meta.read() as txn:
-            rows = {name: dict(meta.scan(txn, name, b"")) for name in ("blobs", "links", "manifests", "manifest_data", "tags")}
+        with meta.read() as tx:
+            blobs = {digest: tx.blob(digest) for digest in tx.iter_blobs()}
+            links = {(repo, digest): row for repo, digest, row in tx.iter_links()}
+            manifests = {(repo, digest): row for repo, digest, row in tx.iter_manifests()}
+            data = {digest: tx.manifest_data(digest) for digest in tx.iter_manifest_data()}
+            tags = {
+                (repo, tag): tx.tag_digest(repo, tag)
+                for repo in tx.iter_repositories()
+                for tag in tx.tags(repo, after=None, limit=10**6)[0]
+            }
     finally:
         meta.close()
-    blobs = {key.decode(): decode(value) for key, value in rows["blobs"].items()}
     assert blobs
     for digest, row in blobs.items():
+        assert row is not None
         encoded = digest.split(":", 1)[1]
         path = data_dir / "blobs" / "sha256" / encoded[:2] / encoded[2:4] / encoded
         assert path.is_file(), f"blob row {digest} has no file"
         assert path.stat().st_size == row["size"], digest
         with open(path, "rb") as file:
             assert "sha256:" + hashlib.file_digest(file, "sha256").hexdigest() == digest
-    for key, value in rows["links"].items():
-        repo, digest = split_key(key)
+    for (repo, digest), link in links.items():
         assert digest in blobs, f"{repo} links to {digest}, which has no blob row"
-        assert decode(value)["size"] == blobs[digest]["size"]
-    for key, value in rows["manifests"].items():
-        repo, digest = split_key(key)
-        assert digest_of(rows["manifest_data"][digest.encode()]) == digest
-        for ref in decode(value)["refs"]:
-            ref_key = f"{repo}\0{ref}".encode()
-            assert ref_key in rows["links"] or ref_key in rows["manifests"], f"{repo}@{digest} refers to missing {ref}"
-    for key, target in rows["tags"].items():
-        repo, tag = split_key(key)
-        assert repo.encode() + SEP + target in rows["manifests"], f"{repo}:{tag} points to a missing manifest"
+        assert link["size"] == blobs[digest]["size"]  # type: ignore[index]
+    for (repo, digest), manifest in manifests.items():
+        assert digest_of(data[digest]) == digest  # type: ignore[arg-type]
+        for ref in manifest["refs"]:
+            assert (repo, ref) in links or (repo, ref) in manifests, f"{repo}@{digest} refers to missing {ref}"
+    for (repo, tag), target in tags.items():
+        assert (repo, target) in manifests, f"{repo}:{tag} points to a missing manifest"
 
 
 def serve(data_dir: Path) -> ServerProcess:

@@ -142,14 +142,14 @@ def _token_line(record: TokenRecord) -> str:
 
 def run_admin(args: argparse.Namespace) -> int:
     """Run one administration command; return the process exit code."""
-    from tinyreg.storage.meta import Meta
+    from tinyreg.storage.opening import open_meta
 
     try:
         settings = load_settings({"data": args.data} if args.data else {})
     except ConfigError as exc:
         print(f"tinyreg: {exc}", file=sys.stderr)
         return 2
-    meta = Meta(settings.data / "meta")
+    meta = open_meta(settings.data)
     store = AccessStore(meta)
     out: Callable[[Any, str], None] = (lambda doc, text: print(json.dumps(doc))) if args.json else (lambda doc, text: print(text))
     try:
@@ -195,10 +195,10 @@ def _dispatch(args: argparse.Namespace, store: AccessStore, data: Any, out: Call
         _tokens(args, store, "personal" if command == "token" else "deploy", out)
     elif command == "gc":
         from tinyreg.registry.gc import CollectionRunning, collect
-        from tinyreg.storage.blobs import FileBlobStore
+        from tinyreg.storage.opening import open_blobs
 
         try:
-            report = collect(store.meta, FileBlobStore(data), grace=args.grace, dry_run=args.dry_run)
+            report = collect(store.meta, open_blobs(data), grace=args.grace, dry_run=args.dry_run)
         except CollectionRunning as exc:
             raise AccessError(str(exc)) from None
         verb = "would remove" if args.dry_run else "removed"

@@ -16,7 +16,7 @@ from tinyreg.access.policy import ACTIONS, ANONYMOUS, Principal, allowed_actions
 from tinyreg.access.scopes import ScopeRequest
 from tinyreg.access.store import AccessStore
 from tinyreg.access.throttle import Throttle
-from tinyreg.storage.meta import Meta
+from tinyreg.storage.interfaces import MetaStore
 
 PASSWORD_CHECKS_AT_ONCE = 2
 MAX_NAME_BYTES = 255
@@ -33,7 +33,7 @@ class AuthSettings:
 class AccessControl:
     """Everything `--auth` adds: credentials → principal → granted actions → signed tokens."""
 
-    def __init__(self, meta: Meta, data_dir: Path, settings: AuthSettings | None = None) -> None:
+    def __init__(self, meta: MetaStore, data_dir: Path, settings: AuthSettings | None = None) -> None:
         self.settings = settings or AuthSettings()
         self.store = AccessStore(meta)
         self.keys = KeyRing(data_dir / "keys", max_token_age=max(self.settings.token_ttl, self.settings.refresh_ttl))

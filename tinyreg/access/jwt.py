@@ -19,6 +19,7 @@ import nacl.exceptions
 import nacl.signing
 
 from tinyreg import b64
+from tinyreg.storage import private
 
 ALGORITHM = "EdDSA"
 DEFAULT_LEEWAY = 30.0
@@ -50,7 +51,7 @@ class KeyRing:
     def __init__(self, directory: Path, *, max_token_age: float) -> None:
         self.directory = directory
         self.max_token_age = max_token_age
-        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private.make_dir(self.directory)
         if not (self.directory / "active").exists():
             self.rotate()
         self.reload()
@@ -78,15 +79,15 @@ class KeyRing:
         key = nacl.signing.SigningKey.generate()
         kid = key_id(key.verify_key)
         path = self.directory / f"{kid}.key"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = private.create_file(path)
         with os.fdopen(fd, "wb") as file:
             file.write(bytes(key))
         active = self.directory / "active"
         if active.exists():
             previous = active.read_text().strip()
-            (self.directory / f"{previous}.retired").write_text(str(time.time()))
+            private.write_file(self.directory / f"{previous}.retired", str(time.time()).encode())
         tmp = self.directory / "active.tmp"
-        tmp.write_text(kid)
+        private.write_file(tmp, kid.encode())
         os.replace(tmp, active)
         if hasattr(self, "kid"):
             self.reload()

@@ -1,6 +1,6 @@
-"""Users, projects, members and tokens, kept in the registry's LMDB environment.
+"""Users, projects, members and tokens, kept in the registry's metadata store.
 
-Every change is one short write transaction, so the command line can administer a data
+Every change is one short unit of work, so the command line can administer a data
 directory while `tinyreg serve` runs on it.
 """
 
@@ -14,8 +14,7 @@ from typing import Any
 from tinyreg.access import secrets
 from tinyreg.access.paths import PathError, check_project_path, project_of
 from tinyreg.access.policy import ROLES, SCOPES, ProjectAccess
-from tinyreg.storage import keys
-from tinyreg.storage.meta import Meta
+from tinyreg.storage.interfaces import MetaStore, MetaWriter
 
 USERNAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 DEPLOY_USER_PREFIX = "tinyreg+deploy-token-"
@@ -64,20 +63,20 @@ def _check_scopes(scopes: list[str]) -> tuple[str, ...]:
 
 
 class AccessStore:
-    """Typed access to the access-model sub-databases."""
+    """The access model's operations on the metadata store."""
 
-    def __init__(self, meta: Meta) -> None:
+    def __init__(self, meta: MetaStore) -> None:
         self.meta = meta
 
     # -- users ---------------------------------------------------------------------------
 
     def user(self, name: str) -> dict[str, Any] | None:
-        with self.meta.read() as txn:
-            return self.meta.get(txn, "users", name.encode())
+        with self.meta.read() as tx:
+            return tx.user(name)
 
     def users(self) -> list[dict[str, Any]]:
-        with self.meta.read() as txn:
-            return [{"name": k.decode(), **self.meta.decode_value(v)} for k, v in self.meta.scan(txn, "users", b"")]
+        with self.meta.read() as tx:
+            return [{"name": name, **row} for name, row in tx.iter_users()]
 
     def add_user(self, name: str, password: str | None, *, admin: bool = False) -> None:
         if USERNAME_RE.fullmatch(name) is None:
@@ -91,10 +90,10 @@ class AccessStore:
             "created": time.time(),
         }
 
-        def change(txn: Any) -> None:
-            if txn.get(name.encode(), db=self.meta.db["users"]) is not None:
+        def change(tx: MetaWriter) -> None:
+            if tx.user(name) is not None:
                 raise AccessError(f"user {name!r} already exists")
-            self.meta.put(txn, "users", name.encode(), record)
+            tx.put_user(name, record)
 
         self.meta.write(change)
 
@@ -106,41 +105,40 @@ class AccessStore:
         if "password" in fields and fields["password"] is not None:
             fields["password"] = secrets.hash_password(fields["password"])
 
-        def change(txn: Any) -> None:
-            record = self.meta.get(txn, "users", name.encode())
+        def change(tx: MetaWriter) -> None:
+            record = tx.user(name)
             if record is None:
                 raise AccessError(f"no user {name!r}")
             if "password" in fields:
                 fields["version"] = record.get("version", 0) + 1
-            self.meta.put(txn, "users", name.encode(), {**record, **fields})
+            tx.put_user(name, {**record, **fields})
 
         self.meta.write(change)
 
     def remove_user(self, name: str) -> None:
         """Remove a user, their memberships, and revoke their tokens."""
 
-        def change(txn: Any) -> None:
-            if not self.meta.delete(txn, "users", name.encode()):
+        def change(tx: MetaWriter) -> None:
+            if not tx.delete_user(name):
                 raise AccessError(f"no user {name!r}")
-            suffix = keys.SEP + name.encode()
-            for key in [k for k, _ in self.meta.scan(txn, "members", b"") if k.endswith(suffix)]:
-                self.meta.delete(txn, "members", key)
-            for _, key in list(self.meta.scan(txn, "token_ids", b"")):
-                record = self.meta.get(txn, "tokens", key)
+            for path in [path for path, user in tx.iter_members() if user == name]:
+                tx.delete_member(path, name)
+            for key in list(tx.iter_token_keys()):
+                record = tx.token(key)
                 if record and record["kind"] == "personal" and record["owner"] == name:
-                    self.meta.put(txn, "tokens", key, {**record, "revoked": True})
+                    tx.put_token(key, record["id"], {**record, "revoked": True})
 
         self.meta.write(change)
 
     # -- projects ------------------------------------------------------------------------
 
     def project(self, path: str) -> dict[str, Any] | None:
-        with self.meta.read() as txn:
-            return self.meta.get(txn, "projects", path.encode())
+        with self.meta.read() as tx:
+            return tx.project(path)
 
     def projects(self) -> list[dict[str, Any]]:
-        with self.meta.read() as txn:
-            return [{"path": k.decode(), **self.meta.decode_value(v)} for k, v in self.meta.scan(txn, "projects", b"")]
+        with self.meta.read() as tx:
+            return [{"path": path, **row} for path, row in tx.iter_projects()]
 
     def create_project(self, path: str, *, public: bool = False, owner: str | None = None) -> None:
         try:
@@ -148,25 +146,25 @@ class AccessStore:
         except PathError as exc:
             raise AccessError(str(exc)) from None
 
-        def change(txn: Any) -> None:
-            if txn.get(path.encode(), db=self.meta.db["projects"]) is not None:
+        def change(tx: MetaWriter) -> None:
+            if tx.project(path) is not None:
                 raise AccessError(f"project {path!r} already exists")
-            if owner is not None and txn.get(owner.encode(), db=self.meta.db["users"]) is None:
+            if owner is not None and tx.user(owner) is None:
                 raise AccessError(f"no user {owner!r}")
-            self.meta.put(txn, "projects", path.encode(), {"public": public, "registry_enabled": True, "created": time.time()})
+            tx.put_project(path, {"public": public, "registry_enabled": True, "created": time.time()})
             if owner is not None:
-                self.meta.put(txn, "members", keys.repo_key(path, owner), {"role": "owner"})
+                tx.put_member(path, owner, {"role": "owner"})
 
         self.meta.write(change)
 
     def update_project(self, path: str, *, public: bool | None = None, registry_enabled: bool | None = None) -> None:
         changes = {k: v for k, v in (("public", public), ("registry_enabled", registry_enabled)) if v is not None}
 
-        def change(txn: Any) -> None:
-            record = self.meta.get(txn, "projects", path.encode())
+        def change(tx: MetaWriter) -> None:
+            record = tx.project(path)
             if record is None:
                 raise AccessError(f"no project {path!r}")
-            self.meta.put(txn, "projects", path.encode(), {**record, **changes})
+            tx.put_project(path, {**record, **changes})
 
         self.meta.write(change)
 
@@ -175,40 +173,36 @@ class AccessStore:
         if role is not None and role not in ROLES:
             raise AccessError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
 
-        def change(txn: Any) -> None:
-            if txn.get(path.encode(), db=self.meta.db["projects"]) is None:
+        def change(tx: MetaWriter) -> None:
+            if tx.project(path) is None:
                 raise AccessError(f"no project {path!r}")
-            if txn.get(user.encode(), db=self.meta.db["users"]) is None:
+            if tx.user(user) is None:
                 raise AccessError(f"no user {user!r}")
-            key = keys.repo_key(path, user)
             if role is None:
-                if not self.meta.delete(txn, "members", key):
+                if not tx.delete_member(path, user):
                     raise AccessError(f"{user!r} is not a member of {path!r}")
             else:
-                self.meta.put(txn, "members", key, {"role": role})
+                tx.put_member(path, user, {"role": role})
 
         self.meta.write(change)
 
     def members(self, path: str) -> dict[str, str]:
-        prefix = keys.repo_prefix(path)
-        with self.meta.read() as txn:
-            return {
-                k[len(prefix) :].decode(): self.meta.decode_value(v)["role"] for k, v in self.meta.scan(txn, "members", prefix)
-            }
+        with self.meta.read() as tx:
+            return {user: row["role"] for user, row in tx.members(path)}
 
     def project_access(self, repo: str, username: str | None) -> ProjectAccess | None:
         """The project owning `repo` and `username`'s role in it (one read snapshot)."""
-        with self.meta.read() as txn:
+        with self.meta.read() as tx:
             found: dict[str, Any] = {}
 
             def is_project(path: str) -> bool:
-                found[path] = self.meta.get(txn, "projects", path.encode())
+                found[path] = tx.project(path)
                 return found[path] is not None
 
             path = project_of(repo, is_project)
             if path is None:
                 return None
-            member = self.meta.get(txn, "members", keys.repo_key(path, username)) if username else None
+            member = tx.member(path, username) if username else None
         record = found[path]
         return ProjectAccess(path, bool(record["public"]), bool(record["registry_enabled"]), member["role"] if member else None)
 
@@ -222,47 +216,44 @@ class AccessStore:
         secret = secrets.new_token(secrets.PERSONAL_PREFIX if kind == "personal" else secrets.DEPLOY_PREFIX)
         key = secrets.token_key(secret)
 
-        def change(txn: Any) -> TokenRecord:
-            owner_db = "users" if kind == "personal" else "projects"
-            if txn.get(owner.encode(), db=self.meta.db[owner_db]) is None:
+        def change(tx: MetaWriter) -> TokenRecord:
+            if (tx.user(owner) if kind == "personal" else tx.project(owner)) is None:
                 raise AccessError(f"no {'user' if kind == 'personal' else 'project'} {owner!r}")
-            token_id = (self.meta.get(txn, "counters", b"token") or 0) + 1
-            self.meta.put(txn, "counters", b"token", token_id)
+            token_id = tx.next_counter("token")
             username = owner if kind == "personal" else f"{DEPLOY_USER_PREFIX}{token_id}"
             record = TokenRecord(token_id, kind, name, username, owner, checked, expires_at, False, time.time())
-            self.meta.put(txn, "tokens", key, record.to_json())
-            txn.put(str(token_id).encode(), key, db=self.meta.db["token_ids"])
+            tx.put_token(key, token_id, record.to_json())
             return record
 
         return secret, self.meta.write(change)
 
     def token_by_secret(self, secret: str) -> TokenRecord | None:
-        with self.meta.read() as txn:
-            row = self.meta.get(txn, "tokens", secrets.token_key(secret))
+        with self.meta.read() as tx:
+            row = tx.token(secrets.token_key(secret))
         return TokenRecord(**row) if row else None
 
     def token_by_id(self, token_id: int) -> TokenRecord | None:
-        with self.meta.read() as txn:
-            key = txn.get(str(token_id).encode(), db=self.meta.db["token_ids"])
-            row = self.meta.get(txn, "tokens", key) if key else None
+        with self.meta.read() as tx:
+            key = tx.token_key(token_id)
+            row = tx.token(key) if key else None
         return TokenRecord(**row) if row else None
 
     def tokens(self, *, kind: str | None = None, owner: str | None = None) -> list[TokenRecord]:
-        with self.meta.read() as txn:
-            rows = [self.meta.get(txn, "tokens", key) for _, key in self.meta.scan(txn, "token_ids", b"")]
+        with self.meta.read() as tx:
+            rows = [tx.token(key) for key in tx.iter_token_keys()]
         records = [TokenRecord(**row) for row in rows if row]
         return sorted(
             (r for r in records if (kind is None or r.kind == kind) and (owner is None or r.owner == owner)), key=lambda r: r.id
         )
 
     def revoke_token(self, token_id: int) -> TokenRecord:
-        def change(txn: Any) -> TokenRecord:
-            key = txn.get(str(token_id).encode(), db=self.meta.db["token_ids"])
-            row = self.meta.get(txn, "tokens", key) if key else None
-            if row is None:
+        def change(tx: MetaWriter) -> TokenRecord:
+            key = tx.token_key(token_id)
+            row = tx.token(key) if key else None
+            if row is None or key is None:
                 raise AccessError(f"no token {token_id}")
             row["revoked"] = True
-            self.meta.put(txn, "tokens", key, row)
+            tx.put_token(key, token_id, row)
             return TokenRecord(**row)
 
         return self.meta.write(change)

@@ -7,15 +7,12 @@ content cannot leak from one repository to another by guessing a digest.
 from __future__ import annotations
 
 import time
-import uuid
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from tinyreg.registry.errors import RegistryError
 from tinyreg.registry.names import Digest
-from tinyreg.storage import keys
-from tinyreg.storage.blobs import FileBlobStore
-from tinyreg.storage.meta import Meta
+from tinyreg.storage.interfaces import BlobStore, MetaStore, MetaWriter
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +27,7 @@ class BlobRef:
 class Blobs:
     """The blob operations of the registry."""
 
-    def __init__(self, meta: Meta, store: FileBlobStore) -> None:
+    def __init__(self, meta: MetaStore, store: BlobStore) -> None:
         self.meta = meta
         self.store = store
 
@@ -40,12 +37,12 @@ class Blobs:
         Manifests of the repository are blobs too, as clients sometimes fetch them that way.
         """
         name = str(digest)
-        with self.meta.read() as txn:
-            link = self.meta.get(txn, "links", keys.repo_key(repo, name))
+        with self.meta.read() as tx:
+            link = tx.link(repo, name)
             if link is not None:
                 return BlobRef(digest, link["size"])
-            if txn.get(keys.repo_key(repo, name), db=self.meta.db["manifests"]) is not None:
-                data = txn.get(name.encode(), db=self.meta.db["manifest_data"])
+            if tx.has_manifest(repo, name):
+                data = tx.manifest_data(name)
                 if data is not None:
                     return BlobRef(digest, len(data), data)
         raise RegistryError("BLOB_UNKNOWN", detail={"digest": name})
@@ -66,10 +63,9 @@ class Blobs:
 
     def delete(self, repo: str, digest: Digest) -> None:
         """Unlink the blob from `repo`; its bytes stay for other repositories until collected."""
-        key = keys.repo_key(repo, str(digest))
 
-        def change(txn):  # type: ignore[no-untyped-def]
-            if not self.meta.delete(txn, "links", key):
+        def change(tx: MetaWriter) -> None:
+            if not tx.delete_link(repo, str(digest)):
                 raise RegistryError("BLOB_UNKNOWN", detail={"digest": str(digest)})
 
         self.meta.write(change)
@@ -77,23 +73,20 @@ class Blobs:
     def put_bytes(self, repo: str, data: bytes) -> Digest:
         """Store a small blob given whole and link it into `repo` (for tests and tools, not HTTP)."""
         digest = Digest.of(data)
-        staging_id = uuid.uuid4().hex
-        path = self.store.staging_path(staging_id)
-        path.write_bytes(data)
-        self.store.commit(staging_id, digest)
-        self.meta.write(lambda txn: link_blob(self.meta, self.store, txn, repo, digest, len(data)))
+        self.store.put(data, digest)
+        self.meta.write(lambda tx: link_blob(self.store, tx, repo, digest, len(data)))
         return digest
 
     def mount(self, repo: str, digest: Digest, source: str) -> int | None:
         """Link a blob of `source` into `repo` without moving bytes; its size, or None if not there."""
         name = str(digest)
 
-        def change(txn):  # type: ignore[no-untyped-def]
-            link = self.meta.get(txn, "links", keys.repo_key(source, name))
-            if link is None or self.meta.get(txn, "blobs", name.encode()) is None or self.store.size(digest) is None:
+        def change(tx: MetaWriter) -> int | None:
+            link = tx.link(source, name)
+            if link is None or tx.blob(name) is None or self.store.size(digest) is None:
                 return None
-            self.meta.put(txn, "links", keys.repo_key(repo, name), {**link, "created": time.time()})
-            ensure_repo(self.meta, txn, repo)
+            tx.put_link(repo, name, {**link, "created": time.time()})
+            tx.ensure_repository(repo)
             return int(link["size"])
 
         return self.meta.write(change)
@@ -103,22 +96,16 @@ def _bytes_missing(digest: Digest) -> RegistryError:
     return RegistryError("BLOB_UNKNOWN", "blob data is missing from storage", detail={"digest": str(digest)})
 
 
-def ensure_repo(meta: Meta, txn: Any, repo: str) -> None:
-    """Record that `repo` exists (it then shows in the catalog)."""
-    if txn.get(repo.encode(), db=meta.db["repos"]) is None:
-        meta.put(txn, "repos", repo.encode(), {"created": time.time()})
+def link_blob(store: BlobStore, tx: MetaWriter, repo: str, digest: Digest, size: int) -> None:
+    """Record a stored blob and make it readable through `repo` (inside a unit of work).
 
-
-def link_blob(meta: Meta, store: FileBlobStore, txn: Any, repo: str, digest: Digest, size: int) -> None:
-    """Record a stored blob and make it readable through `repo` (inside a write transaction).
-
-    The file is checked inside the transaction: garbage collection moves a file away before
-    its own transaction decides, so a blob is never linked while its bytes are being collected.
+    The bytes are checked inside the unit of work: garbage collection sets a blob aside before
+    its own unit of work decides, so a blob is never linked while its bytes are being collected.
     """
     if store.size(digest) != size:
         raise RegistryError("BLOB_UPLOAD_INVALID", "the blob was being collected meanwhile; push it again")
-    name = str(digest).encode()
-    if txn.get(name, db=meta.db["blobs"]) is None:
-        meta.put(txn, "blobs", name, {"size": size, "created": time.time()})
-    meta.put(txn, "links", keys.repo_key(repo, str(digest)), {"size": size, "created": time.time()})
-    ensure_repo(meta, txn, repo)
+    now = time.time()
+    name = str(digest)
+    tx.put_blob(name, {"size": size, "created": now})
+    tx.put_link(repo, name, {"size": size, "created": now})
+    tx.ensure_repository(repo)

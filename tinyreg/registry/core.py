@@ -9,8 +9,7 @@ from tinyreg.registry.gc import restore_trash
 from tinyreg.registry.listings import Listings
 from tinyreg.registry.repository import Manifests
 from tinyreg.registry.uploads import Uploads
-from tinyreg.storage.blobs import FileBlobStore
-from tinyreg.storage.meta import Meta
+from tinyreg.storage.opening import open_blobs, open_meta
 
 
 class Registry:
@@ -18,9 +17,8 @@ class Registry:
 
     def __init__(self, data_dir: Path | str) -> None:
         self.data_dir = Path(data_dir).resolve()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.meta = Meta(self.data_dir / "meta")
-        self.store = FileBlobStore(self.data_dir)
+        self.meta = open_meta(self.data_dir)
+        self.store = open_blobs(self.data_dir)
         self.blobs = Blobs(self.meta, self.store)
         self.uploads = Uploads(self.meta, self.store)
         self.manifests = Manifests(self.meta)

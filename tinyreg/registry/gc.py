@@ -19,20 +19,15 @@ file inside its transaction) and fails cleanly; the client pushes again.
 
 from __future__ import annotations
 
-import fcntl
-import os
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from tinyreg.registry.errors import RegistryError
 from tinyreg.registry.names import parse_digest
-from tinyreg.storage import keys
-from tinyreg.storage.blobs import FileBlobStore
-from tinyreg.storage.meta import Meta
+from tinyreg.storage.interfaces import BlobStore, CollectionRunning, MetaReader, MetaStore, MetaWriter
+
+__all__ = ["DEFAULT_GRACE", "CollectionRunning", "GcReport", "collect", "restore_trash"]
 
 DEFAULT_GRACE = 3600.0
 
@@ -54,36 +49,26 @@ class GcReport:
 class _References:
     blobs: set[str]
     manifests: set[str]
-    dead_links: list[bytes]
+    dead_links: list[tuple[str, str]]
 
 
-def _referenced(meta: Meta, txn: Any, now: float, grace: float) -> _References:
+def _referenced(tx: MetaReader, now: float, grace: float) -> _References:
     """What something refers to, and the links nothing needs any more."""
     blobs: set[str] = set()
     manifests: set[str] = set()
-    used_by_manifests: set[bytes] = set()
-    for key, value in meta.scan(txn, "manifests", b""):
-        repo, _, digest = key.decode().rpartition("\0")
+    used_by_manifests: set[tuple[str, str]] = set()
+    for repo, digest, row in tx.iter_manifests():
         manifests.add(digest)
-        refs = meta.decode_value(value).get("refs") or ()
+        refs = row.get("refs") or ()
         blobs.update(refs)
-        used_by_manifests.update(keys.repo_key(repo, ref) for ref in refs)
+        used_by_manifests.update((repo, ref) for ref in refs)
     dead_links = []
-    for key, value in meta.scan(txn, "links", b""):
-        if key in used_by_manifests or now - meta.decode_value(value).get("created", 0.0) <= grace:
-            blobs.add(keys.split_last(key))
+    for repo, digest, link in tx.iter_links():
+        if (repo, digest) in used_by_manifests or now - link.get("created", 0.0) <= grace:
+            blobs.add(digest)
         else:
-            dead_links.append(key)
+            dead_links.append((repo, digest))
     return _References(blobs, manifests, dead_links)
-
-
-def _files(store: FileBlobStore) -> dict[str, Path]:
-    found = {}
-    for algorithm in os.scandir(store.blobs):
-        for root, _, names in os.walk(algorithm.path):
-            for name in names:
-                found[f"{algorithm.name}:{name}"] = Path(root) / name
-    return found
 
 
 def _is_digest(name: str) -> bool:
@@ -94,132 +79,86 @@ def _is_digest(name: str) -> bool:
     return True
 
 
-class CollectionRunning(RuntimeError):
-    """Another garbage collection holds the data directory's collection lock."""
-
-
-@contextmanager
-def _collection_lock(store: FileBlobStore) -> Iterator[None]:
-    """One collection at a time per data directory (across processes)."""
-    fd = os.open(store.blobs.parent / "gc.lock", os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise CollectionRunning("another garbage collection is running on this data directory") from None
-        yield
-    finally:
-        os.close(fd)
-
-
-def collect(meta: Meta, store: FileBlobStore, *, grace: float = DEFAULT_GRACE, dry_run: bool = False) -> GcReport:
+def collect(meta: MetaStore, store: BlobStore, *, grace: float = DEFAULT_GRACE, dry_run: bool = False) -> GcReport:
     """Remove unreferenced blobs (files older than `grace` seconds) and manifest bytes.
 
     Raises CollectionRunning when another collection is under way.
     """
-    with _collection_lock(store):
+    with store.collection_lock():
         return _collect(meta, store, grace=grace, dry_run=dry_run)
 
 
-def _collect(meta: Meta, store: FileBlobStore, *, grace: float, dry_run: bool) -> GcReport:
-    _restore(store)
+def _collect(meta: MetaStore, store: BlobStore, *, grace: float, dry_run: bool) -> GcReport:
+    store.restore_aside()
     now = time.time()
-    with meta.read() as txn:
-        found = _referenced(meta, txn, now, grace)
+    with meta.read() as tx:
+        found = _referenced(tx, now, grace)
         blobs_used, manifests_used = found.blobs, found.manifests
-        rows = {key.decode() for key, _ in meta.scan(txn, "blobs", b"")}
-        data = {key.decode() for key, _ in meta.scan(txn, "manifest_data", b"")}
-    candidates = {}
-    for name, path in _files(store).items():
-        if name in blobs_used or not _is_digest(name):
-            continue
-        try:
-            stat = path.stat()
-        except FileNotFoundError:
-            continue
-        if now - stat.st_mtime > grace:
-            candidates[name] = (path, stat.st_size)
+        rows = set(tx.iter_blobs())
+        data = set(tx.iter_manifest_data())
+    candidates = {
+        blob.digest: blob.size
+        for blob in store.iter_blob_files()
+        if blob.digest not in blobs_used and _is_digest(blob.digest) and now - blob.modified > grace
+    }
     report = GcReport(manifests=sorted(data - manifests_used), links=len(found.dead_links))
     if dry_run:
         report.blobs = sorted(candidates)
-        report.bytes_freed = sum(size for _, size in candidates.values())
+        report.bytes_freed = sum(candidates.values())
         return report
 
-    trash = store.blobs.parent / "trash"
-    trash.mkdir(exist_ok=True)
-    moved: dict[str, tuple[Path, Path, int]] = {}
+    moved: dict[str, int] = {}
     try:
-        for name, (path, size) in candidates.items():
-            target = trash / name.replace(":", "-")
-            try:
-                os.replace(path, target)
-            except FileNotFoundError:
-                continue
-            moved[name] = (path, target, size)
-        keep, report.manifests = meta.write(lambda txn: _decide(meta, txn, moved, rows, data, grace, report))
+        for name, size in candidates.items():
+            if store.set_aside(name):
+                moved[name] = size
+        keep, report.manifests = meta.write(lambda tx: _decide(tx, moved, rows, data, grace, report))
     except BaseException:
         keep = set(moved)  # whatever went wrong, nothing is lost: every file goes back
         raise
     finally:
-        _settle(moved, keep, report)
+        _settle(store, moved, keep, report)
     report.blobs.sort()
     return report
 
 
 def _decide(
-    meta: Meta, txn: Any, moved: dict[str, Any], rows: set[str], data: set[str], grace: float, report: GcReport
+    tx: MetaWriter, moved: dict[str, int], rows: set[str], data: set[str], grace: float, report: GcReport
 ) -> tuple[set[str], list[str]]:
-    """In one write transaction: drop dead links, and the rows of blobs still unreferenced."""
-    now_refs = _referenced(meta, txn, time.time(), grace)
-    for key in now_refs.dead_links:
-        meta.delete(txn, "links", key)
+    """In one unit of work: drop dead links, and the rows of blobs still unreferenced."""
+    now_refs = _referenced(tx, time.time(), grace)
+    for repo, digest in now_refs.dead_links:
+        tx.delete_link(repo, digest)
     report.links = len(now_refs.dead_links)
     keep = {name for name in moved if name in now_refs.blobs}
     for name in moved:
         if name not in keep and name in rows:
-            meta.delete(txn, "blobs", name.encode())
-    dropped = [d for d in data if d not in now_refs.manifests and txn.get(d.encode(), db=meta.db["manifest_data"]) is not None]
+            tx.delete_blob(name)
+    dropped = [d for d in data if d not in now_refs.manifests and tx.manifest_data(d) is not None]
     for digest in dropped:
-        meta.delete(txn, "manifest_data", digest.encode())
+        tx.delete_manifest_data(digest)
     return keep, sorted(dropped)
 
 
-def _settle(moved: dict[str, tuple[Path, Path, int]], keep: set[str], report: GcReport) -> None:
-    """Put back the files still needed; delete the others. One failure stops nothing else:
-    a file left in trash/ is put back by the next collection or server start."""
-    for name, (path, target, size) in moved.items():
+def _settle(store: BlobStore, moved: dict[str, int], keep: set[str], report: GcReport) -> None:
+    """Put back the blobs still needed; delete the others. One failure stops nothing else:
+    a blob left aside is put back by the next collection or server start."""
+    for name, size in moved.items():
         try:
             if name in keep:
-                os.replace(target, path)
+                store.put_back(name)
             else:
-                target.unlink(missing_ok=True)
+                store.drop_aside(name)
                 report.blobs.append(name)
                 report.bytes_freed += size
         except OSError:
             continue
 
 
-def restore_trash(store: FileBlobStore) -> int:
-    """Put back files an interrupted collection left aside (unless a collection runs now)."""
+def restore_trash(store: BlobStore) -> int:
+    """Put back blobs an interrupted collection left aside (unless a collection runs now)."""
     try:
-        with _collection_lock(store):
-            return _restore(store)
+        with store.collection_lock():
+            return store.restore_aside()
     except CollectionRunning:
         return 0
-
-
-def _restore(store: FileBlobStore) -> int:
-    trash = store.blobs.parent / "trash"
-    restored = 0
-    if trash.is_dir():
-        for entry in os.scandir(trash):
-            algorithm, _, encoded = entry.name.partition("-")
-            try:
-                digest = parse_digest(f"{algorithm}:{encoded}")
-            except RegistryError:
-                continue
-            target = store.path(digest)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(entry.path, target)
-            restored += 1
-    return restored

@@ -8,8 +8,7 @@ from typing import Any
 
 from tinyreg.registry.errors import RegistryError
 from tinyreg.registry.manifests import OCI_INDEX
-from tinyreg.storage import keys
-from tinyreg.storage.meta import Meta
+from tinyreg.storage.interfaces import MetaStore
 
 MAX_PAGE = 10_000
 
@@ -44,37 +43,31 @@ def _page(names: Any, n: int | None) -> Page:
 class Listings:
     """Tag lists, the catalog and referrers, read from one snapshot each."""
 
-    def __init__(self, meta: Meta) -> None:
+    def __init__(self, meta: MetaStore) -> None:
         self.meta = meta
 
     def tags(self, repo: str, n: int | None, last: str | None) -> Page:
         """Tags of `repo` in byte order, after `last`; NAME_UNKNOWN for a repository never pushed to."""
-        prefix = keys.repo_prefix(repo)
-        with self.meta.read() as txn:
-            if txn.get(repo.encode(), db=self.meta.db["repos"]) is None:
+        with self.meta.read() as tx:
+            if not tx.has_repository(repo):
                 raise RegistryError("NAME_UNKNOWN", detail={"name": repo})
-            after = keys.repo_key(repo, last) if last else None
-            names, more = self.meta.scan_names(txn, "tags", prefix, after=after, limit=MAX_PAGE if n is None else n)
+            names, more = tx.tags(repo, after=last or None, limit=MAX_PAGE if n is None else n)
             return Page(names, more)
 
     def catalog(self, n: int | None, last: str | None, visible: Callable[[str], bool] | None = None) -> Page:
         """Repository names in byte order, after `last`; only those `visible` says the caller may see."""
-        with self.meta.read() as txn:
-            after = last.encode() if last else None
+        with self.meta.read() as tx:
             if visible is None:
-                names, more = self.meta.scan_names(txn, "repos", b"", after=after, limit=MAX_PAGE if n is None else n)
+                names, more = tx.repositories(after=last or None, limit=MAX_PAGE if n is None else n)
                 return Page(names, more)
-            names_iter = (key.decode() for key, _ in self.meta.scan(txn, "repos", b"", after=after))
-            return _page((name for name in names_iter if visible(name)), n)
+            return _page((name for name in tx.iter_repositories(after=last or None) if visible(name)), n)
 
     def referrers(self, repo: str, subject: str, artifact_type: str | None) -> dict[str, Any]:
         """An OCI image index of the manifests in `repo` whose `subject` is `subject`."""
-        prefix = keys.referrer_key(repo, subject, "")
         descriptors = []
-        with self.meta.read() as txn:
-            for key, _ in self.meta.scan(txn, "referrers", prefix):
-                digest = key[len(prefix) :].decode()
-                row = self.meta.get(txn, "manifests", keys.repo_key(repo, digest))
+        with self.meta.read() as tx:
+            for digest in tx.referrers(repo, subject):
+                row = tx.manifest(repo, digest)
                 if row is None or (artifact_type and row.get("artifact_type") != artifact_type):
                     continue
                 descriptor: dict[str, Any] = {"mediaType": row["media_type"], "digest": digest, "size": row["size"]}

@@ -10,12 +10,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from tinyreg.registry.blobs import ensure_repo
 from tinyreg.registry.errors import RegistryError
 from tinyreg.registry.manifests import ParsedManifest, digested_bytes, parse_manifest
 from tinyreg.registry.names import Digest, check_tag, looks_like_digest, parse_digest
-from tinyreg.storage import keys
-from tinyreg.storage.meta import Meta
+from tinyreg.storage.interfaces import ManifestRow, MetaStore, MetaWriter
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +34,7 @@ class PutResult:
 class Manifests:
     """The manifest and tag operations of the registry."""
 
-    def __init__(self, meta: Meta) -> None:
+    def __init__(self, meta: MetaStore) -> None:
         self.meta = meta
 
     def put(self, repo: str, reference: str, data: bytes, content_type: str | None) -> PutResult:
@@ -50,85 +48,63 @@ class Manifests:
         if wanted is not None and actual != wanted:
             raise RegistryError("DIGEST_INVALID", f"manifest has digest {actual}, not {wanted}", detail={"digest": reference})
         digest = str(actual)
-        self.meta.write(lambda txn: self._store(txn, repo, digest, tag, data, parsed))
+        self.meta.write(lambda tx: self._store(tx, repo, digest, tag, data, parsed))
         return PutResult(digest, str(parsed.subject) if parsed.subject else None)
 
-    def _store(self, txn, repo: str, digest: str, tag: str | None, data: bytes, parsed: ParsedManifest) -> None:  # type: ignore[no-untyped-def]
-        db = self.meta.db
+    def _store(self, tx: MetaWriter, repo: str, digest: str, tag: str | None, data: bytes, parsed: ParsedManifest) -> None:
         for blob in parsed.blobs:
-            if txn.get(keys.repo_key(repo, str(blob)), db=db["links"]) is None:
+            if tx.link(repo, str(blob)) is None:
                 raise RegistryError(
                     "MANIFEST_BLOB_UNKNOWN", f"blob {blob} is not in repository {repo}", detail={"digest": str(blob)}
                 )
         for child in parsed.manifests:
-            if txn.get(keys.repo_key(repo, str(child)), db=db["manifests"]) is None:
+            if not tx.has_manifest(repo, str(child)):
                 raise RegistryError(
                     "MANIFEST_BLOB_UNKNOWN", f"manifest {child} is not in repository {repo}", detail={"digest": str(child)}
                 )
         now = time.time()
-        if txn.get(digest.encode(), db=db["manifest_data"]) is None:
-            txn.put(digest.encode(), data, db=db["manifest_data"])
-        row_key = keys.repo_key(repo, digest)
-        old = self.meta.get(txn, "manifests", row_key)
-        self.meta.put(
-            txn,
-            "manifests",
-            row_key,
-            {
-                "media_type": parsed.media_type,
-                "size": len(data),
-                "artifact_type": parsed.artifact_type,
-                "subject": str(parsed.subject) if parsed.subject else None,
-                "annotations": parsed.annotations,
-                "refs": [str(d) for d in (*parsed.blobs, *parsed.manifests)],
-                "created": old["created"] if old else now,
-            },
-        )
+        row: ManifestRow = {
+            "media_type": parsed.media_type,
+            "size": len(data),
+            "artifact_type": parsed.artifact_type,
+            "subject": str(parsed.subject) if parsed.subject else None,
+            "annotations": parsed.annotations,
+            "refs": [str(d) for d in (*parsed.blobs, *parsed.manifests)],
+            "created": now,
+        }
+        tx.put_manifest(repo, digest, data, row)
         if tag is not None:
-            txn.put(keys.repo_key(repo, tag), digest.encode(), db=db["tags"])
-        if parsed.subject is not None:
-            txn.put(keys.referrer_key(repo, str(parsed.subject), digest), b"", db=db["referrers"])
-        ensure_repo(self.meta, txn, repo)
+            tx.set_tag(repo, tag, digest, now)
+        tx.ensure_repository(repo)
 
     def get(self, repo: str, reference: str) -> StoredManifest:
         """The manifest a tag points to, or the manifest of that digest; MANIFEST_UNKNOWN if none."""
-        db = self.meta.db
-        with self.meta.read() as txn:
+        with self.meta.read() as tx:
             if looks_like_digest(reference):
-                digest = str(parse_digest(reference))
+                digest: str | None = str(parse_digest(reference))
             else:
-                check_tag(reference)
-                raw = txn.get(keys.repo_key(repo, reference), db=db["tags"])
-                digest = raw.decode() if raw is not None else ""
-            row = self.meta.get(txn, "manifests", keys.repo_key(repo, digest)) if digest else None
-            data = txn.get(digest.encode(), db=db["manifest_data"]) if row is not None else None
+                digest = tx.tag_digest(repo, check_tag(reference))
+            row = tx.manifest(repo, digest) if digest else None
+            data = tx.manifest_data(digest) if row is not None else None  # type: ignore[arg-type]
         if row is None or data is None:
             raise RegistryError("MANIFEST_UNKNOWN", detail={"reference": reference[:200]})
-        return StoredManifest(digest, row["media_type"], data)
+        return StoredManifest(digest, row["media_type"], data)  # type: ignore[arg-type]
 
     def delete(self, repo: str, reference: str) -> None:
         """Delete a tag (untag only), or a manifest by digest together with its tags."""
         if looks_like_digest(reference):
             digest = str(parse_digest(reference))
-            self.meta.write(lambda txn: self._delete_manifest(txn, repo, digest))
-        else:
-            tag_key = keys.repo_key(repo, check_tag(reference))
 
-            def untag(txn):  # type: ignore[no-untyped-def]
-                if not self.meta.delete(txn, "tags", tag_key):
+            def delete_manifest(tx: MetaWriter) -> None:
+                if tx.delete_manifest(repo, digest) is None:
+                    raise RegistryError("MANIFEST_UNKNOWN", detail={"reference": digest})
+
+            self.meta.write(delete_manifest)
+        else:
+            tag = check_tag(reference)
+
+            def untag(tx: MetaWriter) -> None:
+                if not tx.delete_tag(repo, tag):
                     raise RegistryError("MANIFEST_UNKNOWN", detail={"reference": reference})
 
             self.meta.write(untag)
-
-    def _delete_manifest(self, txn, repo: str, digest: str) -> None:  # type: ignore[no-untyped-def]
-        row_key = keys.repo_key(repo, digest)
-        row = self.meta.get(txn, "manifests", row_key)
-        if row is None:
-            raise RegistryError("MANIFEST_UNKNOWN", detail={"reference": digest})
-        self.meta.delete(txn, "manifests", row_key)
-        target = digest.encode()
-        doomed = [key for key, value in self.meta.scan(txn, "tags", keys.repo_prefix(repo)) if value == target]
-        for key in doomed:
-            self.meta.delete(txn, "tags", key)
-        if row.get("subject"):
-            self.meta.delete(txn, "referrers", keys.referrer_key(repo, row["subject"], digest))

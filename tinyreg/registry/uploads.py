@@ -8,13 +8,12 @@ so the client's digest is never trusted.
 
 from __future__ import annotations
 
-import os
 import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import NoReturn
 
 import trio
 
@@ -22,9 +21,7 @@ from tinyreg.registry.blobs import link_blob
 from tinyreg.registry.errors import RegistryError
 from tinyreg.registry.names import Digest, check_upload_id
 from tinyreg.registry.ranges import check_chunk_start
-from tinyreg.storage import staging
-from tinyreg.storage.blobs import FileBlobStore
-from tinyreg.storage.meta import Meta
+from tinyreg.storage.interfaces import BlobStore, MetaStore, MetaWriter, StagingFile, UploadRow
 
 WRITE_BUFFER = 4 * 1024 * 1024
 
@@ -43,11 +40,11 @@ class Upload:
         """True when nothing has touched the session for `ttl` seconds."""
         return now - self.updated > ttl
 
-    def to_row(self) -> dict[str, object]:
+    def to_row(self) -> UploadRow:
         return {"repo": self.repo, "size": self.size, "started": self.started, "updated": self.updated}
 
     @classmethod
-    def from_row(cls, upload_id: str, row: dict[str, Any]) -> Upload:
+    def from_row(cls, upload_id: str, row: UploadRow) -> Upload:
         return cls(upload_id, str(row["repo"]), int(row["size"]), float(row["started"]), float(row["updated"]))
 
 
@@ -64,7 +61,7 @@ class _LiveHash:
 class Uploads:
     """Open, feed, finish and cancel upload sessions."""
 
-    def __init__(self, meta: Meta, store: FileBlobStore) -> None:
+    def __init__(self, meta: MetaStore, store: BlobStore) -> None:
         self.meta = meta
         self.store = store
         self._live: dict[str, _LiveHash] = {}
@@ -77,15 +74,15 @@ class Uploads:
         now = time.time()
         upload = Upload(uuid.uuid4().hex, repo, 0, now, now)
         self.store.create_staging(upload.id)
-        self.meta.write(lambda txn: self.meta.put(txn, "uploads", upload.id.encode(), upload.to_row()))
+        self.meta.write(lambda tx: tx.put_upload(upload.id, upload.to_row()))
         self._live[upload.id] = _LiveHash()
         return upload
 
     def get(self, repo: str, upload_id: str) -> Upload:
         """The open session `upload_id` of `repo`, or BLOB_UPLOAD_UNKNOWN."""
         check_upload_id(upload_id)
-        with self.meta.read() as txn:
-            row = self.meta.get(txn, "uploads", upload_id.encode())
+        with self.meta.read() as tx:
+            row = tx.upload(upload_id)
         if row is None or row["repo"] != repo:
             raise RegistryError("BLOB_UPLOAD_UNKNOWN", detail={"upload": upload_id})
         return Upload.from_row(upload_id, row)
@@ -93,7 +90,7 @@ class Uploads:
     def status(self, repo: str, upload_id: str) -> Upload:
         """The open session, checked against its staging file (a crash may have taken it)."""
         upload = self.get(repo, upload_id)
-        if not self.store.staging_path(upload_id).exists():
+        if not self.store.has_staging(upload_id):
             self._data_gone(upload_id)
         return upload
 
@@ -105,44 +102,39 @@ class Uploads:
         raise RegistryError("BLOB_UPLOAD_UNKNOWN", "the upload's data is gone", detail={"upload": upload_id})
 
     def _save(self, upload: Upload) -> None:
-        key = upload.id.encode()
 
-        def change(txn):  # type: ignore[no-untyped-def]
-            if txn.get(key, db=self.meta.db["uploads"]) is None:
+        def change(tx: MetaWriter) -> None:
+            if tx.upload(upload.id) is None:
                 raise RegistryError("BLOB_UPLOAD_UNKNOWN", "the upload was cancelled meanwhile")
-            self.meta.put(txn, "uploads", key, upload.to_row())
+            tx.put_upload(upload.id, upload.to_row())
 
         self.meta.write(change)
 
     @asynccontextmanager
-    async def _session(self, repo: str, upload_id: str) -> AsyncIterator[tuple[Upload, int | None]]:
-        """Hold a session exclusively, in this process (a trio lock) and across workers (a
-        `flock` on its staging file), and read its state under that hold.
+    async def _session(self, repo: str, upload_id: str) -> AsyncIterator[tuple[Upload, StagingFile | None]]:
+        """Hold a session exclusively, in this process (a trio lock) and across workers (the
+        staging file's lock), and read its state under that hold.
 
-        Yields the session and the staging file's descriptor (None when the file is gone).
+        Yields the session and its staging file, open (None when the file is gone).
         """
         self.get(repo, upload_id)  # an unknown id costs nothing below
         lock = self._locks.setdefault(upload_id, trio.Lock())
         try:
             async with lock:
-                path = self.store.staging_path(upload_id)
+                file = self.store.open_staging(upload_id)
                 try:
-                    fd: int | None = os.open(path, os.O_RDWR)
-                except FileNotFoundError:
-                    fd = None
-                try:
-                    if fd is not None:
-                        await staging.lock(fd)
+                    if file is not None:
+                        await file.lock()
                     upload = self.get(repo, upload_id)  # read again: another worker may have moved on
-                    if fd is not None and not staging.is_file_at(fd, path):
-                        os.close(fd)  # it was finished and moved into place while we waited
-                        fd = None
-                    if fd is not None:
-                        staging.trim(fd, upload.size)  # bytes a killed worker wrote but never recorded
-                    yield upload, fd
+                    if file is not None and not file.is_current():
+                        file.close()  # it was finished and moved into place while we waited
+                        file = None
+                    if file is not None:
+                        file.trim(upload.size)  # bytes a killed worker wrote but never recorded
+                    yield upload, file
                 finally:
-                    if fd is not None:
-                        os.close(fd)
+                    if file is not None:
+                        file.close()
         finally:
             if not lock.locked() and lock.statistics().tasks_waiting == 0:
                 self._locks.pop(upload_id, None)
@@ -159,16 +151,16 @@ class Uploads:
         content_length: int | None = None,
     ) -> Upload:
         """Append one chunk (streamed) to the session; return its new state."""
-        async with self._session(repo, upload_id) as (upload, fd):
-            if fd is None:
+        async with self._session(repo, upload_id) as (upload, file):
+            if file is None:
                 self._data_gone(upload_id)
             expected = check_chunk_start(content_range, upload.size, content_length)
-            written = await self._receive(upload, fd, body, expected)
+            written = await self._receive(upload, file, body, expected)
             upload = Upload(upload.id, repo, upload.size + written, upload.started, time.time())
             self._save(upload)
             return upload
 
-    async def _receive(self, upload: Upload, fd: int, body: AsyncIterator[bytes], expected: int | None) -> int:
+    async def _receive(self, upload: Upload, file: StagingFile, body: AsyncIterator[bytes], expected: int | None) -> int:
         live = self._live.get(upload.id)
         if live is not None and live.offset != upload.size:
             del self._live[upload.id]
@@ -177,7 +169,6 @@ class Uploads:
             live = self._live[upload.id] = _LiveHash()
         written = 0
         try:
-            os.lseek(fd, upload.size, os.SEEK_SET)
             pending: list[bytes] = []
             pending_size = 0
             async for chunk in body:
@@ -187,13 +178,13 @@ class Uploads:
                 if expected is not None and written > expected:
                     raise RegistryError("SIZE_INVALID", f"chunk is longer than the {expected} bytes announced")
                 if pending_size >= WRITE_BUFFER:
-                    await staging.write(fd, pending, pending_size, live.hasher if live else None)
+                    await file.append(upload.size + written - pending_size, pending, pending_size, live.hasher if live else None)
                     pending, pending_size = [], 0
             if expected is not None and written != expected:
                 raise RegistryError("SIZE_INVALID", f"chunk holds {written} bytes, {expected} were announced")
-            await staging.write(fd, pending, pending_size, live.hasher if live else None)
+            await file.append(upload.size + written - pending_size, pending, pending_size, live.hasher if live else None)
         except BaseException:
-            os.ftruncate(fd, upload.size)  # a failed chunk leaves the session as it was
+            file.trim(upload.size)  # a failed chunk leaves the session as it was
             self._live.pop(upload.id, None)
             raise
         if live is not None:
@@ -216,14 +207,14 @@ class Uploads:
 
         Returns the blob's size. On a digest mismatch the session is dropped: DIGEST_INVALID.
         """
-        async with self._session(repo, upload_id) as (upload, fd):
-            if fd is None:
+        async with self._session(repo, upload_id) as (upload, file):
+            if file is None:
                 self._data_gone(upload_id)
             recorded = upload.size
             try:
                 if body is not None:
                     expected = check_chunk_start(content_range, upload.size, content_length)
-                    written = await self._receive(upload, fd, body, expected)
+                    written = await self._receive(upload, file, body, expected)
                     upload = Upload(upload.id, repo, upload.size + written, upload.started, time.time())
                 actual = await self._digest_of(upload, digest.algorithm)
                 if actual != digest:
@@ -237,8 +228,8 @@ class Uploads:
                 # Undo what this request did: its bytes were never recorded (unless they are a
                 # blob now, and then the session is over), and the live hash has seen them.
                 self._live.pop(upload.id, None)
-                if staging.is_file_at(fd, self.store.staging_path(upload.id)):
-                    staging.trim(fd, recorded)
+                if file.is_current():
+                    file.trim(recorded)
                 else:
                     self._drop(upload.id)
                 raise
@@ -249,13 +240,12 @@ class Uploads:
         live = self._live.get(upload.id)
         if algorithm == "sha256" and live is not None and live.offset == upload.size:
             return Digest("sha256", live.hasher.hexdigest())
-        path = self.store.staging_path(upload.id)
-        return await trio.to_thread.run_sync(staging.digest_of_file, path, algorithm)
+        return await trio.to_thread.run_sync(self.store.staging_digest, upload.id, algorithm)
 
     def _link_committed(self, upload: Upload, digest: Digest) -> None:
-        def change(txn):  # type: ignore[no-untyped-def]
-            link_blob(self.meta, self.store, txn, upload.repo, digest, upload.size)
-            self.meta.delete(txn, "uploads", upload.id.encode())
+        def change(tx: MetaWriter) -> None:
+            link_blob(self.store, tx, upload.repo, digest, upload.size)
+            tx.delete_upload(upload.id)
 
         self.meta.write(change)
 
@@ -271,18 +261,15 @@ class Uploads:
         self._drop(upload_id)
 
     def _drop(self, upload_id: str) -> None:
-        self.meta.write(lambda txn: self.meta.delete(txn, "uploads", upload_id.encode()))
+        self.meta.write(lambda tx: tx.delete_upload(upload_id))
         self.store.discard(upload_id)
         self._live.pop(upload_id, None)
 
     def expire(self, ttl: float, now: float | None = None) -> list[str]:
         """Drop sessions idle for more than `ttl` seconds and staging files without a session."""
         now = time.time() if now is None else now
-        with self.meta.read() as txn:
-            rows = {
-                key.decode(): Upload.from_row(key.decode(), self.meta.decode_value(value))
-                for key, value in self.meta.scan(txn, "uploads", b"")
-            }
+        with self.meta.read() as tx:
+            rows = {upload_id: Upload.from_row(upload_id, row) for upload_id, row in tx.iter_uploads()}
         stale = [u.id for u in rows.values() if u.expired(now, ttl) and self._idle(u.id, now, ttl)]
         for upload_id in stale:
             self._drop(upload_id)
@@ -298,8 +285,4 @@ class Uploads:
         lock = self._locks.get(upload_id)
         if lock is not None and lock.locked():
             return False
-        path = self.store.staging_path(upload_id)
-        try:
-            return now - path.stat().st_mtime > ttl and not staging.is_locked(path)
-        except FileNotFoundError:
-            return True
+        return self.store.staging_idle(upload_id, now, ttl)

@@ -1,4 +1,7 @@
-"""Metadata in one LMDB environment: named sub-databases, cbor2 values, typed accessors.
+"""Metadata in one LMDB environment: named sub-databases, cbor2 values, raw accessors.
+
+This is the LMDB layer under `tinyreg.storage.lmdb_meta.LmdbMetaStore` (the `MetaStore` the
+registry uses); nothing above `tinyreg.storage` touches it.
 
 Sub-databases (keys from `tinyreg.storage.keys`):
 
@@ -11,7 +14,9 @@ links          repo\\0digest               {"size": int}  (blob readable through
 manifests      repo\\0digest               {"media_type", "size", "artifact_type",
                                            "subject", "refs", "annotations", "created"}
 manifest_data  digest                     the manifest bytes, exactly as pushed
-tags           repo\\0tag                  digest (bytes)
+tags           repo\\0tag                  digest \\0 pushed-at (big-endian double); rows
+                                          written before pushed-at was kept: digest only
+tag_index      repo\\0digest\\0tag          b"" (the tags of a manifest, kept with `tags`)
 referrers      repo\\0subject\\0referrer     b""
 uploads        upload id                  {"repo", "size", "started", "updated"}
 users          user name                  {"admin", "password", "tokens_only", "created"}
@@ -21,6 +26,7 @@ tokens         sha256 of the secret       {"id", "kind", "name", "username", "ow
                                            "scopes", "expires_at", "revoked", "created"}
 token_ids      token id                   sha256 of the secret (bytes)
 counters       counter name               int
+schema         b"version"                 int: upgrades done on this environment
 =============  =========================  ==============================================
 
 Read transactions are cheap and concurrent; write transactions are serialized, so callers
@@ -29,7 +35,6 @@ keep them short and never hold one across an `await`.
 
 from __future__ import annotations
 
-import os
 from bisect import bisect_left
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -40,6 +45,8 @@ from typing import Any, TypeVar
 import cbor2
 import lmdb
 
+from tinyreg.storage import private
+
 T = TypeVar("T")
 
 SUBDBS = (
@@ -49,6 +56,7 @@ SUBDBS = (
     "manifests",
     "manifest_data",
     "tags",
+    "tag_index",
     "referrers",
     "uploads",
     "users",
@@ -57,6 +65,7 @@ SUBDBS = (
     "tokens",
     "token_ids",
     "counters",
+    "schema",
 )
 INITIAL_MAP_SIZE = 4 * 1024 * 1024 * 1024  # address space only: the file grows with its data
 SCAN_BATCH = 1024
@@ -74,10 +83,11 @@ class Meta:
     """The metadata store: an LMDB environment with one handle per sub-database."""
 
     def __init__(self, path: Path) -> None:
-        path.mkdir(parents=True, exist_ok=True)
+        private.make_dir(path)
         self.path = path
         self.env = lmdb.open(
             str(path),
+            mode=private.FILE_MODE,  # data.mdb and lock.mdb hold password and token hashes
             map_size=INITIAL_MAP_SIZE,
             max_dbs=len(SUBDBS) + 8,
             max_readers=512,
@@ -85,6 +95,7 @@ class Meta:
             sync=True,
         )
         self.db = {name: self.env.open_db(name.encode()) for name in SUBDBS}
+        private.warn_if_shared(path, path / "data.mdb", path / "lock.mdb")
 
     def close(self) -> None:
         self.env.close()
@@ -156,12 +167,3 @@ class Meta:
             if after is not None and key <= after:
                 continue
             yield key, value
-
-
-def fsync_dir(path: Path) -> None:
-    """Make a rename or unlink in `path` durable."""
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

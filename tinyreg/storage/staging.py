@@ -1,4 +1,4 @@
-"""File operations on upload staging files: lock across processes, write and hash, trim, hash.
+"""Upload staging files: lock across processes, write and hash, trim, hash (`FileStagingFile`).
 
 Blocking calls that may take long run in a worker thread; waiting for another worker's lock
 polls, so a cancelled request stops waiting at once and holds no thread meanwhile.
@@ -14,11 +14,41 @@ from typing import Any
 import trio
 
 from tinyreg.digest import Digest
-from tinyreg.storage.blobs import READ_CHUNK
 
+READ_CHUNK = 1024 * 1024
 INLINE_WRITE = 256 * 1024  # smaller writes are cheaper than a hop to a worker thread
 IOV_MAX = 512  # buffers per writev call, well under the system's limit
 LOCK_POLL_MAX = 0.05
+
+
+class FileStagingFile:
+    """An open staging file (see `tinyreg.storage.interfaces.StagingFile`)."""
+
+    __slots__ = ("fd", "path", "position")
+
+    def __init__(self, fd: int, path: Path) -> None:
+        self.fd = fd
+        self.path = path
+        self.position = -1  # the file offset after our last write, to seek only when it differs
+
+    async def lock(self) -> None:
+        await lock(self.fd)
+
+    def is_current(self) -> bool:
+        return is_file_at(self.fd, self.path)
+
+    def trim(self, size: int) -> None:
+        trim(self.fd, size)
+
+    async def append(self, offset: int, chunks: list[bytes], size: int, hasher: Any | None) -> None:
+        if self.position != offset:
+            os.lseek(self.fd, offset, os.SEEK_SET)
+        self.position = -1  # unknown should the write fail half-way
+        await write(self.fd, chunks, size, hasher)
+        self.position = offset + size
+
+    def close(self) -> None:
+        os.close(self.fd)
 
 
 async def lock(fd: int) -> None:

@@ -1,0 +1,219 @@
+"""What the registry and the access model need of storage, in their own words.
+
+Two stores sit below `registry/` and `access/`:
+
+* `MetaStore` keeps the metadata (repositories, manifests, tags, blob links and rows,
+  referrers, upload sessions, users, projects, members, tokens, counters). Reads happen in a
+  snapshot (`with meta.read() as tx:`); changes in a unit of work (`meta.write(change)`,
+  where `change(tx)` receives a `MetaWriter` and either returns, and everything it did is
+  committed at once, or raises, and nothing of it is). A database-backed implementation runs
+  `change` in one transaction and may run it again on a serialization failure, so `change`
+  only touches `tx` and never awaits or does I/O elsewhere.
+* `BlobStore` keeps blob bytes by digest, the staging files of uploads in progress, and the
+  listing and set-aside operations garbage collection needs.
+
+Rows are plain dicts (typed below): cheap to decode on the hot read paths.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from typing import Any, BinaryIO, NamedTuple, Protocol, TypedDict, TypeVar
+
+from tinyreg.digest import Digest
+
+T = TypeVar("T")
+
+
+class ManifestRow(TypedDict):
+    media_type: str
+    size: int
+    artifact_type: str | None
+    subject: str | None
+    annotations: dict[str, str] | None
+    refs: list[str]  # blobs and child manifests, as digests
+    created: float
+
+
+class BlobRow(TypedDict):
+    size: int
+    created: float
+
+
+class LinkRow(TypedDict, total=False):
+    size: int
+    created: float
+
+
+class UploadRow(TypedDict):
+    repo: str
+    size: int
+    started: float
+    updated: float
+
+
+class Tag(NamedTuple):
+    """Where a tag points, and when it was pushed (None for tags pushed before that was recorded)."""
+
+    digest: str
+    pushed_at: float | None
+
+
+class BlobFile(NamedTuple):
+    """A stored blob as garbage collection sees it."""
+
+    digest: str  # "algorithm:encoded", as named on disk: may not be a valid digest
+    size: int
+    modified: float
+
+
+class MetaReader(Protocol):
+    """A consistent snapshot of the metadata."""
+
+    # repositories
+    def has_repository(self, repo: str) -> bool: ...
+    def repositories(self, *, after: str | None, limit: int) -> tuple[list[str], bool]: ...
+    def iter_repositories(self, *, after: str | None = None) -> Iterator[str]: ...
+
+    # manifests
+    def manifest(self, repo: str, digest: str) -> ManifestRow | None: ...
+    def has_manifest(self, repo: str, digest: str) -> bool: ...
+    def manifest_data(self, digest: str) -> bytes | None: ...
+    def iter_manifests(self) -> Iterator[tuple[str, str, ManifestRow]]: ...
+    def iter_manifest_data(self) -> Iterator[str]: ...
+
+    # tags
+    def tag_digest(self, repo: str, tag: str) -> str | None: ...
+    def tag(self, repo: str, tag: str) -> Tag | None: ...
+    def tags(self, repo: str, *, after: str | None, limit: int) -> tuple[list[str], bool]: ...
+    def tags_of(self, repo: str, digest: str) -> list[str]: ...
+
+    # blobs and the links that make them readable through a repository
+    def blob(self, digest: str) -> BlobRow | None: ...
+    def iter_blobs(self) -> Iterator[str]: ...
+    def link(self, repo: str, digest: str) -> LinkRow | None: ...
+    def iter_links(self) -> Iterator[tuple[str, str, LinkRow]]: ...
+
+    # referrers: manifests of `repo` whose subject is `subject`, in digest order
+    def referrers(self, repo: str, subject: str) -> Iterator[str]: ...
+
+    # upload sessions
+    def upload(self, upload_id: str) -> UploadRow | None: ...
+    def iter_uploads(self) -> Iterator[tuple[str, UploadRow]]: ...
+
+    # the access model
+    def user(self, name: str) -> dict[str, Any] | None: ...
+    def iter_users(self) -> Iterator[tuple[str, dict[str, Any]]]: ...
+    def project(self, path: str) -> dict[str, Any] | None: ...
+    def iter_projects(self) -> Iterator[tuple[str, dict[str, Any]]]: ...
+    def member(self, path: str, user: str) -> dict[str, Any] | None: ...
+    def members(self, path: str) -> Iterator[tuple[str, dict[str, Any]]]: ...
+    def iter_members(self) -> Iterator[tuple[str, str]]: ...
+    def token(self, key: bytes) -> dict[str, Any] | None: ...
+    def token_key(self, token_id: int) -> bytes | None: ...
+    def iter_token_keys(self) -> Iterator[bytes]: ...
+    def counter(self, name: str) -> int: ...
+
+
+class MetaWriter(MetaReader, Protocol):
+    """A unit of work: everything done through it is committed together, or not at all."""
+
+    def ensure_repository(self, repo: str) -> None: ...
+    def put_manifest(self, repo: str, digest: str, data: bytes, row: ManifestRow) -> None:
+        """Store the row (keeping an existing row's `created`), the bytes once per digest, and
+        the referrer entry when the manifest has a subject."""
+
+    def delete_manifest(self, repo: str, digest: str) -> ManifestRow | None:
+        """Remove the row, every tag pointing to it and its referrer entry; the old row or None."""
+
+    def delete_manifest_data(self, digest: str) -> None: ...
+    def set_tag(self, repo: str, tag: str, digest: str, pushed_at: float) -> None: ...
+    def delete_tag(self, repo: str, tag: str) -> bool: ...
+    def put_blob(self, digest: str, row: BlobRow) -> None:
+        """Record a stored blob unless it is already recorded."""
+
+    def delete_blob(self, digest: str) -> None: ...
+    def put_link(self, repo: str, digest: str, row: LinkRow) -> None: ...
+    def delete_link(self, repo: str, digest: str) -> bool: ...
+    def put_upload(self, upload_id: str, row: UploadRow) -> None: ...
+    def delete_upload(self, upload_id: str) -> bool: ...
+    def put_user(self, name: str, row: dict[str, Any]) -> None: ...
+    def delete_user(self, name: str) -> bool: ...
+    def put_project(self, path: str, row: dict[str, Any]) -> None: ...
+    def put_member(self, path: str, user: str, row: dict[str, Any]) -> None: ...
+    def delete_member(self, path: str, user: str) -> bool: ...
+    def put_token(self, key: bytes, token_id: int, row: dict[str, Any]) -> None: ...
+    def next_counter(self, name: str) -> int:
+        """Increment the counter and return its new value."""
+
+
+class MetaStore(Protocol):
+    def read(self) -> AbstractContextManager[MetaReader]: ...
+    def write(self, change: Callable[[MetaWriter], T]) -> T: ...
+    def close(self) -> None: ...
+
+
+class StagingFile(Protocol):
+    """An upload's staging file, opened for appending; one holder at a time across processes."""
+
+    async def lock(self) -> None:
+        """Wait (cancellably) until no other process holds the file, then hold it."""
+
+    def is_current(self) -> bool:
+        """False once the file was committed as a blob or discarded by another holder."""
+
+    def trim(self, size: int) -> None:
+        """Cut the file back to `size` bytes (those its session recorded)."""
+
+    async def append(self, offset: int, chunks: list[bytes], size: int, hasher: Any | None) -> None:
+        """Write `chunks` (`size` bytes in all) at `offset` and feed them to `hasher`."""
+
+    def close(self) -> None: ...
+
+
+class BlobStore(Protocol):
+    """Blob bytes by digest, staging files of uploads, and what garbage collection needs.
+    Calls block: callers run the slow ones in a worker thread."""
+
+    def size(self, digest: Digest) -> int | None: ...
+    def open(self, digest: Digest) -> BinaryIO:
+        """The blob's bytes for reading (FileNotFoundError when absent)."""
+
+    def read_range(self, digest: Digest, start: int, length: int) -> bytes: ...
+    def put(self, data: bytes, digest: Digest) -> None:
+        """Store `data` (already known to have `digest`) durably."""
+
+    def delete(self, digest: Digest) -> bool: ...
+
+    # staging files of uploads
+    def create_staging(self, upload_id: str) -> None: ...
+    def open_staging(self, upload_id: str) -> StagingFile | None: ...
+    def has_staging(self, upload_id: str) -> bool: ...
+    def staging_digest(self, upload_id: str, algorithm: str) -> Digest: ...
+    def staging_idle(self, upload_id: str, now: float, ttl: float) -> bool:
+        """Nobody wrote to the staging file for `ttl` seconds and no process holds it."""
+
+    def commit(self, upload_id: str, digest: Digest) -> None:
+        """Make a verified staging file the blob `digest`, durably; a crash leaves either no
+        blob or a complete one."""
+
+    def discard(self, upload_id: str) -> None: ...
+    def staging_ids(self) -> list[str]: ...
+
+    # garbage collection
+    def collection_lock(self) -> AbstractContextManager[None]:
+        """One collection at a time (across processes); raises CollectionRunning otherwise."""
+
+    def iter_blob_files(self) -> Iterator[BlobFile]: ...
+    def set_aside(self, name: str) -> bool:
+        """Move the blob named `name` out of reach (False when it is gone)."""
+
+    def put_back(self, name: str) -> None: ...
+    def drop_aside(self, name: str) -> None: ...
+    def restore_aside(self) -> int:
+        """Put back everything an interrupted collection left aside; how many."""
+
+
+class CollectionRunning(RuntimeError):
+    """Another garbage collection holds the data directory's collection lock."""
