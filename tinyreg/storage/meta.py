@@ -146,11 +146,12 @@ class Meta:
         found: list[bytes] = []
         while len(found) <= limit:
             batch = list(islice(keys_iter, SCAN_BATCH))
+            exhausted = len(batch) < SCAN_BATCH  # judged before `after` is dropped from the batch
             if after is not None and not found and batch and batch[0] == after:
                 batch = batch[1:]
             end = bisect_left(batch, upper) if upper is not None else len(batch)
             found.extend(batch[:end])
-            if end < len(batch) or len(batch) < SCAN_BATCH:
+            if end < len(batch) or exhausted:
                 break
         cut = len(prefix)
         return [key[cut:].decode() for key in found[:limit]], len(found) > limit
