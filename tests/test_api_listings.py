@@ -83,6 +83,18 @@ def test_tags_after_last(api: httpx.Client, tagged: Pushed) -> None:
     assert response.json() == {"name": REPO, "tags": TAGS[TAGS.index("2.0") + 1 :]}
 
 
+def test_a_page_after_a_tag_holds_more_than_a_thousand_tags(api: httpx.Client) -> None:
+    pushed = push_image(api, REPO, "t0000")
+    many = [f"t{i:04d}" for i in range(1200)]
+    for tag in many[1:]:
+        push_manifest(api, REPO, tag, pushed.body, OCI_MANIFEST)
+    everything, pages = follow(api, f"/v2/{REPO}/tags/list", "tags", 1100)
+    assert everything == many
+    assert [len(page) for page in pages] == [1100, 100]
+    response = api.get(f"/v2/{REPO}/tags/list", params={"last": many[0]})
+    assert response.json()["tags"] == many[1:]
+
+
 def test_n_zero_is_an_empty_list_without_link(api: httpx.Client, tagged: Pushed) -> None:
     response = api.get(f"/v2/{REPO}/tags/list", params={"n": 0})
     assert response.status_code == 200
