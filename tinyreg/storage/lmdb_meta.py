@@ -61,7 +61,7 @@ class LmdbReader:
     __slots__ = ("txn", "d", "meta", "rows_visited")
 
     def __init__(self, txn: lmdb.Transaction, meta: Meta, handles: _Handles) -> None:
-        self.txn = txn
+        self.txn: Any = txn  # opened without buffers: keys and values come back as bytes
         self.meta = meta
         self.d = handles
         self.rows_visited = 0
