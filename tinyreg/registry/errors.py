@@ -6,10 +6,33 @@ Anything below the HTTP layer raises `RegistryError`; `tinyreg.http.errors` writ
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal, get_args
+
+#: Every code the registry can answer with: a misspelt code is a type error, not a 500 at run time.
+ErrorCode = Literal[
+    "BLOB_UNKNOWN",
+    "BLOB_UPLOAD_INVALID",
+    "BLOB_UPLOAD_UNKNOWN",
+    "DIGEST_INVALID",
+    "MANIFEST_BLOB_UNKNOWN",
+    "MANIFEST_INVALID",
+    "MANIFEST_UNKNOWN",
+    "NAME_INVALID",
+    "NAME_UNKNOWN",
+    "SIZE_INVALID",
+    "TAG_INVALID",
+    "RANGE_INVALID",
+    "PAGINATION_NUMBER_INVALID",
+    "UNAUTHORIZED",
+    "DENIED",
+    "UNSUPPORTED",
+    "NOT_FOUND",
+    "TOOMANYREQUESTS",
+    "UNKNOWN",
+]
 
 #: code -> (HTTP status, default message), from the OCI Distribution Spec and Docker's V2 API.
-ERROR_CODES: dict[str, tuple[int, str]] = {
+ERROR_CODES: dict[ErrorCode, tuple[int, str]] = {
     "BLOB_UNKNOWN": (404, "blob unknown to registry"),
     "BLOB_UPLOAD_INVALID": (400, "blob upload invalid"),
     "BLOB_UPLOAD_UNKNOWN": (404, "blob upload unknown to registry"),
@@ -30,6 +53,7 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "TOOMANYREQUESTS": (429, "too many requests"),
     "UNKNOWN": (500, "unknown error"),
 }
+assert set(ERROR_CODES) == set(get_args(ErrorCode)), "every code has a status and a message"
 
 
 class RegistryError(Exception):
@@ -37,7 +61,7 @@ class RegistryError(Exception):
 
     def __init__(
         self,
-        code: str,
+        code: ErrorCode,
         message: str | None = None,
         *,
         detail: Any = None,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from tinyreg.digest import Digest
-from tinyreg.registry.errors import RegistryError
+from tinyreg.registry.errors import ErrorCode, RegistryError
 
 __all__ = ["Digest", "check_name", "check_tag", "parse_digest", "check_upload_id", "is_valid_name", "is_valid_tag"]
 
@@ -59,7 +59,7 @@ def looks_like_digest(reference: str) -> bool:
     return ":" in reference
 
 
-def parse_digest(text: str, *, code: str = "DIGEST_INVALID") -> Digest:
+def parse_digest(text: str, *, code: ErrorCode = "DIGEST_INVALID") -> Digest:
     """Parse and verify a digest string; raise `code` (DIGEST_INVALID by default) if it is not one we can check."""
     match = DIGEST_RE.fullmatch(text)
     if match is None:
