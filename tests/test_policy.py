@@ -1,9 +1,9 @@
 """The permission decision, table by table, and how project paths and repositories relate.
 
-Rules: reporter and above pull; developer and above push and delete; admins may do everything;
-a public project lets anyone pull; a project whose registry is off refuses everyone; a
-repository outside every project is refused to everyone, admins too; a token never exceeds its scopes nor its
-owner's role; a deploy token acts on its own project only.
+Rules: reporter and above pull; developer and above push and delete; admins may do everything
+in a project; a public project lets anyone pull; a project whose registry is off refuses
+everyone; a repository outside every project is refused to everyone, admins too; a token never
+exceeds its scopes nor its owner's role; a deploy token acts on its own project only.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 `allowed_actions(principal, project, requested)` is the whole rule set: role × visibility ×
 token scope × action → allowed. The HTTP layer and the token endpoint call it; tests call it
-directly, table by table.
+directly, table by table. `explain_refusal` puts a refusal into words, pure as well, saying no
+more than the caller may know.
 """
 
 from __future__ import annotations
