@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tinyreg.access import secrets
-from tinyreg.access.paths import PathError, check_project_path, project_of
+from tinyreg.access.paths import PathError, check_project_path, nearest_project, taken_over, takeover_refusal, within_reach
 from tinyreg.access.policy import ROLES, SCOPES, ProjectAccess
 from tinyreg.storage import keys
 from tinyreg.storage.meta import Meta
@@ -40,7 +40,16 @@ class TokenRecord:
     created: float
 
     def usable(self, now: float) -> bool:
-        return not self.revoked and (self.expires_at is None or now < self.expires_at)
+        return self.problem(now) is None
+
+    def problem(self, now: float) -> str | None:
+        """Why this token can no longer log in (revoked, expired), or None while it can."""
+        if self.revoked:
+            return f"the {self.kind} token {self.name!r} was revoked"
+        if self.expires_at is not None and now >= self.expires_at:
+            expired = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(self.expires_at))
+            return f"the {self.kind} token {self.name!r} expired at {expired}"
+        return None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -142,7 +151,9 @@ class AccessStore:
         with self.meta.read() as txn:
             return [{"path": k.decode(), **self.meta.decode_value(v)} for k, v in self.meta.scan(txn, "projects", b"")]
 
-    def create_project(self, path: str, *, public: bool = False, owner: str | None = None) -> None:
+    def create_project(self, path: str, *, public: bool = False, owner: str | None = None, adopt: bool = False) -> None:
+        """Add a project. Repositories of other projects that would move into it (see paths.py)
+        are a refusal naming them, unless `adopt` says that move is wanted."""
         try:
             check_project_path(path)
         except PathError as exc:
@@ -153,11 +164,24 @@ class AccessStore:
                 raise AccessError(f"project {path!r} already exists")
             if owner is not None and txn.get(owner.encode(), db=self.meta.db["users"]) is None:
                 raise AccessError(f"no user {owner!r}")
+            if not adopt:
+
+                def is_project(candidate: str) -> bool:
+                    return txn.get(candidate.encode(), db=self.meta.db["projects"]) is not None
+
+                moved = taken_over(path, self._repositories_under(txn, path), is_project)
+                if moved:
+                    raise AccessError(takeover_refusal(path, moved))
             self.meta.put(txn, "projects", path.encode(), {"public": public, "registry_enabled": True, "created": time.time()})
             if owner is not None:
                 self.meta.put(txn, "members", keys.repo_key(path, owner), {"role": "owner"})
 
         self.meta.write(change)
+
+    def _repositories_under(self, txn: Any, path: str) -> list[str]:
+        """The repositories named `path` or `path/...`, read in `txn` (a prefix scan of `repos`)."""
+        names = (key.decode() for key, _ in self.meta.scan(txn, "repos", path.encode()))
+        return [name for name in names if name == path or name.startswith(path + "/")]
 
     def update_project(self, path: str, *, public: bool | None = None, registry_enabled: bool | None = None) -> None:
         changes = {k: v for k, v in (("public", public), ("registry_enabled", registry_enabled)) if v is not None}
@@ -198,6 +222,11 @@ class AccessStore:
 
     def project_access(self, repo: str, username: str | None) -> ProjectAccess | None:
         """The project owning `repo` and `username`'s role in it (one read snapshot)."""
+        project = self.nearest_project_access(repo, username)
+        return project if project is not None and within_reach(repo, project.path) else None
+
+    def nearest_project_access(self, repo: str, username: str | None) -> ProjectAccess | None:
+        """The longest project path that prefixes `repo`, even one too far above it to own it."""
         with self.meta.read() as txn:
             found: dict[str, Any] = {}
 
@@ -205,7 +234,7 @@ class AccessStore:
                 found[path] = self.meta.get(txn, "projects", path.encode())
                 return found[path] is not None
 
-            path = project_of(repo, is_project)
+            path = nearest_project(repo, is_project)
             if path is None:
                 return None
             member = self.meta.get(txn, "members", keys.repo_key(path, username)) if username else None
