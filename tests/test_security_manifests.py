@@ -9,8 +9,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 from tinyreg.http.asgi import Request
 from tinyreg.registry.core import Registry
+from tinyreg.registry.errors import RegistryError
 from tinyreg.registry.manifests import (
     DOCKER_LIST,
     DOCKER_MANIFEST,
@@ -23,6 +26,7 @@ from tinyreg.registry.manifests import (
     parse_manifest,
     shares_bytes,
 )
+from tinyreg.registry.numbers import MAX_DIGITS, parse_count
 from tinyreg.testing import RunningRegistry
 
 from auth_helpers import AuthWorld
@@ -44,23 +48,18 @@ EVIL = digest_of(b"evil")
 PAYLOAD = schema1_payload(VICTIM, [LAYER])
 CUT = len(PAYLOAD) - 2  # libtrust cuts before the final "\n}" of an indented document
 SIGNATURES = json.dumps([jws_signature(CUT, b"\n}")]).encode()
+EVIL_MEMBER = b',"fsLayers":[{"blobSum":"' + EVIL.encode() + b'"}]'  # a later duplicate key wins
+LAST_MEMBER = PAYLOAD.rindex(b',\n   "history"')
 
 
 #: Bodies whose header rebuilds PAYLOAD (or tries to) without being PAYLOAD plus its signatures.
 FORGERIES = {
-    "member-after-the-cut": PAYLOAD[:CUT]
-    + b',"fsLayers":[{"blobSum":"'
-    + EVIL.encode()
-    + b'"}],"signatures":'
-    + SIGNATURES
-    + b"}",
+    "member-after-the-cut": PAYLOAD[:CUT] + EVIL_MEMBER + b',"signatures":' + SIGNATURES + b"}",
     "member-after-the-signatures": PAYLOAD[:CUT] + b',"signatures":' + SIGNATURES + b',"fsLayers":[]}',
-    "tail-carries-a-member": (
-        PAYLOAD[: PAYLOAD.rindex(b',\n   "history"')]
-        + b',"signatures":'
-        + json.dumps([jws_signature(PAYLOAD.rindex(b',\n   "history"'), PAYLOAD[PAYLOAD.rindex(b',\n   "history"') :])]).encode()
-        + b"}"
-    ),
+    "tail-carries-a-member": PAYLOAD[:LAST_MEMBER]
+    + b',"signatures":'
+    + json.dumps([jws_signature(LAST_MEMBER, PAYLOAD[LAST_MEMBER:])]).encode()
+    + b"}",
     "cut-after-whitespace": PAYLOAD[: CUT + 1] + b',"signatures":' + json.dumps([jws_signature(CUT + 1, b"}")]).encode() + b"}",
     "signatures-disagree": PAYLOAD[:CUT]
     + b',"signatures":'
@@ -95,6 +94,22 @@ def test_a_signed_schema1_body_that_is_not_its_payload_plus_signatures_is_refuse
 @pytest.mark.parametrize("key_ids", [("A",), ("A", "B")], ids=["one-signature", "two-signatures"])
 def test_a_libtrust_signed_schema1_manifest_digests_over_its_payload(payload: bytes, key_ids: tuple[str, ...]) -> None:
     assert digested_bytes(libtrust_sign(payload, key_ids), DOCKER_V1_SIGNED) == payload
+
+
+@settings(max_examples=300)
+@example(CUT, ',"fsLayers":[]')
+@example(CUT, ',"fsLayers":[],"signatures":[]')
+@given(st.integers(0, len(libtrust_sign(PAYLOAD))), st.text(alphabet=' ,:"{}[]\n\\abcsignature0123', min_size=1, max_size=24))
+def test_whatever_is_spliced_into_a_signed_body_it_digests_as_nothing_but_its_own_document(position: int, inserted: str) -> None:
+    """The security property itself: a payload the digest is taken over is the body minus its signatures."""
+    genuine = libtrust_sign(PAYLOAD)
+    body = genuine[:position] + inserted.encode() + genuine[position:]
+    try:
+        doc = json.loads(body)
+        payload = digested_bytes(body, DOCKER_V1_SIGNED)
+    except (ValueError, RegistryError):
+        return
+    assert {key: value for key, value in doc.items() if key != "signatures"} == json.loads(payload)
 
 
 @pytest.mark.parametrize(
@@ -353,3 +368,12 @@ def test_a_range_of_thousands_of_digits_is_answered_not_a_crash(api: httpx.Clien
         location, content=b"x", headers={"Content-Range": f"{huge}-{huge}", "Content-Type": "application/octet-stream"}
     )
     assert_error(response, 416, "RANGE_INVALID")
+
+
+@settings(max_examples=300)
+@given(st.text(alphabet="0123456789²³¹٣ +-_x", max_size=30) | st.from_regex(r"[0-9]{1,5000}", fullmatch=True))
+def test_a_count_is_ascii_digits_read_exactly(text: str) -> None:
+    ascii_digits = text.isascii() and text.isdigit()
+    short = ascii_digits and len(text.lstrip("0")) <= MAX_DIGITS
+    assert parse_count(text) == (int(text) if short else None)
+    assert parse_count(text, cap=100) == ((min(int(text), 100) if short else 100) if ascii_digits else None)

@@ -67,26 +67,30 @@ class Manifests:
                     "MANIFEST_BLOB_UNKNOWN", f"manifest {child} is not in repository {repo}", detail={"digest": str(child)}
                 )
         now = time.time()
-        row_key = keys.repo_key(repo, digest)
-        old = self.meta.get(txn, "manifests", row_key)
-        row = {
-            "media_type": parsed.media_type,
-            "size": len(data),
-            "artifact_type": parsed.artifact_type,
-            "subject": str(parsed.subject) if parsed.subject else None,
-            "annotations": parsed.annotations,
-            "refs": [str(d) for d in (*parsed.blobs, *parsed.manifests)],
-            "created": old["created"] if old else now,
-        }
-        if shares_bytes(parsed.media_type):
+        own_copy = not shares_bytes(parsed.media_type)  # signed schema 1: kept in the row, per repository
+        if not own_copy:
             stored = txn.get(digest.encode(), db=db["manifest_data"])
             if stored is None:
                 txn.put(digest.encode(), data, db=db["manifest_data"])
             elif bytes(stored) != data:  # bytes served under a digest are never replaced or mixed up
                 raise RegistryError("MANIFEST_INVALID", f"other bytes are stored under {digest}", detail={"digest": digest})
-        else:
-            row["data"] = data
-        self.meta.put(txn, "manifests", row_key, row)
+        row_key = keys.repo_key(repo, digest)
+        old = self.meta.get(txn, "manifests", row_key)
+        self.meta.put(
+            txn,
+            "manifests",
+            row_key,
+            {
+                "media_type": parsed.media_type,
+                "size": len(data),
+                "artifact_type": parsed.artifact_type,
+                "subject": str(parsed.subject) if parsed.subject else None,
+                "annotations": parsed.annotations,
+                "refs": [str(d) for d in (*parsed.blobs, *parsed.manifests)],
+                "created": old["created"] if old else now,
+                **({"data": data} if own_copy else {}),
+            },
+        )
         if tag is not None:
             txn.put(keys.repo_key(repo, tag), digest.encode(), db=db["tags"])
         if parsed.subject is not None:
