@@ -44,8 +44,9 @@ class Blobs:
             link = self.meta.get(txn, "links", keys.repo_key(repo, name))
             if link is not None:
                 return BlobRef(digest, link["size"])
-            if txn.get(keys.repo_key(repo, name), db=self.meta.db["manifests"]) is not None:
-                data = txn.get(name.encode(), db=self.meta.db["manifest_data"])
+            row = self.meta.get(txn, "manifests", keys.repo_key(repo, name))
+            if row is not None:
+                data = manifest_bytes(self.meta, txn, name, row)
                 if data is not None:
                     return BlobRef(digest, len(data), data)
         raise RegistryError("BLOB_UNKNOWN", detail={"digest": name})
@@ -107,6 +108,15 @@ def ensure_repo(meta: Meta, txn: Any, repo: str) -> None:
     """Record that `repo` exists (it then shows in the catalog)."""
     if txn.get(repo.encode(), db=meta.db["repos"]) is None:
         meta.put(txn, "repos", repo.encode(), {"created": time.time()})
+
+
+def manifest_bytes(meta: Meta, txn: Any, digest: str, row: dict[str, Any]) -> bytes | None:
+    """The bytes of a repository's manifest: its own copy (signed schema 1), else the shared one."""
+    data = row.get("data")
+    if data is not None:
+        return bytes(data)
+    stored = txn.get(digest.encode(), db=meta.db["manifest_data"])
+    return bytes(stored) if stored is not None else None
 
 
 def link_blob(meta: Meta, store: FileBlobStore, txn: Any, repo: str, digest: Digest, size: int) -> None:

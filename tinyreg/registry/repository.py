@@ -1,8 +1,9 @@
 """Manifests and tags of a repository: put, get, delete.
 
 A manifest put is one write transaction: it checks that every referenced blob and child
-manifest is in this repository, then stores the bytes (once per digest), the repository's
-row, the tag and the referrer entry together, so a reader never sees half of it.
+manifest is in this repository, then stores the bytes (once per digest, or in the repository's
+row for a signed schema 1 manifest), the repository's row, the tag and the referrer entry
+together, so a reader never sees half of it.
 """
 
 from __future__ import annotations
@@ -10,9 +11,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from tinyreg.registry.blobs import ensure_repo
+from tinyreg.registry.blobs import ensure_repo, manifest_bytes
 from tinyreg.registry.errors import RegistryError
-from tinyreg.registry.manifests import ParsedManifest, digested_bytes, parse_manifest
+from tinyreg.registry.manifests import ParsedManifest, digested_bytes, parse_manifest, shares_bytes
 from tinyreg.registry.names import Digest, check_tag, looks_like_digest, parse_digest
 from tinyreg.storage import keys
 from tinyreg.storage.meta import Meta
@@ -66,8 +67,13 @@ class Manifests:
                     "MANIFEST_BLOB_UNKNOWN", f"manifest {child} is not in repository {repo}", detail={"digest": str(child)}
                 )
         now = time.time()
-        if txn.get(digest.encode(), db=db["manifest_data"]) is None:
-            txn.put(digest.encode(), data, db=db["manifest_data"])
+        own_copy = not shares_bytes(parsed.media_type)  # signed schema 1: kept in the row, per repository
+        if not own_copy:
+            stored = txn.get(digest.encode(), db=db["manifest_data"])
+            if stored is None:
+                txn.put(digest.encode(), data, db=db["manifest_data"])
+            elif bytes(stored) != data:  # bytes served under a digest are never replaced or mixed up
+                raise RegistryError("MANIFEST_INVALID", f"other bytes are stored under {digest}", detail={"digest": digest})
         row_key = keys.repo_key(repo, digest)
         old = self.meta.get(txn, "manifests", row_key)
         self.meta.put(
@@ -82,6 +88,7 @@ class Manifests:
                 "annotations": parsed.annotations,
                 "refs": [str(d) for d in (*parsed.blobs, *parsed.manifests)],
                 "created": old["created"] if old else now,
+                **({"data": data} if own_copy else {}),
             },
         )
         if tag is not None:
@@ -101,7 +108,7 @@ class Manifests:
                 raw = txn.get(keys.repo_key(repo, reference), db=db["tags"])
                 digest = raw.decode() if raw is not None else ""
             row = self.meta.get(txn, "manifests", keys.repo_key(repo, digest)) if digest else None
-            data = txn.get(digest.encode(), db=db["manifest_data"]) if row is not None else None
+            data = manifest_bytes(self.meta, txn, digest, row) if row is not None else None
         if row is None or data is None:
             raise RegistryError("MANIFEST_UNKNOWN", detail={"reference": reference[:200]})
         return StoredManifest(digest, row["media_type"], data)
