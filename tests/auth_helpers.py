@@ -83,7 +83,7 @@ def admin_ok(data_dir: Path, *args: str, stdin: str | None = None) -> Any:
 class AuthWorld:
     """A registry with `--auth` and a known cast: root (admin); alice owns the private `team/app`
     and the public `pub/site`; bob is a reporter of `team/app`; carol owns the private
-    `carol/box`; `loose/repo` belongs to no project. Every repository in `REPOS` has a `v1`."""
+    `carol/box`; `loose/repo` belongs to no project (so no one may use it). Every repository in `REPOS` has a `v1`."""
 
     PASSWORDS = {name: f"{name}-Pa55-phrase-{name}" for name in ("root", "alice", "bob", "carol")}
     REPOS = ("team/app", "team/app/api", "pub/site", "carol/box", "loose/repo")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -138,3 +139,40 @@ def index_manifest(children: list[Pushed], media_type: str = OCI_INDEX, **fields
         "manifests": [child.descriptor(platform=platform) for child in children],
         **fields,
     }
+
+
+def b64url(data: bytes) -> str:
+    """Unpadded base64url, as JWS writes it."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def jws_signature(format_length: int, format_tail: bytes, key_id: str = "ABCD:EFGH") -> dict[str, Any]:
+    """One libtrust JWS signature object whose protected header says how to rebuild the payload."""
+    protected = {"formatLength": format_length, "formatTail": b64url(format_tail), "time": "2026-01-01T00:00:00Z"}
+    return {
+        "header": {"jwk": {"crv": "P-256", "kid": key_id, "kty": "EC", "x": "xxxx", "y": "yyyy"}, "alg": "ES256"},
+        "signature": b64url(f"signature by {key_id}".encode()),
+        "protected": b64url(json.dumps(protected).encode()),
+    }
+
+
+def libtrust_sign(payload: bytes, key_ids: tuple[str, ...] = ("ABCD:EFGH",)) -> bytes:
+    """Sign a JSON document the way libtrust's `PrettySignature` does: cut it after its last
+    member, splice in the signatures member, close the brace. Its digest is over `payload`."""
+    format_length = len(payload.rstrip(b" \t\n\r")[:-1].rstrip(b" \t\n\r"))
+    signatures = [jws_signature(format_length, payload[format_length:], key_id) for key_id in key_ids]
+    return payload[:format_length] + b',\n   "signatures": ' + json.dumps(signatures, indent=3).encode() + b"\n}"
+
+
+def schema1_payload(repo: str, layers: list[str], **fields: Any) -> bytes:
+    """An unsigned schema 1 manifest over `layers` (blob digests), laid out as Docker writes it."""
+    document = {
+        "schemaVersion": 1,
+        "name": repo,
+        "tag": "v1",
+        "architecture": "amd64",
+        "fsLayers": [{"blobSum": layer} for layer in layers],
+        "history": [{"v1Compatibility": json.dumps({"id": "a" * 64, "os": "linux"})} for _ in layers],
+        **fields,
+    }
+    return json.dumps(document, indent=3).encode()

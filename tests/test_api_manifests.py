@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Callable
 from typing import Any
@@ -23,9 +22,11 @@ from manifest_builders import (
     encode,
     image_manifest,
     index_manifest,
+    libtrust_sign,
     push_image,
     push_manifest,
     put_manifest,
+    schema1_payload,
 )
 
 REPO = "manifests/test"
@@ -69,29 +70,8 @@ SCHEMA1_DIGESTS: dict[bytes, str] = {}
 def docker_schema1_signed(api: httpx.Client, repo: str) -> tuple[bytes, str]:
     """A schema 1 manifest signed the libtrust way: the signature object is spliced in before
     the closing brace, and its protected header says how to cut it out again."""
-    layer = push_blob(api, repo, make_blob("schema1", 321))
-    payload = json.dumps(
-        {
-            "schemaVersion": 1,
-            "name": repo,
-            "tag": "v1",
-            "architecture": "amd64",
-            "fsLayers": [{"blobSum": layer}],
-            "history": [{"v1Compatibility": json.dumps({"id": "a" * 64, "os": "linux"})}],
-        },
-        indent=3,
-    ).encode()
-    format_length = len(payload) - 2  # up to the final "\n}"
-    protected = {
-        "formatLength": format_length,
-        "formatTail": base64.urlsafe_b64encode(payload[format_length:]).rstrip(b"=").decode(),
-    }
-    signature = {
-        "header": {"jwk": {"crv": "P-256", "kid": "ABCD:EFGH", "kty": "EC", "x": "xxxx", "y": "yyyy"}, "alg": "ES256"},
-        "signature": "c2lnbmF0dXJl",
-        "protected": base64.urlsafe_b64encode(json.dumps(protected).encode()).rstrip(b"=").decode(),
-    }
-    body = payload[:format_length] + b',\n   "signatures": ' + json.dumps([signature]).encode() + b"\n}"
+    payload = schema1_payload(repo, [push_blob(api, repo, make_blob("schema1", 321))])
+    body = libtrust_sign(payload)
     SCHEMA1_DIGESTS[body] = digest_of(payload)
     return body, DOCKER_V1_SIGNED
 

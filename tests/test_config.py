@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from tinyreg.config import ConfigError, Settings, load_settings
+from tinyreg.workers import worker_count
 
 
 def write_toml(directory: Path, text: str, name: str = "tinyreg.toml") -> Path:
@@ -170,3 +171,14 @@ def test_the_process_environment_is_read_when_no_env_is_given(monkeypatch: pytes
         monkeypatch.delenv(name)
     monkeypatch.setenv("TINYREG_PORT", "5151")
     assert load_settings({}).port == 5151
+
+
+@pytest.mark.parametrize(("value", "expected"), [("auto", os.cpu_count() or 1), ("1", 1), ("4", 4), ("04", 4)])
+def test_workers_is_auto_or_a_positive_count(value: str, expected: int) -> None:
+    assert worker_count(value) == expected
+
+
+@pytest.mark.parametrize("value", ["0", "", "-1", "²", "٣", "1.5", "two", " 2"])
+def test_workers_that_are_not_a_positive_ascii_count_are_a_config_error(value: str) -> None:
+    with pytest.raises(ConfigError, match="workers"):
+        worker_count(value)

@@ -369,6 +369,8 @@ content_types = st.sampled_from(
         DOCKER_V1_SIGNED,
         UNKNOWN_TYPE,
         "Text/Plain; x=y",
+        "text/html",
+        "image/svg+xml",
     ]
 )
 

@@ -1,9 +1,9 @@
 """The permission decision, table by table, and how project paths and repositories relate.
 
-Rules: reporter and above pull; developer and above push and delete; admins may do everything;
-a public project lets anyone pull; a project whose registry is off refuses everyone; a
-repository outside every project is for admins only; a token never exceeds its scopes nor its
-owner's role; a deploy token acts on its own project only.
+Rules: reporter and above pull; developer and above push and delete; admins may do everything
+in a project; a public project lets anyone pull; a project whose registry is off refuses
+everyone; a repository outside every project is refused to everyone, admins too; a token never
+exceeds its scopes nor its owner's role; a deploy token acts on its own project only.
 """
 
 from __future__ import annotations
@@ -119,8 +119,8 @@ def test_a_project_whose_registry_is_off_refuses_its_own_deploy_token(action: st
 @pytest.mark.parametrize(
     ("principal", "expected"),
     [
-        (Principal("user", "root", admin=True), {"pull", "push", "delete"}),
-        (Principal("user", "root", admin=True, scopes=frozenset({"read_registry"})), {"pull"}),
+        (Principal("user", "root", admin=True), set()),
+        (Principal("user", "root", admin=True, scopes=frozenset({"read_registry"})), set()),
         (Principal("user", "alice"), set()),
         (ANONYMOUS, set()),
         (
@@ -130,7 +130,7 @@ def test_a_project_whose_registry_is_off_refuses_its_own_deploy_token(action: st
     ],
     ids=["admin", "admin-read-token", "user", "anonymous", "deploy-token"],
 )
-def test_a_repository_outside_every_project_is_for_admins_only(principal: Principal, expected: set[str]) -> None:
+def test_a_repository_outside_every_project_is_refused_to_everyone_admins_too(principal: Principal, expected: set[str]) -> None:
     assert allowed_actions(principal, None, set(ACTIONS)) == expected
 
 

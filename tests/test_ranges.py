@@ -144,7 +144,10 @@ def test_a_satisfiable_range_selects_bytes_inside_the_blob(case: tuple[int, str,
 
 
 @settings(max_examples=200)
-@given(st.text(alphabet="bytes=-0123456789, ", max_size=16), st.integers(0, 1000))
+@given(
+    st.text(alphabet="bytes=-0123456789, ²³¹", max_size=16) | st.from_regex(r"bytes=[0-9]{0,5000}-[0-9]{0,5000}", fullmatch=True),
+    st.integers(0, 1000),
+)
 def test_any_range_header_is_ignored_served_or_refused_with_416(value: str, size: int) -> None:
     try:
         result = parse_range(value, size)
@@ -155,3 +158,14 @@ def test_any_range_header_is_ignored_served_or_refused_with_416(value: str, size
         if result is not None:
             start, end = result
             assert 0 <= start <= end < size
+
+
+@settings(max_examples=200)
+@given(st.text(alphabet="bytes =-/*0123456789²³¹٣", max_size=24) | st.from_regex(r"[0-9]{1,5000}-[0-9]{1,5000}", fullmatch=True))
+def test_any_upload_content_range_is_a_range_or_416(value: str) -> None:
+    try:
+        start, end = parse_content_range(value)
+    except RegistryError as error:
+        assert error.status == 416
+    else:
+        assert 0 <= start <= end

@@ -65,6 +65,9 @@ def add_admin_commands(commands: Any) -> None:
     create.add_argument("path")
     create.add_argument("--public", action="store_true", help="anyone may pull")
     create.add_argument("--owner", help="user made owner of the project")
+    create.add_argument(
+        "--adopt", action="store_true", help="create it even if existing repositories of other projects would move into it"
+    )
     project.add_parser("list", parents=[common], help="list projects")
     pupdate = project.add_parser("update", parents=[common], help="change visibility or switch the registry on/off")
     pupdate.add_argument("path")
@@ -217,7 +220,7 @@ def _dispatch(args: argparse.Namespace, store: AccessStore, data: Any, out: Call
 def _project(args: argparse.Namespace, store: AccessStore, out: Callable[[Any, str], None]) -> None:
     action = args.action
     if action == "create":
-        store.create_project(args.path, public=args.public, owner=args.owner)
+        store.create_project(args.path, public=args.public, owner=args.owner, adopt=args.adopt)
         out({"path": args.path, "public": args.public}, f"created {'public' if args.public else 'private'} project {args.path}")
     elif action == "list":
         projects = store.projects()

@@ -54,9 +54,10 @@ class RunningRegistry:
         """Add a user (for registries started with `auth=True`)."""
         self._access.add_user(name, password, admin=admin)
 
-    def create_project(self, path: str, *, public: bool = False, owner: str | None = None) -> None:
-        """Add a project; `owner` becomes its owner."""
-        self._access.create_project(path, public=public, owner=owner)
+    def create_project(self, path: str, *, public: bool = False, owner: str | None = None, adopt: bool = False) -> None:
+        """Add a project; `owner` becomes its owner. Existing repositories of other projects that
+        would move into it are refused (AccessError naming them) unless `adopt` is True."""
+        self._access.create_project(path, public=public, owner=owner, adopt=adopt)
 
     def add_member(self, project: str, user: str, role: str) -> None:
         """Give `user` a role (guest, reporter, developer, maintainer, owner) in `project`."""

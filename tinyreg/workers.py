@@ -15,15 +15,17 @@ from collections.abc import Callable
 from typing import Any
 
 from tinyreg.config import ConfigError, Settings
+from tinyreg.registry.numbers import parse_count
 
 
 def worker_count(value: str) -> int:
     """`auto` (one per core) or a positive number."""
     if value == "auto":
         return os.cpu_count() or 1
-    if not value.isdigit() or int(value) < 1:
+    count = parse_count(value)  # ASCII digits: "²" is a digit to isdigit() but not to int()
+    if count is None or count < 1:
         raise ConfigError(f"workers must be a positive number or 'auto', not {value!r}")
-    return int(value)
+    return count
 
 
 def bind_shared_sockets(settings: Settings) -> Any:

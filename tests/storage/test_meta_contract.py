@@ -216,3 +216,23 @@ def test_a_snapshot_does_not_see_later_writes_and_values_survive_reopening(backe
             assert tx.tag("r", "v1") == (D2, 2.0)
     finally:
         reopened.close()
+
+
+def test_repositories_under_a_path_are_the_path_and_those_below_it_only(backend: Backend) -> None:
+    names = ["team", "team/app", "team/app/deep", "team-x", "teamy", "tea", "other/team"]
+    backend.meta.write(lambda tx: [tx.ensure_repository(name) for name in names])
+    with backend.meta.read() as tx:
+        assert tx.repositories_under("team") == ["team", "team/app", "team/app/deep"]
+        assert tx.repositories_under("team/app") == ["team/app", "team/app/deep"]
+        assert tx.repositories_under("nobody") == []
+    backend.meta.write(lambda tx: tx.ensure_repository("solo/below"))
+    with backend.meta.read() as tx:
+        assert tx.repositories_under("solo") == ["solo/below"]
+
+
+def test_a_manifest_with_its_own_copy_of_the_bytes_shares_none(backend: Backend) -> None:
+    own = {**row(), "data": b"signed for r"}
+    backend.meta.write(lambda tx: tx.put_manifest("r", D1, b"signed for r", own))  # type: ignore[arg-type]
+    with backend.meta.read() as tx:
+        assert tx.manifest("r", D1) == own
+        assert tx.manifest_data(D1) is None

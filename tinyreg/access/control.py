@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from dataclasses import dataclass
@@ -12,7 +13,8 @@ import trio
 
 from tinyreg.access import secrets
 from tinyreg.access.jwt import KeyRing, TokenError
-from tinyreg.access.policy import ACTIONS, ANONYMOUS, Principal, allowed_actions
+from tinyreg.access.paths import within_reach
+from tinyreg.access.policy import ACTIONS, ANONYMOUS, Principal, allowed_actions, explain_refusal
 from tinyreg.access.scopes import ScopeRequest
 from tinyreg.access.store import AccessStore
 from tinyreg.access.throttle import Throttle
@@ -20,6 +22,9 @@ from tinyreg.storage.interfaces import MetaStore
 
 PASSWORD_CHECKS_AT_ONCE = 2
 MAX_NAME_BYTES = 255
+log = logging.getLogger("tinyreg.access")
+#: The reason of a failed login that must not say more (which user exists, which password was close).
+BAD_LOGIN = "invalid user name or password"
 
 
 @dataclass(frozen=True)
@@ -45,8 +50,14 @@ class AccessControl:
 
     async def login(self, username: str, password: str, client: str) -> Principal | None:
         """The principal these credentials prove, or None; repeated failures are slowed down."""
+        principal, _ = await self.authenticate(username, password, client)
+        return principal
+
+    async def authenticate(self, username: str, password: str, client: str) -> tuple[Principal | None, str]:
+        """`login`, with the reason of a failure for the caller: `BAD_LOGIN` unless the
+        credentials proved who is asking (a right password, a token's secret)."""
         if not username or len(username.encode()) > MAX_NAME_BYTES:
-            return None  # no such user can exist (and LMDB keys cannot be empty)
+            return None, BAD_LOGIN  # no such user can exist (and LMDB keys cannot be empty)
         throttle_keys = [f"user:{username.lower()}", f"addr:{client}"]
         delay = self.throttle.delay(throttle_keys, time.monotonic())
         # Counted as a failure until it succeeds, so parallel guesses already slow each other.
@@ -54,25 +65,35 @@ class AccessControl:
         if delay:
             await trio.sleep(delay)
         if password.startswith((secrets.PERSONAL_PREFIX, secrets.DEPLOY_PREFIX)):
-            principal = self._token_principal(username, password)  # a hash lookup: no thread needed
+            principal, reason = self._token_principal(username, password)  # a hash lookup: no thread needed
         else:
-            principal = await trio.to_thread.run_sync(self._check_password, username, password, limiter=self._password_checks)
+            principal, reason = await trio.to_thread.run_sync(
+                self._check_password, username, password, limiter=self._password_checks
+            )
         if principal is not None:
             self.throttle.succeeded(throttle_keys)
-        return principal
+        else:
+            log.info("refused login of %r from %s: %s", username[:100], client, reason)
+        return principal, reason
 
-    def _check_password(self, username: str, password: str) -> Principal | None:
+    def _check_password(self, username: str, password: str) -> tuple[Principal | None, str]:
         user = self.store.user(username)
-        usable = user is not None and not user.get("tokens_only") and user.get("password")
-        if not secrets.verify_password(user["password"] if usable else None, password) or not usable:
-            return None
-        return Principal("user", username, admin=bool(user["admin"]))  # type: ignore[index]
+        stored = user.get("password") if user is not None else None
+        if not secrets.verify_password(stored, password) or user is None or not stored:
+            return None, BAD_LOGIN
+        if user.get("tokens_only"):  # said only now that the password proved who is asking
+            return None, f"user {username} logs in with personal access tokens only: use a token as the password"
+        return Principal("user", username, admin=bool(user["admin"])), ""
 
-    def _token_principal(self, username: str, secret: str) -> Principal | None:
+    def _token_principal(self, username: str, secret: str) -> tuple[Principal | None, str]:
         record = self.store.token_by_secret(secret)
-        if record is None or not record.usable(time.time()) or not secrets.same(record.username, username):
-            return None
-        return self._principal_of_token(record.id)
+        if record is None or not secrets.same(record.username, username):
+            return None, BAD_LOGIN
+        problem = record.problem(time.time())
+        if problem is not None:
+            return None, problem
+        principal = self._principal_of_token(record.id)
+        return principal, "" if principal is not None else BAD_LOGIN
 
     def _principal_of_token(self, token_id: int) -> Principal | None:
         record = self.store.token_by_id(token_id)
@@ -91,6 +112,12 @@ class AccessControl:
     def allowed(self, principal: Principal, repo: str, actions: frozenset[str] | set[str]) -> frozenset[str]:
         project = self.store.project_access(repo, principal.name if principal.kind == "user" else None)
         return allowed_actions(principal, project, actions)
+
+    def refusal(self, principal: Principal, repo: str, actions: frozenset[str] | set[str]) -> str:
+        """Why `allowed` refuses `actions` on `repo`, in words `principal` may read."""
+        nearest = self.store.nearest_project_access(repo, principal.name if principal.kind == "user" else None)
+        owner = nearest if nearest is not None and within_reach(repo, nearest.path) else None
+        return explain_refusal(principal, owner, actions, repo=repo, nearest=nearest)
 
     def grant(self, principal: Principal, requests: list[ScopeRequest]) -> list[dict[str, Any]]:
         """The access entries of a token: each asked scope cut down to what is allowed."""
@@ -141,7 +168,7 @@ class AccessControl:
             raise TokenError(f"not an {use} token")
         principal = self._principal_of_claims(claims)
         if principal is None:
-            raise TokenError("the credentials behind this token are no longer valid")
+            raise TokenError(self._why_claims_fail(claims))
         access = claims.get("access")
         return principal, access if isinstance(access, list) else []
 
@@ -157,6 +184,15 @@ class AccessControl:
                 return None  # removed, switched to tokens only, or its password changed since
             return Principal("user", str(claims["sub"]), admin=bool(user["admin"]))
         return None
+
+    def _why_claims_fail(self, claims: dict[str, Any]) -> str:
+        """Why a well-signed token's principal is gone: its token revoked or expired, its user changed."""
+        if isinstance(claims.get("tid"), int):
+            record = self.store.token_by_id(claims["tid"])
+            problem = record.problem(time.time()) if record is not None else None
+            if problem is not None:
+                return f"this registry token was issued for a token that no longer works: {problem}"
+        return "the credentials behind this token are no longer valid (user removed, password changed or tokens only)"
 
 
 def _credentials_version(user: dict[str, Any] | None) -> str:

@@ -6,13 +6,14 @@ most two more components: `group/project`, `group/project/image`, `group/project
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
-from tinyreg.registry.names import NAME_COMPONENT, NAME_MAX_LENGTH
+from tinyreg.registry.names import name_fault
 
 MAX_IMAGE_DEPTH = 2
-_COMPONENT = re.compile(NAME_COMPONENT)
+NAMING_RULE = "repository names are <project path>/<at most two more components>"
+#: How many repositories a refusal lists by name before it only counts them.
+LISTED_REPOSITORIES = 10
 
 
 class PathError(ValueError):
@@ -21,50 +22,63 @@ class PathError(ValueError):
 
 def check_project_path(path: str) -> str:
     """Return `path` if every component is a valid repository-name component; else PathError."""
-    if not path:
-        raise PathError("a project path cannot be empty")
-    if len(path) > NAME_MAX_LENGTH:
-        raise PathError(f"a project path is at most {NAME_MAX_LENGTH} characters")
-    position = 0
-    for component in path.split("/"):
-        if not component:
-            raise PathError(f"empty path component at position {position + 1} (two slashes, or a slash at an end)")
-        if _COMPONENT.fullmatch(component) is None:
-            offset, reason = _first_fault(component)
-            char = component[offset] if offset < len(component) else component[-1]
-            raise PathError(f"invalid character {char!r} at position {position + offset + 1} of {path!r}: {reason}")
-        position += len(component) + 1
+    fault = name_fault(path, "project path")
+    if fault is not None:
+        raise PathError(f"invalid project path {path[:300]!r}: {fault}" if path else fault)
     return path
 
 
-def _first_fault(component: str) -> tuple[int, str]:
-    """Where a component first breaks the grammar, and why."""
-    for i, char in enumerate(component):
-        if char.isupper():
-            return i, "uppercase letters are not allowed"
-        if not (char.isdigit() or "a" <= char <= "z" or char in "._-"):
-            return i, "only a-z, 0-9 and the separators . _ - are allowed"
-    if not component[0].isalnum():
-        return 0, "a component must start with a letter or digit"
-    if not component[-1].isalnum():
-        return len(component) - 1, "a component must end with a letter or digit"
-    for run in re.finditer(r"[._-]+", component):
-        text = run.group()
-        if text in (".", "_", "__") or set(text) == {"-"}:
-            continue
-        if text[0] == "-":
-            allowed = len(text) - len(text.lstrip("-"))
-        else:
-            allowed = 2 if text.startswith("__") else 1
-        return run.start() + allowed, "separators are one '.', one or two '_', or dashes, between letters or digits"
-    return 0, "not a valid path component"
-
-
-def project_of(repo: str, is_project: Callable[[str], bool]) -> str | None:
-    """The project owning `repo`: the longest path prefix that is a project, within reach."""
+def nearest_project(repo: str, is_project: Callable[[str], bool]) -> str | None:
+    """The longest path prefix of `repo` that is a project, however far below it `repo` is."""
     parts = repo.split("/")
     for keep in range(len(parts), 0, -1):
         candidate = "/".join(parts[:keep])
         if is_project(candidate):
-            return candidate if len(parts) - keep <= MAX_IMAGE_DEPTH else None
+            return candidate
     return None
+
+
+def within_reach(repo: str, path: str) -> bool:
+    """Whether `repo` is `path` or at most `MAX_IMAGE_DEPTH` components below it."""
+    return (repo == path or repo.startswith(path + "/")) and repo.count("/") - path.count("/") <= MAX_IMAGE_DEPTH
+
+
+def project_of(repo: str, is_project: Callable[[str], bool]) -> str | None:
+    """The project owning `repo`: the longest path prefix that is a project, within reach."""
+    path = nearest_project(repo, is_project)
+    return path if path is not None and within_reach(repo, path) else None
+
+
+def unowned_repository_message(repo: str, nearest: str | None) -> str:
+    """Why a repository no project owns is refused: the naming rule, and the way out."""
+    if nearest is None:
+        return (
+            f"{repo} belongs to no project ({NAMING_RULE}) and no project path is a prefix of it: "
+            "an admin creates one with `tinyreg project create PATH`"
+        )
+    deepest = "/".join(repo.split("/")[: nearest.count("/") + 1 + MAX_IMAGE_DEPTH])
+    return (
+        f"{repo} belongs to no project ({NAMING_RULE}): the nearest project is {nearest}, "
+        f"so names go down to {deepest} at most; or an admin creates a deeper project with `tinyreg project create PATH`"
+    )
+
+
+def taken_over(path: str, repos: Iterable[str], is_project: Callable[[str], bool]) -> list[tuple[str, str]]:
+    """(repository, its project today) for each of `repos` that creating project `path` would move to it."""
+    moved = []
+    for repo in repos:
+        today = project_of(repo, is_project)
+        if today is not None and project_of(repo, lambda candidate: candidate == path or is_project(candidate)) == path:
+            moved.append((repo, today))
+    return moved
+
+
+def takeover_refusal(path: str, moved: list[tuple[str, str]]) -> str:
+    """Why creating project `path` is refused without adoption: which repositories would change project."""
+    listed = ", ".join(f"{repo} (now in {today})" for repo, today in moved[:LISTED_REPOSITORIES])
+    more = f" and {len(moved) - LISTED_REPOSITORIES} more" if len(moved) > LISTED_REPOSITORIES else ""
+    return (
+        f"creating project {path} would move {len(moved)} existing repositor{'y' if len(moved) == 1 else 'ies'} "
+        f"from another project into it, giving its members access and taking it from theirs: {listed}{more}; "
+        "pass --adopt (adopt=True) to create it anyway"
+    )

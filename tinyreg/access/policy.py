@@ -2,12 +2,15 @@
 
 `allowed_actions(principal, project, requested)` is the whole rule set: role × visibility ×
 token scope × action → allowed. The HTTP layer and the token endpoint call it; tests call it
-directly, table by table.
+directly, table by table. `explain_refusal` puts a refusal into words, pure as well, saying no
+more than the caller may know.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from tinyreg.access.paths import unowned_repository_message
 
 PULL, PUSH, DELETE = "pull", "push", "delete"
 ACTIONS = (PULL, PUSH, DELETE)
@@ -68,16 +71,15 @@ def scope_actions(scopes: frozenset[str] | None) -> frozenset[str]:
 def allowed_actions(principal: Principal, project: ProjectAccess | None, requested: frozenset[str] | set[str]) -> frozenset[str]:
     """The subset of `requested` that `principal` may do on a repository of `project`.
 
-    A repository outside every project is for admins only. A project whose registry is off
+    A repository outside every project is refused to everyone, admins too: the project decides
+    who may use a repository, so none may exist without one. A project whose registry is off
     refuses everyone. Public projects let anyone pull. Otherwise the role decides, and a token
     never exceeds its scopes.
     """
     wanted = frozenset(requested) & frozenset(ACTIONS)
-    if project is None:
-        rights = frozenset(ACTIONS) if principal.admin else frozenset()
-    elif not project.registry_enabled:
+    if project is None or not project.registry_enabled:
         return frozenset()
-    elif principal.admin:
+    if principal.admin:
         rights = frozenset(ACTIONS)
     elif principal.kind == "user":
         rights = ROLE_ACTIONS.get(project.role or "", frozenset())
@@ -86,9 +88,58 @@ def allowed_actions(principal: Principal, project: ProjectAccess | None, request
     else:
         rights = frozenset()
     rights &= scope_actions(principal.scopes)
-    if project is not None and project.public:
+    if project.public:
         rights |= {PULL}
     return wanted & rights
+
+
+def _knows(principal: Principal, project: ProjectAccess | None) -> bool:
+    """Whether `principal` may learn that `project` exists (public, a member, its deploy token, an admin)."""
+    if project is None:
+        return False
+    own_deploy = principal.kind == "deploy" and principal.project == project.path
+    return principal.admin or project.public or own_deploy or (principal.kind == "user" and project.role is not None)
+
+
+def explain_refusal(
+    principal: Principal,
+    project: ProjectAccess | None,
+    requested: frozenset[str] | set[str],
+    *,
+    repo: str,
+    nearest: ProjectAccess | None = None,
+) -> str:
+    """Why `allowed_actions` refuses some of `requested` on `repo`, in words for the caller.
+
+    `project` owns `repo` (None: no project does); `nearest` is the longest project path that
+    is a prefix of `repo`, however deep. A caller who may not know a project exists hears
+    "not found or no access" whether it exists or not, so the message reveals nothing.
+    """
+    refused = frozenset(requested) - allowed_actions(principal, project, requested)
+    what = "/".join(action for action in ACTIONS if action in refused) or "use"
+    if principal.kind == "anonymous" and not (project is not None and project.public and not project.registry_enabled):
+        preposition = {"pull": "from", "push": "to", "delete": "in"}.get(what, "on")
+        return f"authentication required to {what} {preposition} {repo}: log in first"
+    if project is None:
+        if principal.admin or _knows(principal, nearest):
+            return unowned_repository_message(repo, nearest.path if nearest is not None else None)
+        return f"{repo}: not found or no access ({what} refused)"
+    if not _knows(principal, project):
+        return f"{repo}: not found or no access ({what} refused)"
+    if not project.registry_enabled:
+        return f"the registry is switched off for project {project.path}"
+    if principal.kind == "deploy" and principal.project != project.path:
+        return f"a deploy token of {principal.project} may only pull from project {project.path}, which is public"
+    scoped = refused & scope_actions(principal.scopes)
+    if refused - scoped:
+        scopes = ", ".join(sorted(principal.scopes or ())) or "none"
+        return f"the token used (scopes: {scopes}) does not allow {'/'.join(a for a in ACTIONS if a in refused - scoped)}"
+    if principal.kind == "user" and not principal.admin:
+        enough = next((role for role in ROLES if refused <= ROLE_ACTIONS[role]), "owner")
+        if project.role is None:
+            return f"you are not a member of project {project.path}: anyone may pull from it, {what} needs the role {enough}"
+        return f"your role in project {project.path} is {project.role}, which does not allow {what} (it needs {enough})"
+    return f"{what} on {repo} is not allowed"
 
 
 def required_actions(resource: str, method: str) -> frozenset[str]:

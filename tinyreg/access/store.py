@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tinyreg.access import secrets
-from tinyreg.access.paths import PathError, check_project_path, project_of
+from tinyreg.access.paths import PathError, check_project_path, nearest_project, taken_over, takeover_refusal, within_reach
 from tinyreg.access.policy import ROLES, SCOPES, ProjectAccess
 from tinyreg.storage.interfaces import MetaStore, MetaWriter
 
@@ -39,7 +39,16 @@ class TokenRecord:
     created: float
 
     def usable(self, now: float) -> bool:
-        return not self.revoked and (self.expires_at is None or now < self.expires_at)
+        return self.problem(now) is None
+
+    def problem(self, now: float) -> str | None:
+        """Why this token can no longer log in (revoked, expired), or None while it can."""
+        if self.revoked:
+            return f"the {self.kind} token {self.name!r} was revoked"
+        if self.expires_at is not None and now >= self.expires_at:
+            expired = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(self.expires_at))
+            return f"the {self.kind} token {self.name!r} expired at {expired}"
+        return None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -140,7 +149,9 @@ class AccessStore:
         with self.meta.read() as tx:
             return [{"path": path, **row} for path, row in tx.iter_projects()]
 
-    def create_project(self, path: str, *, public: bool = False, owner: str | None = None) -> None:
+    def create_project(self, path: str, *, public: bool = False, owner: str | None = None, adopt: bool = False) -> None:
+        """Add a project. Repositories of other projects that would move into it (see paths.py)
+        are a refusal naming them, unless `adopt` says that move is wanted."""
         try:
             check_project_path(path)
         except PathError as exc:
@@ -151,6 +162,10 @@ class AccessStore:
                 raise AccessError(f"project {path!r} already exists")
             if owner is not None and tx.user(owner) is None:
                 raise AccessError(f"no user {owner!r}")
+            if not adopt:
+                moved = taken_over(path, tx.repositories_under(path), lambda candidate: tx.project(candidate) is not None)
+                if moved:
+                    raise AccessError(takeover_refusal(path, moved))
             tx.put_project(path, {"public": public, "registry_enabled": True, "created": time.time()})
             if owner is not None:
                 tx.put_member(path, owner, {"role": "owner"})
@@ -192,6 +207,11 @@ class AccessStore:
 
     def project_access(self, repo: str, username: str | None) -> ProjectAccess | None:
         """The project owning `repo` and `username`'s role in it (one read snapshot)."""
+        project = self.nearest_project_access(repo, username)
+        return project if project is not None and within_reach(repo, project.path) else None
+
+    def nearest_project_access(self, repo: str, username: str | None) -> ProjectAccess | None:
+        """The longest project path that prefixes `repo`, even one too far above it to own it."""
         with self.meta.read() as tx:
             found: dict[str, Any] = {}
 
@@ -199,7 +219,7 @@ class AccessStore:
                 found[path] = tx.project(path)
                 return found[path] is not None
 
-            path = project_of(repo, is_project)
+            path = nearest_project(repo, is_project)
             if path is None:
                 return None
             member = tx.member(path, username) if username else None

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from tinyreg.registry.errors import RegistryError
+from tinyreg.registry.numbers import parse_count
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -77,9 +78,10 @@ class Request:
         value = self.header("content-length")
         if value is None:
             return None
-        if not value.strip().isdigit():
+        count = parse_count(value.strip())
+        if count is None:
             raise RegistryError("SIZE_INVALID", f"invalid Content-Length {value[:50]!r}")
-        return int(value)
+        return count
 
     async def stream(self) -> AsyncIterator[bytes]:
         """The request body, chunk by chunk as it arrives."""
@@ -125,7 +127,14 @@ def json_response(
     return Response(status, {"Content-Type": content_type, **(headers or {})}, json.dumps(document).encode())
 
 
-COMMON_HEADERS = [(b"docker-distribution-api-version", b"registry/2.0")]
+#: Sent on every `/v2/` and `/token` response. Their bodies are data, never pages: a browser
+#: must neither guess another type (nosniff) nor run or show anything in them (the CSP), even
+#: for bytes a client pushed.
+COMMON_HEADERS = [
+    (b"docker-distribution-api-version", b"registry/2.0"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'; sandbox"),
+]
 
 
 async def send_response(send: Send, response: Response, *, head_only: bool = False) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 from typing import Any
 
 from tinyreg.access.control import AccessControl
@@ -13,6 +14,8 @@ from tinyreg.access.scopes import grants_catalog, token_actions
 from tinyreg.http.asgi import Request
 from tinyreg.http.routes import Route
 from tinyreg.registry.errors import RegistryError
+
+log = logging.getLogger("tinyreg.access")
 
 
 def basic_credentials(header: str) -> tuple[str, str] | None:
@@ -72,12 +75,14 @@ class Guard:
             try:
                 principal, token_access = self.control.verify(token)
             except TokenError as exc:
-                raise self._challenge(request, scope, "invalid_token", str(exc)) from None
+                raise self._refuse(
+                    request, "a bearer token", route, str(exc), self._challenge(request, scope, "invalid_token", str(exc))
+                ) from None
             via = "bearer"
         elif (credentials := basic_credentials(header)) is not None:
-            found = await self.control.login(*credentials, client_address(request))
+            found, reason = await self.control.authenticate(*credentials, client_address(request))  # logs a refusal
             if found is None:
-                raise self._challenge(request, scope, None, "invalid user name or password")
+                raise self._challenge(request, scope, None, reason)
             principal, via = found, "basic"
 
         lists_catalog = route.resource == "catalog" and grants_catalog(token_access)
@@ -92,11 +97,23 @@ class Guard:
             raise self._challenge(request, None, None, "authentication required")
         if not needed or needed <= self._granted(principal, token_access, route.name, needed):
             return principal
+        reason = self.control.refusal(principal, route.name, needed)
+        who = principal.name or principal.kind
         if via == "anonymous":
-            raise self._challenge(request, scope, None, "authentication required")
+            raise self._refuse(request, who, route, reason, self._challenge(request, scope, None, reason))
         if via == "bearer":
-            raise self._challenge(request, scope, "insufficient_scope", f"the token does not grant {scope}")
-        raise RegistryError("DENIED", f"{principal.name} may not {'/'.join(sorted(needed))} {route.name}")
+            if needed <= self.control.allowed(principal, route.name, needed):  # allowed, just not asked for
+                reason = f"the token does not grant {scope}: ask /token for it"
+            else:
+                reason = f"the token does not grant {scope}: {reason}"
+            raise self._refuse(request, who, route, reason, self._challenge(request, scope, "insufficient_scope", reason))
+        detail = {"name": route.name, "action": sorted(needed), "reason": reason}
+        raise self._refuse(request, who, route, reason, RegistryError("DENIED", reason, detail=detail))
+
+    def _refuse(self, request: Request, who: str, route: Route, reason: str, error: RegistryError) -> RegistryError:
+        """Log one line saying who was refused what and why, and return the error to raise."""
+        log.info("refused %s: %s %s (%s): %s", who, request.method, route.name or "/v2/", route.resource, reason)
+        return error
 
     def _granted(self, principal: Principal, token_access: list[Any] | None, repo: str, needed: frozenset[str]) -> frozenset[str]:
         allowed = self.control.allowed(principal, repo, needed)

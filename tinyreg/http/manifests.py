@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from tinyreg.http.asgi import Request, Response
 from tinyreg.registry.core import Registry
-from tinyreg.registry.manifests import MANIFEST_MAX_BYTES
+from tinyreg.registry.manifests import MANIFEST_MAX_BYTES, is_manifest_media_type
 
 
 async def get_manifest(registry: Registry, request: Request, name: str, reference: str) -> Response:
     manifest = registry.manifests.get(name, reference)
+    # Pushes are refused other types now, but a manifest stored before that may have any.
+    media_type = manifest.media_type if is_manifest_media_type(manifest.media_type) else "application/octet-stream"
     headers = {
-        "Content-Type": manifest.media_type,
+        "Content-Type": media_type,
         "Docker-Content-Digest": manifest.digest,
         "Content-Length": str(len(manifest.data)),
         "ETag": f'"{manifest.digest}"',

@@ -52,9 +52,9 @@ class TokenEndpoint:
         header = request.header("authorization")
         if header:
             credentials = basic_credentials(header)
-            found = await self.control.login(*credentials, client_address(request)) if credentials else None
+            found, reason = await self.control.authenticate(*credentials, client_address(request)) if credentials else (None, "")
             if found is None:
-                raise RegistryError("UNAUTHORIZED", "invalid user name or password")
+                raise RegistryError("UNAUTHORIZED", reason or "invalid user name or password")
             principal = found
         offline = (request.query("offline_token") or "").lower() == "true"
         return _answer(200, self._tokens(principal, request.query_all("scope"), refresh=offline))
@@ -68,10 +68,10 @@ class TokenEndpoint:
 
         grant = field("grant_type")
         if grant == "password":
-            principal = await self.control.login(field("username"), field("password"), client_address(request))
+            principal, reason = await self.control.authenticate(field("username"), field("password"), client_address(request))
             if principal is None:
                 # 401 rather than RFC 6749's 400: containerd then retries with GET /token and says why
-                return _answer(401, {"error": "invalid_grant", "error_description": "invalid user name or password"})
+                return _answer(401, {"error": "invalid_grant", "error_description": reason})
         elif grant == "refresh_token":
             try:
                 principal, _ = self.control.verify(field("refresh_token"), use="refresh")

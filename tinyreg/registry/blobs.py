@@ -12,7 +12,7 @@ from typing import BinaryIO
 
 from tinyreg.registry.errors import RegistryError
 from tinyreg.registry.names import Digest
-from tinyreg.storage.interfaces import BlobStore, MetaStore, MetaWriter
+from tinyreg.storage.interfaces import BlobStore, ManifestRow, MetaReader, MetaStore, MetaWriter
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,8 +41,9 @@ class Blobs:
             link = tx.link(repo, name)
             if link is not None:
                 return BlobRef(digest, link["size"])
-            if tx.has_manifest(repo, name):
-                data = tx.manifest_data(name)
+            row = tx.manifest(repo, name)
+            if row is not None:
+                data = manifest_bytes(tx, name, row)
                 if data is not None:
                     return BlobRef(digest, len(data), data)
         raise RegistryError("BLOB_UNKNOWN", detail={"digest": name})
@@ -94,6 +95,14 @@ class Blobs:
 
 def _bytes_missing(digest: Digest) -> RegistryError:
     return RegistryError("BLOB_UNKNOWN", "blob data is missing from storage", detail={"digest": str(digest)})
+
+
+def manifest_bytes(tx: MetaReader, digest: str, row: ManifestRow) -> bytes | None:
+    """The bytes of a repository's manifest: its own copy (signed schema 1), else the shared one."""
+    data = row.get("data")
+    if data is not None:
+        return bytes(data)
+    return tx.manifest_data(digest)
 
 
 def link_blob(store: BlobStore, tx: MetaWriter, repo: str, digest: Digest, size: int) -> None:

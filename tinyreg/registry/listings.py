@@ -8,6 +8,7 @@ from typing import Any
 
 from tinyreg.registry.errors import RegistryError
 from tinyreg.registry.manifests import OCI_INDEX
+from tinyreg.registry.numbers import parse_count
 from tinyreg.storage.interfaces import MetaStore
 
 MAX_PAGE = 10_000
@@ -25,9 +26,10 @@ def parse_page_size(value: str | None) -> int | None:
     """The `n` query parameter: None when absent; PAGINATION_NUMBER_INVALID when not a count."""
     if value is None or value == "":
         return None
-    if not value.isdigit():
+    count = parse_count(value, cap=MAX_PAGE)
+    if count is None:
         raise RegistryError("PAGINATION_NUMBER_INVALID", f"n must be a non-negative integer, not {value[:50]!r}")
-    return min(int(value), MAX_PAGE)
+    return count
 
 
 def _page(names: Any, n: int | None) -> Page:

@@ -9,6 +9,7 @@ exactly what was pushed.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,8 +30,17 @@ DOCKER_V1_SIGNED = "application/vnd.docker.distribution.manifest.v1+prettyjws"
 IMAGE_TYPES = frozenset({OCI_MANIFEST, DOCKER_MANIFEST})
 INDEX_TYPES = frozenset({OCI_INDEX, DOCKER_LIST})
 SCHEMA1_TYPES = frozenset({DOCKER_V1, DOCKER_V1_SIGNED})
-#: Content-Types that say nothing about the manifest, so the body's own `mediaType` decides.
+#: Content-Types that say nothing about the manifest, so the body's own `mediaType` decides
+#: (a manifest is never served under one of these: it gets the type its body or shape says).
 GENERIC_TYPES = frozenset({"", "application/json", "application/octet-stream", "text/plain"})
+#: A manifest is served under its media type, so only JSON types of `application/` are taken:
+#: the OCI and Docker ones, schema 1, and vendor `+json` types of artifacts. A type a browser
+#: would render (text/html, image/svg+xml, anything XML) must never come back from a GET.
+_MANIFEST_TYPE_RE = re.compile(r"application/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}", re.ASCII)
+ACCEPTED_TYPES_HINT = (
+    f"{OCI_MANIFEST}, {OCI_INDEX}, {DOCKER_MANIFEST}, {DOCKER_LIST}, {DOCKER_V1_SIGNED}, {DOCKER_V1}, "
+    "or another application/...+json type"
+)
 #: Layers of these types live elsewhere (their `urls`); the registry need not hold them.
 FOREIGN_LAYER_TYPES = frozenset(
     {
@@ -105,17 +115,36 @@ def _annotations(doc: dict[str, Any]) -> dict[str, str] | None:
     return value
 
 
+def is_manifest_media_type(media_type: str) -> bool:
+    """Whether a manifest may be stored and served under `media_type`."""
+    lowered = media_type.lower()
+    if lowered in SCHEMA1_TYPES:
+        return True
+    if _MANIFEST_TYPE_RE.fullmatch(lowered) is None:
+        return False
+    subtype = lowered.split("/", 1)[1]
+    return subtype == "json" or subtype.endswith("+json")
+
+
+def check_media_type(media_type: str, where: str) -> str:
+    """`media_type` if a manifest may have it; MANIFEST_INVALID naming the accepted types otherwise."""
+    if not is_manifest_media_type(media_type):
+        raise _invalid(f"{where} {media_type[:100]!r} is not a manifest media type; use {ACCEPTED_TYPES_HINT}")
+    return media_type
+
+
 def _effective_media_type(doc: dict[str, Any], content_type: str | None) -> str:
     declared = (content_type or "").split(";", 1)[0].strip().lower()
     body_type = doc.get("mediaType")
     if body_type is not None and not isinstance(body_type, str):
         raise _invalid("mediaType must be a string")
     if declared not in GENERIC_TYPES:
+        check_media_type(declared, "Content-Type")
         if body_type and body_type != declared:
             raise _invalid(f"mediaType {body_type!r} does not match Content-Type {declared!r}")
         return declared
     if body_type:
-        return body_type
+        return check_media_type(body_type, "mediaType")
     if doc.get("schemaVersion") == 1:
         return DOCKER_V1_SIGNED if "signatures" in doc else DOCKER_V1
     if "manifests" in doc:
@@ -123,6 +152,15 @@ def _effective_media_type(doc: dict[str, Any], content_type: str | None) -> str:
     if "config" in doc:
         return OCI_MANIFEST
     raise _invalid("cannot tell the manifest's media type: send a Content-Type or a mediaType field")
+
+
+def shares_bytes(media_type: str) -> bool:
+    """Whether a manifest's digest covers all its bytes, so one stored copy serves every repository.
+
+    Not so for a signed schema 1 manifest: its digest leaves out the signatures, which differ
+    each time it is signed, so each repository keeps the bytes it was pushed.
+    """
+    return media_type != DOCKER_V1_SIGNED
 
 
 def _schema_version(doc: dict[str, Any], expected: int) -> None:
@@ -134,20 +172,83 @@ def digested_bytes(body: bytes, media_type: str) -> bytes:
     """The bytes a manifest's digest is computed over.
 
     All of them, except for a signed schema 1 manifest: its digest is over the JWS payload,
-    the document without its signatures, which the signature's protected header tells how
-    to rebuild (`formatLength` bytes of the body, then `formatTail`).
+    the document without its signatures (see `jws_payload`).
     """
     if media_type != DOCKER_V1_SIGNED:
         return body
+    return jws_payload(body)
+
+
+#: JSON whitespace (RFC 8259), which is all that may surround the signatures member.
+_WS = "[ \t\n\r]*"
+_SIGNATURES_MEMBER_RE = re.compile(f'{_WS},{_WS}"signatures"{_WS}:{_WS}')
+_CLOSING_RE = re.compile(f"{_WS}}}{_WS}")
+
+
+def jws_payload(body: bytes) -> bytes:
+    """The JWS payload of a signed schema 1 manifest, checked to be exactly its body without
+    the signatures: MANIFEST_INVALID otherwise.
+
+    libtrust signs a document by cutting it after its last member (`formatLength`, trailing
+    whitespace left out), appending `,"signatures": [...]` and a closing brace; `formatTail`
+    is the cut-off end of the document (whitespace and its closing brace). Clients rebuild the
+    payload as `body[:formatLength] + formatTail` and digest that, so nothing the header says
+    is taken on trust: every signature must agree on it, and the bytes past `formatLength` must
+    be the signatures member alone. Otherwise a body could carry members the digest does not
+    cover, and pass off as the manifest of another image.
+    """
     try:
-        signatures = json.loads(body)["signatures"]
-        protected = json.loads(b64.decode(signatures[0]["protected"]))
-        length, tail = protected["formatLength"], b64.decode(protected["formatTail"])
-    except (ValueError, KeyError, IndexError, TypeError) as exc:
-        raise _invalid(f"signed schema 1 manifest without a usable JWS protected header: {exc}") from None
-    if not isinstance(length, int) or not 0 < length <= len(body):
+        doc = json.loads(body)
+        signatures = doc["signatures"]
+        if not isinstance(signatures, list) or not signatures:
+            raise ValueError("signatures must be a non-empty list")
+        formats = {_signed_format(signature) for signature in signatures}
+    except (ValueError, KeyError, IndexError, TypeError, RecursionError) as exc:
+        raise _invalid(f"signed schema 1 manifest without a usable JWS protected header: {str(exc)[:200]}") from None
+    if len(formats) != 1:
+        raise _invalid("the signatures of a schema 1 manifest disagree on formatLength or formatTail")
+    ((length, tail),) = formats
+    if not 0 < length < len(body) or body[length - 1 : length] in (b" ", b"\t", b"\n", b"\r", b","):
         raise _invalid("signed schema 1 manifest has an invalid formatLength")
-    return body[:length] + tail
+    if _CLOSING_RE.fullmatch(tail) is None:
+        raise _invalid("the formatTail of a schema 1 manifest must be its closing brace")
+    if not _only_signatures_follow(body[length:]):
+        raise _invalid("a signed schema 1 manifest must hold nothing past formatLength but its signatures")
+    payload = body[:length] + tail.encode()
+    try:
+        unsigned = json.loads(payload)
+    except (ValueError, RecursionError):
+        raise _invalid("the JWS payload of a schema 1 manifest is not a JSON document") from None
+    # The byte checks above already make the body the payload plus its signatures; this says so
+    # in terms of the documents, duplicate keys and all.
+    if not isinstance(unsigned, dict) or "signatures" in unsigned or {**unsigned, "signatures": signatures} != doc:
+        raise _invalid("the JWS payload of a schema 1 manifest is not its body without the signatures")
+    return payload
+
+
+def _signed_format(signature: Any) -> tuple[int, str]:
+    """`formatLength` and the decoded `formatTail` of one signature's protected header."""
+    protected = json.loads(b64.decode(signature["protected"]))
+    length, tail = protected["formatLength"], b64.decode(protected["formatTail"]).decode()
+    if not isinstance(length, int) or isinstance(length, bool):
+        raise ValueError("formatLength must be an integer")
+    return length, tail
+
+
+def _only_signatures_follow(rest: bytes) -> bool:
+    """Whether `rest` is `,"signatures": <array>` and the closing brace, with JSON whitespace only."""
+    try:
+        text = rest.decode()
+    except UnicodeDecodeError:
+        return False
+    member = _SIGNATURES_MEMBER_RE.match(text)
+    if member is None:
+        return False
+    try:
+        value, end = json.JSONDecoder().raw_decode(text, member.end())
+    except ValueError:
+        return False
+    return isinstance(value, list) and _CLOSING_RE.fullmatch(text, end) is not None
 
 
 def parse_manifest(body: bytes, content_type: str | None) -> ParsedManifest:

@@ -5,9 +5,17 @@ from __future__ import annotations
 import re
 
 from tinyreg.registry.errors import RegistryError
+from tinyreg.registry.numbers import MAX_DIGITS, parse_count
 
-_CONTENT_RANGE_RE = re.compile(r"(?:bytes[ =])?(\d+)-(\d+)(?:/(?:\d+|\*))?")
-_RANGE_RE = re.compile(r"bytes=(\d*)-(\d*)")
+_CONTENT_RANGE_RE = re.compile(r"(?:bytes[ =])?([0-9]+)-([0-9]+)(?:/(?:[0-9]+|\*))?", re.ASCII)
+_RANGE_RE = re.compile(r"bytes=([0-9]*)-([0-9]*)", re.ASCII)
+#: Larger than any blob or upload: an offset of more digits than a size can have reads as this.
+_BEYOND_ANY_SIZE = 10**MAX_DIGITS
+
+
+def _offset(digits: str) -> int:
+    """A byte offset of a range; int() alone would raise past 4300 digits."""
+    return parse_count(digits, cap=_BEYOND_ANY_SIZE) or 0
 
 
 def parse_content_range(value: str) -> tuple[int, int]:
@@ -15,7 +23,7 @@ def parse_content_range(value: str) -> tuple[int, int]:
     match = _CONTENT_RANGE_RE.fullmatch(value.strip())
     if match is None:
         raise RegistryError("RANGE_INVALID", f"malformed Content-Range {value[:100]!r}")
-    start, end = int(match.group(1)), int(match.group(2))
+    start, end = _offset(match.group(1)), _offset(match.group(2))
     if end < start:
         raise RegistryError("RANGE_INVALID", f"Content-Range {value[:100]!r} ends before it starts")
     return start, end
@@ -60,14 +68,14 @@ def parse_range(value: str, size: int) -> tuple[int, int] | None:
     if not first and not last:
         return None
     if not first:
-        suffix = int(last)
+        suffix = _offset(last)
         if suffix == 0 or size == 0:
             raise _unsatisfiable(size)
         return max(size - suffix, 0), size - 1
-    start = int(first)
+    start = _offset(first)
     if start >= size:
         raise _unsatisfiable(size)
-    end = int(last) if last else size - 1
+    end = _offset(last) if last else size - 1
     if end < start:
         return None
     return start, min(end, size - 1)

@@ -1,8 +1,9 @@
 """Manifests and tags of a repository: put, get, delete.
 
 A manifest put is one write transaction: it checks that every referenced blob and child
-manifest is in this repository, then stores the bytes (once per digest), the repository's
-row, the tag and the referrer entry together, so a reader never sees half of it.
+manifest is in this repository, then stores the bytes (once per digest, or in the repository's
+row for a signed schema 1 manifest), the repository's row, the tag and the referrer entry
+together, so a reader never sees half of it.
 """
 
 from __future__ import annotations
@@ -10,8 +11,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from tinyreg.registry.blobs import manifest_bytes
 from tinyreg.registry.errors import RegistryError
-from tinyreg.registry.manifests import ParsedManifest, digested_bytes, parse_manifest
+from tinyreg.registry.manifests import ParsedManifest, digested_bytes, parse_manifest, shares_bytes
 from tinyreg.registry.names import Digest, check_tag, looks_like_digest, parse_digest
 from tinyreg.storage.interfaces import ManifestRow, MetaStore, MetaWriter
 
@@ -63,6 +65,11 @@ class Manifests:
                     "MANIFEST_BLOB_UNKNOWN", f"manifest {child} is not in repository {repo}", detail={"digest": str(child)}
                 )
         now = time.time()
+        own_copy = not shares_bytes(parsed.media_type)  # signed schema 1: kept in the row, per repository
+        if not own_copy:
+            stored = tx.manifest_data(digest)
+            if stored is not None and bytes(stored) != data:  # bytes served under a digest are never replaced or mixed up
+                raise RegistryError("MANIFEST_INVALID", f"other bytes are stored under {digest}", detail={"digest": digest})
         row: ManifestRow = {
             "media_type": parsed.media_type,
             "size": len(data),
@@ -72,6 +79,8 @@ class Manifests:
             "refs": [str(d) for d in (*parsed.blobs, *parsed.manifests)],
             "created": now,
         }
+        if own_copy:
+            row["data"] = data
         tx.put_manifest(repo, digest, data, row)
         if tag is not None:
             tx.set_tag(repo, tag, digest, now)
@@ -85,7 +94,7 @@ class Manifests:
             else:
                 digest = tx.tag_digest(repo, check_tag(reference))
             row = tx.manifest(repo, digest) if digest else None
-            data = tx.manifest_data(digest) if row is not None else None  # type: ignore[arg-type]
+            data = manifest_bytes(tx, digest, row) if row is not None else None  # type: ignore[arg-type]
         if row is None or data is None:
             raise RegistryError("MANIFEST_UNKNOWN", detail={"reference": reference[:200]})
         return StoredManifest(digest, row["media_type"], data)  # type: ignore[arg-type]

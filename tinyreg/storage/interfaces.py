@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
-from typing import Any, BinaryIO, NamedTuple, Protocol, TypedDict, TypeVar
+from typing import Any, BinaryIO, NamedTuple, NotRequired, Protocol, TypedDict, TypeVar
 
 from tinyreg.digest import Digest
 
@@ -34,6 +34,7 @@ class ManifestRow(TypedDict):
     annotations: dict[str, str] | None
     refs: list[str]  # blobs and child manifests, as digests
     created: float
+    data: NotRequired[bytes]  # the repository's own copy of the bytes (signed schema 1), not shared
 
 
 class BlobRow(TypedDict):
@@ -75,6 +76,8 @@ class MetaReader(Protocol):
     def has_repository(self, repo: str) -> bool: ...
     def repositories(self, *, after: str | None, limit: int) -> tuple[list[str], bool]: ...
     def iter_repositories(self, *, after: str | None = None) -> Iterator[str]: ...
+    def repositories_under(self, path: str) -> list[str]:
+        """The repositories named `path` or `path/...`, in byte order."""
 
     # manifests
     def manifest(self, repo: str, digest: str) -> ManifestRow | None: ...
@@ -121,8 +124,8 @@ class MetaWriter(MetaReader, Protocol):
 
     def ensure_repository(self, repo: str) -> None: ...
     def put_manifest(self, repo: str, digest: str, data: bytes, row: ManifestRow) -> None:
-        """Store the row (keeping an existing row's `created`), the bytes once per digest, and
-        the referrer entry when the manifest has a subject."""
+        """Store the row (keeping an existing row's `created`), the bytes once per digest (unless
+        the row holds its own copy in `data`), and the referrer entry when it has a subject."""
 
     def delete_manifest(self, repo: str, digest: str) -> ManifestRow | None:
         """Remove the row, every tag pointing to it and its referrer entry; the old row or None."""

@@ -97,6 +97,10 @@ class LmdbReader:
     def iter_repositories(self, *, after: str | None = None) -> Iterator[str]:
         return (key.decode() for key, _ in self._scan("repos", b"", after.encode() if after else None))
 
+    def repositories_under(self, path: str) -> list[str]:
+        below = (key.decode() for key, _ in self._scan("repos", path.encode() + b"/"))
+        return [path, *below] if self.has_repository(path) else list(below)
+
     # -- manifests --------------------------------------------------------------------------
 
     def manifest(self, repo: str, digest: str) -> ManifestRow | None:
@@ -213,7 +217,7 @@ class LmdbWriter(LmdbReader):
             self._put(self.d.repos, repo.encode(), {"created": time.time()})
 
     def put_manifest(self, repo: str, digest: str, data: bytes, row: ManifestRow) -> None:
-        if self.txn.get(digest.encode(), db=self.d.manifest_data) is None:
+        if "data" not in row and self.txn.get(digest.encode(), db=self.d.manifest_data) is None:
             self.txn.put(digest.encode(), data, db=self.d.manifest_data)
         key = keys.repo_key(repo, digest)
         old = self._get(self.d.manifests, key)
