@@ -34,7 +34,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--send-timeout",
         type=float,
-        help="seconds a client may accept no bytes of a response before it is disconnected (default 60)",
+        help="seconds within which a client must take each 64 KiB of a response (default 60; env TINYREG_SEND_TIMEOUT)",
     )
     serve.add_argument("--workers", help="processes sharing the data directory: a number or 'auto' (default 1)")
     serve.add_argument(

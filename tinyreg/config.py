@@ -29,7 +29,7 @@ class Settings:
     sweep_interval: float = 60.0
     """Seconds between two sweeps for expired uploads."""
     send_timeout: float = 60.0
-    """Seconds a client may accept no bytes of a response before its connection is closed."""
+    """Seconds within which a client must take each 64 KiB of a response, or be disconnected."""
     workers: str = "1"
     """Processes serving the data directory together: a number, or `auto` for one per core."""
     auth: bool = False
