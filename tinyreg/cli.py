@@ -31,6 +31,11 @@ def _parser() -> argparse.ArgumentParser:
         help="a line per request (default on; env TINYREG_ACCESS_LOG)",
     )
     serve.add_argument("--upload-ttl", type=float, help="seconds before an idle upload expires (default 3600)")
+    serve.add_argument(
+        "--send-timeout",
+        type=float,
+        help="seconds within which a client must take each 64 KiB of a response (default 60; env TINYREG_SEND_TIMEOUT)",
+    )
     serve.add_argument("--workers", help="processes sharing the data directory: a number or 'auto' (default 1)")
     serve.add_argument(
         "--auth",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
@@ -27,6 +28,8 @@ class Settings:
     """Seconds an upload may sit idle before it is cancelled and its bytes removed."""
     sweep_interval: float = 60.0
     """Seconds between two sweeps for expired uploads."""
+    send_timeout: float = 60.0
+    """Seconds within which a client must take each 64 KiB of a response, or be disconnected."""
     workers: str = "1"
     """Processes serving the data directory together: a number, or `auto` for one per core."""
     auth: bool = False
@@ -41,17 +44,25 @@ class Settings:
     """The `service` (token audience) name."""
 
 
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+def is_loopback(host: str) -> bool:
+    """Whether `host` is a loopback address (`127.0.0.0/8`, `::1`, bracketed or not) or `localhost`.
+
+    Any other name is not: it resolves to whatever its DNS says (`127.0.0.1.nip.io` need not).
+    """
+    if host.lower() == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host.removeprefix("[").removesuffix("]"))
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped.is_loopback
+    return address.is_loopback
 
 
 def check_exposure(settings: Settings) -> None:
     """Refuse an open registry on a non-loopback address unless explicitly allowed."""
-    if (
-        not settings.auth
-        and not settings.insecure_open
-        and settings.host not in LOOPBACK_HOSTS
-        and not settings.host.startswith("127.")
-    ):
+    if not settings.auth and not settings.insecure_open and not is_loopback(settings.host):
         raise ConfigError(
             f"refusing to serve without --auth on {settings.host}: anyone who can reach it could push and delete. "
             "Use --auth, or --insecure-open if that is really what you want."
@@ -106,7 +117,7 @@ def validate(settings: Settings) -> Settings:
         raise ConfigError(f"port must be between 0 and 65535, not {settings.port}")
     if settings.log_level.lower() not in LOG_LEVELS:
         raise ConfigError(f"log_level must be one of {', '.join(LOG_LEVELS)}, not {settings.log_level!r}")
-    for name in ("upload_ttl", "sweep_interval", "token_ttl"):
+    for name in ("upload_ttl", "sweep_interval", "token_ttl", "send_timeout"):
         if not getattr(settings, name) > 0:
             raise ConfigError(f"{name} must be a positive number of seconds, not {getattr(settings, name)}")
     if not settings.host:

@@ -35,16 +35,10 @@ def _bind_address(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-RECEIVE_SIZE = 1024 * 1024
-
-
 def hypercorn_config(settings: Settings) -> Any:
-    import hypercorn.trio.tcp_server
     from hypercorn.config import Config
 
-    # hypercorn reads 64 KiB at a time; a blob upload then costs a trip through h11 and the
-    # app's queue per 64 KiB. Larger reads cut that per-byte overhead.
-    hypercorn.trio.tcp_server.MAX_RECV = RECEIVE_SIZE  # type: ignore[attr-defined]
+    from tinyreg.connections import HEAD_LIMIT
 
     config = Config()
     config.bind = [_bind_address(settings.host, settings.port)]
@@ -53,8 +47,33 @@ def hypercorn_config(settings: Settings) -> Any:
     config.keep_alive_timeout = 75
     config.read_timeout = 300  # a client silent this long mid-request is gone: free its upload
     config.graceful_timeout = 5
+    config.h11_max_incomplete_size = HEAD_LIMIT  # a longer request head is answered 431 and closed
     config.include_server_header = False
     return config
+
+
+def refuse_ambiguous_length(app: Any) -> Any:
+    """Answer 400 and close to a request with both Content-Length and Transfer-Encoding.
+
+    h11 lets Transfer-Encoding win, as HTTP/1.1 allows; a proxy in front that believes
+    Content-Length instead would see a different request boundary (request smuggling).
+    """
+    from tinyreg.http.asgi import send_response
+    from tinyreg.http.errors import error_response
+    from tinyreg.registry.errors import RegistryError
+
+    async def guarded(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            names = {name.lower() for name, _ in scope["headers"]}
+            if b"content-length" in names and b"transfer-encoding" in names:
+                error = RegistryError(
+                    "SIZE_INVALID", "Content-Length and Transfer-Encoding together", headers={"Connection": "close"}
+                )
+                await send_response(send, error_response(error))
+                return
+        await app(scope, receive, send)
+
+    return guarded
 
 
 async def _expire_uploads(registry: Registry, settings: Settings) -> None:
@@ -82,8 +101,9 @@ async def serve(
     Pass an open `registry` to keep using it afterwards (the caller then closes it), and
     already bound, listening `sockets` (hypercorn's `Sockets`) when several workers share them.
     """
-    from hypercorn.trio.run import worker_serve
     from hypercorn.utils import wrap_app
+
+    from tinyreg.connections import serve_connections
 
     if stop is None:
         stop = trio.Event()
@@ -104,11 +124,12 @@ async def serve(
             async def run_http(task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED) -> None:
                 try:
                     config = hypercorn_config(settings)
-                    await worker_serve(
-                        wrap_app(app, config.wsgi_max_body_size, None),
+                    await serve_connections(
+                        wrap_app(refuse_ambiguous_length(app), config.wsgi_max_body_size, None),
                         config,
+                        send_timeout=settings.send_timeout,
                         sockets=sockets,
-                        shutdown_trigger=stop.wait,
+                        stop=stop,
                         task_status=task_status,
                     )
                 finally:

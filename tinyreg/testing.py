@@ -25,7 +25,7 @@ import trio
 
 from tinyreg import samples
 from tinyreg.access.store import AccessStore
-from tinyreg.config import Settings
+from tinyreg.config import ConfigError, Settings, check_exposure
 from tinyreg.registry.core import Registry
 from tinyreg.registry.names import check_name
 from tinyreg.server import first_os_error
@@ -126,7 +126,8 @@ async def open_registry(
     """Serve a registry from a task of the current trio program for the duration of the block.
 
     With `auth=True` the access model is on: create users, projects and tokens with the
-    `RunningRegistry` helpers.
+    `RunningRegistry` helpers. Without it, a `host` other than loopback is refused unless
+    `insecure_open=True`, as `tinyreg serve` does.
     """
     from tinyreg.server import serve
 
@@ -134,6 +135,12 @@ async def open_registry(
     path = Path(tempfile.mkdtemp(prefix="tinyreg-")) if temporary else Path(data_dir)  # type: ignore[arg-type]
     stop = trio.Event()
     settings = _settings(path, host, port, dict(options, auth=auth))
+    try:
+        check_exposure(settings)
+    except ConfigError as exc:
+        if temporary:
+            shutil.rmtree(path, ignore_errors=True)
+        raise RegistryStartError(str(exc)) from None
     try:
         registry = Registry(path)
     except OSError as exc:
