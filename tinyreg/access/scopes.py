@@ -47,12 +47,21 @@ def token_actions(access: list[Any], repo: str) -> frozenset[str]:
 
 
 def grants_catalog(access: list[Any] | None) -> bool:
-    """Whether a token's `access` claim lets its holder list the catalog."""
-    return access is not None and any(
-        isinstance(entry, dict)
-        and entry.get("type") == "registry"
-        and entry.get("name") == "catalog"
-        and isinstance(entry.get("actions"), list)
-        and "*" in entry["actions"]
-        for entry in access
+    """Whether a token's `access` claim lets its holder list the catalog.
+
+    A token asked for no scope at all lists too: containers/image (`podman search`) asks /token
+    for exactly that and sends it to `/v2/_catalog`. Such a token opens no repository, and the
+    listing shows only names its subject may pull anyway.
+    """
+    return (
+        access == []
+        or access is not None
+        and any(
+            isinstance(entry, dict)
+            and entry.get("type") == "registry"
+            and entry.get("name") == "catalog"
+            and isinstance(entry.get("actions"), list)
+            and "*" in entry["actions"]
+            for entry in access
+        )
     )
