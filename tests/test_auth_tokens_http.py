@@ -20,6 +20,7 @@ import nacl.signing
 import pytest
 from tinyreg.access.control import AccessControl
 from tinyreg.access.jwt import DEFAULT_LEEWAY, KeyRing
+from tinyreg.access.scopes import MAX_SCOPES
 from tinyreg.access.throttle import BUDGET, FREE_FAILURES, WINDOW
 from tinyreg.storage.meta import Meta
 from tinyreg.testing import run_registry
@@ -92,6 +93,24 @@ def test_bad_oauth_grants_are_refused(world: AuthWorld) -> None:
         assert response.status_code == status, f"{name}: {response.status_code} {response.text}"
         assert response.json()["error"] in ("unsupported_grant_type", "invalid_grant", "invalid_request"), name
         assert "access_token" not in response.json(), name
+
+
+def test_a_token_request_with_too_many_scopes_is_refused(world: AuthWorld) -> None:
+    scopes = [f"repository:team/app/n{i}:pull" for i in range(MAX_SCOPES + 1)]
+    for response in (
+        get_token(world.url, scopes, world.login("bob")),
+        post_token(world, grant_type="password", username="bob", password=world.PASSWORDS["bob"], scope=" ".join(scopes)),
+    ):
+        assert response.status_code == 400, response.text
+        assert response.json()["error"] == "invalid_scope"
+    assert get_token(world.url, scopes[:MAX_SCOPES] * 3, world.login("bob")).status_code == 200
+
+
+def test_the_account_parameter_must_name_the_user_of_the_credentials(world: AuthWorld) -> None:
+    assert get_token(world.url, ["repository:team/app:pull"], world.login("bob"), account="bob").status_code == 200
+    refused = get_token(world.url, ["repository:team/app:pull"], world.login("bob"), account="alice")
+    assert_error(refused, 401, "UNAUTHORIZED")
+    assert get_token(world.url, ["repository:pub/site:pull"], account="alice").status_code == 200  # anonymous: no claim to check
 
 
 # -- forged tokens, logs and throttling ----------------------------------------------------

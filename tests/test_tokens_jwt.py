@@ -14,8 +14,8 @@ from typing import Any
 import nacl.signing
 import pytest
 from tinyreg.access.jwt import DEFAULT_LEEWAY, KeyRing, TokenError, key_id
-from tinyreg.access.scopes import ScopeRequest, grants_catalog, parse_scopes
-from tinyreg.access.throttle import BUDGET, FREE_FAILURES, MAX_DELAY, WINDOW, Throttle, Verdict, delay_after
+from tinyreg.access.scopes import MAX_SCOPES, ScopeRequest, TooManyScopes, grants_catalog, parse_scopes
+from tinyreg.access.throttle import BUDGET, FREE_FAILURES, MAX_DELAY, WINDOW, Throttle, Verdict, address_key, delay_after
 
 AUDIENCE, ISSUER = "tinyreg", "tinyreg"
 
@@ -286,12 +286,23 @@ SCOPES = [
         ["repository:a/b:pull   garbage  repository:c/d:push"],
         [ScopeRequest("repository", "a/b", ("pull",)), ScopeRequest("repository", "c/d", ("push",))],
     ),
+    (["repository:a/b:pull repository:a/b:pull", "repository:a/b:pull"], [ScopeRequest("repository", "a/b", ("pull",))]),
+    (["repository:a/b:pull " * 10_000], [ScopeRequest("repository", "a/b", ("pull",))]),
+    (
+        [" ".join(f"repository:r/n{i}:pull" for i in range(MAX_SCOPES))],
+        [ScopeRequest("repository", f"r/n{i}", ("pull",)) for i in range(MAX_SCOPES)],
+    ),
 ]
 
 
-@pytest.mark.parametrize(("values", "expected"), SCOPES, ids=[" | ".join(v) or "none" for v, _ in SCOPES])
+@pytest.mark.parametrize(("values", "expected"), SCOPES, ids=[" | ".join(v)[:60] or "none" for v, _ in SCOPES])
 def test_scope_parameters_parse_per_the_docker_grammar(values: list[str], expected: list[ScopeRequest]) -> None:
     assert parse_scopes(values) == expected
+
+
+def test_more_distinct_scopes_than_the_limit_are_refused() -> None:
+    with pytest.raises(TooManyScopes):
+        parse_scopes([f"repository:r/n{i}:pull" for i in range(MAX_SCOPES + 1)])
 
 
 def test_a_scope_prints_back_in_the_grammar() -> None:
@@ -397,3 +408,18 @@ def test_old_failures_are_forgotten_after_the_window() -> None:
 )
 def test_which_access_claims_list_the_catalog(access: list[Any] | None, lists: bool) -> None:
     assert grants_catalog(access) is lists
+
+
+@pytest.mark.parametrize(
+    ("address", "key"),
+    [
+        ("192.0.2.7", "addr:192.0.2.7"),
+        ("2001:db8:1:2:aaaa::1", "addr:2001:db8:1:2::/64"),
+        ("2001:db8:1:2:ffff:ffff:ffff:ffff", "addr:2001:db8:1:2::/64"),
+        ("2001:db8:1:3::1", "addr:2001:db8:1:3::/64"),
+        ("::ffff:192.0.2.7", "addr:192.0.2.7"),
+        ("-", "addr:-"),
+    ],
+)
+def test_ipv6_clients_are_throttled_per_64_network(address: str, key: str) -> None:
+    assert address_key(address) == key

@@ -17,7 +17,7 @@ from tinyreg.access.jwt import KeyRing, TokenError
 from tinyreg.access.policy import ACTIONS, ANONYMOUS, Principal, allowed_actions
 from tinyreg.access.scopes import ScopeRequest
 from tinyreg.access.store import AccessStore
-from tinyreg.access.throttle import WINDOW, Throttle
+from tinyreg.access.throttle import WINDOW, Throttle, address_key
 from tinyreg.registry.errors import RegistryError
 from tinyreg.storage.meta import Meta
 
@@ -52,7 +52,7 @@ class AccessControl:
         """The principal these credentials prove, or None; TOOMANYREQUESTS once failures pile up."""
         if not username or len(username.encode()) > MAX_NAME_BYTES:
             return None  # no such user can exist (and LMDB keys cannot be empty)
-        throttle_keys = [f"user:{username.lower()}", f"addr:{client}"]
+        throttle_keys = [f"user:{username.lower()}", address_key(client)]
         is_token = password.startswith((secrets.PERSONAL_PREFIX, secrets.DEPLOY_PREFIX))
         if is_token and (principal := self._token_principal(username, password)) is not None:
             # A token is checked before the throttle: it is a hash lookup (no argon2 to protect)

@@ -10,6 +10,7 @@ episode for its keys.
 
 from __future__ import annotations
 
+import ipaddress
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -41,6 +42,22 @@ def delay_after(failures: int) -> float:
     if failures < FREE_FAILURES:
         return 0.0
     return min(0.25 * 2 ** (failures - FREE_FAILURES), MAX_DELAY)
+
+
+def address_key(address: str) -> str:
+    """The throttle key of a client address: the address, or for IPv6 its /64 network.
+
+    One IPv6 host usually holds a whole /64 and could take a fresh address for every guess.
+    """
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return f"addr:{address}"
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return f"addr:{ip.ipv4_mapped}"
+        return f"addr:{ipaddress.ip_network((ip, 64), strict=False)}"
+    return f"addr:{ip}"
 
 
 class Throttle:
