@@ -31,7 +31,21 @@ def challenge_params(response: httpx.Response) -> dict[str, str]:
     """The parameters of a `WWW-Authenticate: Bearer k="v",...` challenge (fails if there is none)."""
     header = response.headers.get("WWW-Authenticate", "")
     assert header.startswith("Bearer "), f"no Bearer challenge in {response.status_code} {dict(response.headers)}"
-    return dict(re.findall(r'(\w+)="([^"]*)"', header))
+    return parse_challenge(header.removeprefix("Bearer "))
+
+
+def parse_challenge(text: str) -> dict[str, str]:
+    """`k="v",...` parameters per RFC 9110 (quoted-strings with `\\` escapes); fails on anything else."""
+    param = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"(?:,|$)')
+    params: dict[str, str] = {}
+    position = 0
+    while position < len(text):
+        match = param.match(text, position)
+        assert match is not None, f"malformed challenge at {text[position:]!r}"
+        assert match.group(1) not in params, f"parameter {match.group(1)} given twice in {text!r}"
+        params[match.group(1)] = re.sub(r"\\(.)", r"\1", match.group(2))
+        position = match.end()
+    return params
 
 
 def jwt_sections(token: str) -> tuple[dict[str, Any], dict[str, Any]]:

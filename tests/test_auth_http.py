@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 from tinyreg.access.jwt import KeyRing
+from tinyreg.testing import run_registry
 
 from auth_helpers import (
     AuthWorld,
@@ -23,7 +25,7 @@ from auth_helpers import (
     jwt_sections,
     token_for,
 )
-from helpers import assert_error, digest_of, make_blob, push_blob
+from helpers import assert_error, digest_of, make_blob, push_blob, raw_request
 from manifest_builders import OCI_MANIFEST, push_image
 
 
@@ -40,6 +42,37 @@ def test_the_base_endpoint_challenges_anonymous_callers_with_realm_and_service(w
         response = api.get("/v2/")
     assert_error(response, 401, "UNAUTHORIZED")
     assert response.headers["WWW-Authenticate"] == f'Bearer realm="{world.url}/token",service="tinyreg"'
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        'evil.example",service="other",scope="x',
+        "evil.example\\",
+        "evil.example/steal?",
+        "evil.example:80@other.example",
+        "two words",
+        "",
+    ],
+)
+def test_a_malformed_host_header_is_not_copied_into_the_challenge(world: AuthWorld, host: str) -> None:
+    response = raw_request(world.url, "GET", "/v2/", headers={"Host": host})
+    assert_error(response, 401, "UNAUTHORIZED")
+    assert challenge_params(response) == {"realm": f"{world.url}/token", "service": "tinyreg"}
+
+
+def test_a_well_formed_host_header_names_the_realm(world: AuthWorld) -> None:
+    for host in ("registry.example.com:5000", "[::1]:5000", "10.1.2.3"):
+        response = raw_request(world.url, "GET", "/v2/", headers={"Host": host})
+        assert challenge_params(response)["realm"] == f"http://{host}/token"
+
+
+def test_a_configured_realm_is_announced_quoted_whatever_the_host(tmp_path: Path) -> None:
+    realm = 'https://auth.example/token?note="quoted"\\end'
+    with run_registry(tmp_path / "data", auth=True, realm=realm, service='svc "one"') as registry:
+        response = raw_request(registry.url, "GET", "/v2/team/app/manifests/v1", headers={"Host": "elsewhere.example"})
+    assert_error(response, 401, "UNAUTHORIZED")
+    assert challenge_params(response) == {"realm": realm, "service": 'svc "one"', "scope": "repository:team/app:pull"}
 
 
 @pytest.mark.parametrize(
@@ -135,21 +168,24 @@ def test_a_bearer_token_serves_pulls_and_pushes_it_grants(world: AuthWorld) -> N
 
 
 @pytest.mark.parametrize(
-    ("scopes", "method", "path", "needed"),
+    ("who", "scopes", "method", "path", "needed", "status"),
     [
-        (["repository:team/app:pull"], "POST", "/v2/team/app/blobs/uploads/", "repository:team/app:pull,push"),
-        (["repository:team/app:pull"], "DELETE", "/v2/team/app/manifests/v1", "repository:team/app:delete"),
-        (["repository:team/app:pull"], "GET", "/v2/team/app/api/manifests/v1", "repository:team/app/api:pull"),
-        ([], "GET", "/v2/team/app/manifests/v1", "repository:team/app:pull"),
+        ("alice", ["repository:team/app:pull"], "POST", "/v2/team/app/blobs/uploads/", "repository:team/app:pull,push", 403),
+        ("alice", ["repository:team/app:pull"], "DELETE", "/v2/team/app/manifests/v1", "repository:team/app:delete", 403),
+        ("alice", ["repository:team/app:pull"], "GET", "/v2/team/app/api/manifests/v1", "repository:team/app/api:pull", 403),
+        ("alice", [], "GET", "/v2/team/app/manifests/v1", "repository:team/app:pull", 403),
+        ("bob", ["repository:team/app:pull"], "POST", "/v2/team/app/blobs/uploads/", "repository:team/app:pull,push", 401),
+        ("carol", [], "GET", "/v2/team/app/manifests/v1", "repository:team/app:pull", 401),
     ],
 )
 def test_a_token_lacking_the_scope_gets_insufficient_scope(
-    world: AuthWorld, scopes: list[str], method: str, path: str, needed: str
+    world: AuthWorld, who: str, scopes: list[str], method: str, path: str, needed: str, status: int
 ) -> None:
-    token = token_for(world.url, scopes, world.login("alice"))
+    """403 when the subject may be granted the scope (oras-py asks for a new token only then), else 401."""
+    token = token_for(world.url, scopes, world.login(who))
     with world.client(bearer_auth(token)) as api:
         response = api.request(method, path)
-    assert_error(response, 401, "UNAUTHORIZED")
+    assert_error(response, status, "DENIED" if status == 403 else "UNAUTHORIZED")
     assert challenge_params(response) == {
         "realm": f"{world.url}/token",
         "service": "tinyreg",
@@ -282,7 +318,6 @@ def test_a_project_with_its_registry_off_refuses_everyone(world: AuthWorld) -> N
 @pytest.mark.parametrize(
     ("who", "expected"),
     [
-        (None, ["pub/site"]),
         ("bob", ["pub/site", "team/app", "team/app/api"]),
         ("carol", ["carol/box", "pub/site"]),
         ("root", sorted(set(AuthWorld.REPOS) - {"loose/repo"})),
@@ -301,6 +336,59 @@ def test_the_catalog_with_a_catalog_token_lists_the_repositories_its_subject_may
         response = api.get("/v2/_catalog", params={"n": 1000})
     assert response.status_code == 200, response.text
     assert [name for name in response.json()["repositories"] if name in AuthWorld.REPOS] == ["carol/box", "pub/site"]
+
+
+def test_an_anonymous_catalog_request_is_challenged_for_the_catalog_scope(world: AuthWorld) -> None:
+    with world.client() as api:
+        response = api.get("/v2/_catalog")
+    assert_error(response, 401, "UNAUTHORIZED")
+    assert challenge_params(response) == {"realm": f"{world.url}/token", "service": "tinyreg", "scope": "registry:catalog:*"}
+
+
+def test_an_anonymous_catalog_token_lists_the_public_repositories(world: AuthWorld) -> None:
+    token = token_for(world.url, ["registry:catalog:*"])
+    with world.client(bearer_auth(token)) as api:
+        response = api.get("/v2/_catalog", params={"n": 1000})
+    assert response.status_code == 200, response.text
+    assert [name for name in response.json()["repositories"] if name in AuthWorld.REPOS] == ["pub/site"]
+
+
+def test_a_token_asked_for_no_scope_lists_what_its_subject_may_pull(world: AuthWorld) -> None:
+    token = token_for(world.url, [], world.login("bob"))
+    with world.client(bearer_auth(token)) as api:
+        response = api.get("/v2/_catalog", params={"n": 1000})
+    assert response.status_code == 200, response.text
+    assert [name for name in response.json()["repositories"] if name in AuthWorld.REPOS] == [
+        "pub/site",
+        "team/app",
+        "team/app/api",
+    ]
+
+
+def test_a_token_without_the_catalog_scope_is_asked_to_get_it(world: AuthWorld) -> None:
+    token = token_for(world.url, ["repository:team/app:pull"], world.login("bob"))
+    with world.client(bearer_auth(token)) as api:
+        response = api.get("/v2/_catalog")
+    assert_error(response, 403, "DENIED")
+    assert challenge_params(response)["scope"] == "registry:catalog:*"
+
+
+def test_catalog_pages_with_a_catalog_token_follow_the_link_header_like_the_whole_list(world: AuthWorld) -> None:
+    with world.client(world.login("root")) as api:
+        whole = api.get("/v2/_catalog", params={"n": 1000}).json()["repositories"]
+    token = token_for(world.url, ["registry:catalog:*"], world.login("root"))
+    paged: list[str] = []
+    with world.client(bearer_auth(token)) as api:
+        response = api.get("/v2/_catalog", params={"n": 2})
+        for _ in range(len(whole)):
+            assert response.status_code == 200, response.text
+            assert len(response.json()["repositories"]) <= 2
+            paged += response.json()["repositories"]
+            if "Link" not in response.headers:
+                break
+            response = api.get(re.fullmatch(r'<([^>]+)>; rel="next"', response.headers["Link"]).group(1))  # type: ignore[union-attr]
+    assert paged == whole
+    assert set(AuthWorld.REPOS) - {"loose/repo"} <= set(whole)  # no project owns loose/repo: hidden from all
 
 
 def test_a_mount_from_a_repository_the_caller_cannot_read_falls_back_to_an_upload(world: AuthWorld) -> None:

@@ -9,19 +9,23 @@ import hashlib
 import hmac
 import json
 import logging
+import os
 import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import nacl.signing
 import pytest
 from tinyreg.access.control import AccessControl
-from tinyreg.access.jwt import KeyRing
-from tinyreg.access.throttle import FREE_FAILURES
+from tinyreg.access.jwt import DEFAULT_LEEWAY, KeyRing
+from tinyreg.access.scopes import MAX_SCOPES
+from tinyreg.access.throttle import BUDGET, FREE_FAILURES, WINDOW
 from tinyreg.storage.opening import open_meta
 from tinyreg.testing import run_registry
 
-from auth_helpers import AuthWorld, basic_auth, bearer_auth, challenge_params, get_token, jwt_sections, token_for
+from auth_helpers import AuthWorld, admin_ok, basic_auth, bearer_auth, challenge_params, get_token, jwt_sections, token_for
 from helpers import assert_error
 
 
@@ -91,6 +95,24 @@ def test_bad_oauth_grants_are_refused(world: AuthWorld) -> None:
         assert "access_token" not in response.json(), name
 
 
+def test_a_token_request_with_too_many_scopes_is_refused(world: AuthWorld) -> None:
+    scopes = [f"repository:team/app/n{i}:pull" for i in range(MAX_SCOPES + 1)]
+    for response in (
+        get_token(world.url, scopes, world.login("bob")),
+        post_token(world, grant_type="password", username="bob", password=world.PASSWORDS["bob"], scope=" ".join(scopes)),
+    ):
+        assert response.status_code == 400, response.text
+        assert response.json()["error"] == "invalid_scope"
+    assert get_token(world.url, scopes[:MAX_SCOPES] * 3, world.login("bob")).status_code == 200
+
+
+def test_the_account_parameter_must_name_the_user_of_the_credentials(world: AuthWorld) -> None:
+    assert get_token(world.url, ["repository:team/app:pull"], world.login("bob"), account="bob").status_code == 200
+    refused = get_token(world.url, ["repository:team/app:pull"], world.login("bob"), account="alice")
+    assert_error(refused, 401, "UNAUTHORIZED")
+    assert get_token(world.url, ["repository:pub/site:pull"], account="alice").status_code == 200  # anonymous: no claim to check
+
+
 # -- forged tokens, logs and throttling ----------------------------------------------------
 
 
@@ -146,34 +168,92 @@ def test_credentials_never_appear_in_the_logs(world: AuthWorld, caplog: pytest.L
         assert secret not in logged
 
 
-async def test_failed_logins_engage_the_throttle_per_user_name_and_address(tmp_path: Path) -> None:
+async def test_failed_logins_count_per_user_name_and_address_and_a_success_clears_them(tmp_path: Path) -> None:
     meta = open_meta(tmp_path)
     try:
         control = AccessControl(meta, tmp_path)
         control.store.add_user("victim", "the-right-password")
-        keys = ["user:victim", "addr:192.0.2.7"]
         for _ in range(FREE_FAILURES):
-            assert control.throttle.delay(keys, time.monotonic()) == 0
             assert await control.login("Victim", "a-wrong-guess", "192.0.2.7") is None
-        assert control.throttle.delay(keys, time.monotonic()) > 0
-        assert control.throttle.delay(["user:someone", "addr:192.0.2.7"], time.monotonic()) > 0
-        assert control.throttle.delay(["user:victim", "addr:198.51.100.1"], time.monotonic()) > 0
-        assert control.throttle.delay(["user:someone", "addr:198.51.100.1"], time.monotonic()) == 0
+        counts = {key: control.throttle.count(key, time.monotonic()) for key in ("user:victim", "addr:192.0.2.7", "user:someone")}
+        assert counts == {"user:victim": FREE_FAILURES, "addr:192.0.2.7": FREE_FAILURES, "user:someone": 0}
         principal = await control.login("victim", "the-right-password", "192.0.2.7")
         assert principal is not None and principal.name == "victim"
-        assert control.throttle.delay(keys, time.monotonic()) == 0
+        assert control.throttle.count("user:victim", time.monotonic()) == 0
     finally:
         meta.close()
 
 
-def test_repeated_failed_logins_over_http_are_held_back(tmp_path: Path) -> None:
+def guess(url: str, how: str, user: str, secret: str) -> httpx.Response:
+    """One login attempt at the token endpoint (GET or POST) or straight at `/v2/` (Basic)."""
+    if how == "post":
+        form = {"grant_type": "password", "username": user, "password": secret, "service": "tinyreg"}
+        return httpx.post(f"{url}/token", data=form, timeout=120)
+    if how == "v2":
+        return httpx.get(f"{url}/v2/", headers=basic_auth(user, secret), timeout=120)
+    return get_token(url, [], basic_auth(user, secret))
+
+
+def test_parallel_guesses_are_counted_before_checking_and_refused_past_the_budget(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """40 guesses at once: at most BUDGET passwords are hashed; the rest, and then the right one, get 429."""
+    caplog.set_level(logging.WARNING, logger="tinyreg")
     with run_registry(tmp_path / "data", auth=True) as registry:
         registry.create_user("victim", "the-right-password")
-        wrong = basic_auth("victim", "a-wrong-guess")
-        started = []
-        for _ in range(5):
-            started.append(time.monotonic())
-            assert get_token(registry.url, [], wrong).status_code == 401
-        fifth_took = time.monotonic() - started[-1]
-        assert fifth_took >= 0.5, "the fifth failure in a row is held for at least 0.5 s"
-        assert get_token(registry.url, [], basic_auth("victim", "the-right-password")).status_code == 200
+        registry.create_project("victim/app", owner="victim")
+        personal = registry.create_token("victim")
+        deploy_user, deploy_secret = registry.create_deploy_token("victim/app")
+        ways = ["get", "post", "v2"]
+        with ThreadPoolExecutor(max_workers=39) as pool:
+            answers = list(pool.map(lambda n: guess(registry.url, ways[n % 3], "victim", f"wrong-{n}"), range(39)))
+        statuses = Counter(answer.status_code for answer in answers)
+        # every 401 is one password check; a 429 costs none
+        assert set(statuses) == {401, 429} and statuses[401] <= BUDGET, statuses
+        right = guess(registry.url, "get", "victim", "the-right-password")
+        for answer in [right, *(a for a in answers if a.status_code == 429)]:
+            assert_error(answer, 429, "TOOMANYREQUESTS")
+            assert 0 < int(answer.headers["Retry-After"]) <= WINDOW
+        # CI logging in with a token is not locked out by someone else's failures, even from the same address
+        assert guess(registry.url, "get", deploy_user, deploy_secret).status_code == 200
+        assert guess(registry.url, "post", "victim", personal).status_code == 200
+        assert guess(registry.url, "v2", "victim", personal).status_code == 200
+        assert_error(guess(registry.url, "get", "victim", personal[:-2] + "xx"), 429, "TOOMANYREQUESTS")
+    warnings = [r.getMessage() for r in caplog.records if r.name == "tinyreg" and "too many failed logins" in r.getMessage()]
+    assert sorted(w.split()[5:7] for w in warnings) == [["addr", "127.0.0.1:"], ["user", "victim:"]], warnings
+
+
+# -- how long tokens and their keys are trusted -----------------------------------------------
+
+
+@pytest.mark.parametrize("lifetime", [10 * 365 * 86400, 86400], ids=["ten-years", "a-refresh-tokens-day"])
+def test_a_genuinely_signed_token_living_longer_than_allowed_is_refused(world: AuthWorld, lifetime: int) -> None:
+    genuine = token_for(world.url, ["repository:team/app:pull"], world.login("bob"))
+    claims = jwt_sections(genuine)[1]
+    ring = KeyRing(world.registry.data_dir / "keys", max_token_age=86400)
+    long_lived = ring.sign({**claims, "exp": claims["iat"] + lifetime})
+    assert world.pull_status("team/app", bearer_auth(genuine)) == 200
+    with world.client(bearer_auth(long_lived)) as api:
+        response = api.get("/v2/team/app/manifests/v1")
+    assert_error(response, 401, "UNAUTHORIZED")
+    assert challenge_params(response)["error"] == "invalid_token"
+
+
+def test_a_running_server_stops_trusting_a_key_retired_longer_than_any_token_lives(tmp_path: Path) -> None:
+    with run_registry(tmp_path / "data", auth=True) as registry:
+        registry.create_user("bob", "bobs-password-123")
+        registry.create_project("bob/app", owner="bob")
+        registry.push_image("bob/app", "v1")
+        old = token_for(registry.url, ["repository:bob/app:pull"], basic_auth("bob", "bobs-password-123"))
+        old_kid = jwt_sections(old)[0]["kid"]
+        admin_ok(registry.data_dir, "keys", "rotate")
+        retired = registry.data_dir / "keys" / f"{old_kid}.retired"
+        assert retired.exists()
+        with httpx.Client(base_url=registry.url, headers=bearer_auth(old), timeout=60) as api:
+            assert api.get("/v2/bob/app/tags/list").status_code == 200, "a just-retired key still verifies"
+            # as if the rotation happened longer ago than the server's longest token lifetime
+            retired.write_text(str(time.time() - 86_400 - DEFAULT_LEEWAY - 60))
+            os.utime(registry.data_dir / "keys" / "active")
+            response = api.get("/v2/bob/app/tags/list")
+        assert_error(response, 401, "UNAUTHORIZED")
+        assert challenge_params(response)["error"] == "invalid_token"

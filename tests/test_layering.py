@@ -3,7 +3,7 @@
 Layers, top calls down, never up::
 
     cli, admin_cli, testing, pytest_plugin, samples     how people start and administer it
-    server, workers, config                             the process around the app
+    server, workers, connections, config                the process around the app
     http                                                parses and formats
     registry, access                                    the rules (access may use registry's names)
     storage                                             metadata and blob bytes
@@ -32,6 +32,7 @@ LAYER_OF_TOP = {
     "http": 3,
     "server": 4,
     "workers": 4,
+    "connections": 4,
     "config": 4,
     "cli": 5,
     "admin_cli": 5,

@@ -14,8 +14,8 @@ from typing import Any
 import nacl.signing
 import pytest
 from tinyreg.access.jwt import DEFAULT_LEEWAY, KeyRing, TokenError, key_id
-from tinyreg.access.scopes import ScopeRequest, parse_scopes
-from tinyreg.access.throttle import FREE_FAILURES, MAX_DELAY, WINDOW, Throttle
+from tinyreg.access.scopes import MAX_SCOPES, ScopeRequest, TooManyScopes, grants_catalog, parse_scopes
+from tinyreg.access.throttle import BUDGET, FREE_FAILURES, MAX_DELAY, WINDOW, Throttle, Verdict, address_key, delay_after
 
 AUDIENCE, ISSUER = "tinyreg", "tinyreg"
 
@@ -186,6 +186,10 @@ OUT_OF_VALIDITY = {
     "aud-list-without-us": (lambda now: claims(now, aud=["a", "b"]), "audience"),
     "wrong-iss": (lambda now: claims(now, iss="someone-else"), "issuer"),
     "no-exp": (lambda now: {k: v for k, v in claims(now).items() if k != "exp"}, "expired"),
+    "far-future-exp": (lambda now: claims(now, exp=int(now) + 10 * 365 * 86400), "lives longer"),
+    "one-second-too-long": (lambda now: claims(now, exp=int(now) + 3601), "lives longer"),
+    "no-iat": (lambda now: {k: v for k, v in claims(now).items() if k != "iat"}, "lives longer"),
+    "iat-in-the-future": (lambda now: claims(now, iat=int(now) + 3000, exp=int(now) + 3300), "issued in the future"),
 }
 
 
@@ -242,6 +246,18 @@ def test_a_key_retired_longer_than_the_longest_token_life_is_dropped(ring: KeyRi
         verify(fresh, old_token)
 
 
+def test_a_running_ring_stops_trusting_a_retired_key_once_its_tokens_can_no_longer_be_valid(tmp_path: Path) -> None:
+    clock = [1_000_000.0]
+    ring = KeyRing(tmp_path / "keys", max_token_age=3600, clock=lambda: clock[0])
+    old_token = ring.sign(claims(clock[0]))
+    KeyRing(ring.directory, max_token_age=3600, clock=lambda: clock[0]).rotate()  # as `tinyreg keys rotate` does
+    assert verify(ring, old_token, leeway=10**9)["sub"] == "alice"
+    clock[0] += 3600 + DEFAULT_LEEWAY + 1  # no rotation since, no reload: only time passes
+    with pytest.raises(TokenError, match="retired"):
+        verify(ring, old_token, leeway=10**9)
+    assert verify(ring, ring.sign(claims(clock[0])))["sub"] == "alice"
+
+
 # -- the scope grammar -----------------------------------------------------------------------
 
 SCOPES = [
@@ -270,12 +286,23 @@ SCOPES = [
         ["repository:a/b:pull   garbage  repository:c/d:push"],
         [ScopeRequest("repository", "a/b", ("pull",)), ScopeRequest("repository", "c/d", ("push",))],
     ),
+    (["repository:a/b:pull repository:a/b:pull", "repository:a/b:pull"], [ScopeRequest("repository", "a/b", ("pull",))]),
+    (["repository:a/b:pull " * 10_000], [ScopeRequest("repository", "a/b", ("pull",))]),
+    (
+        [" ".join(f"repository:r/n{i}:pull" for i in range(MAX_SCOPES))],
+        [ScopeRequest("repository", f"r/n{i}", ("pull",)) for i in range(MAX_SCOPES)],
+    ),
 ]
 
 
-@pytest.mark.parametrize(("values", "expected"), SCOPES, ids=[" | ".join(v) or "none" for v, _ in SCOPES])
+@pytest.mark.parametrize(("values", "expected"), SCOPES, ids=[" | ".join(v)[:60] or "none" for v, _ in SCOPES])
 def test_scope_parameters_parse_per_the_docker_grammar(values: list[str], expected: list[ScopeRequest]) -> None:
     assert parse_scopes(values) == expected
+
+
+def test_more_distinct_scopes_than_the_limit_are_refused() -> None:
+    with pytest.raises(TooManyScopes):
+        parse_scopes([f"repository:r/n{i}:pull" for i in range(MAX_SCOPES + 1)])
 
 
 def test_a_scope_prints_back_in_the_grammar() -> None:
@@ -287,27 +314,39 @@ def test_a_scope_prints_back_in_the_grammar() -> None:
 ALICE_HERE = ["user:alice", "addr:10.0.0.1"]
 
 
-def fail(throttle: Throttle, keys: list[str], times: int, now: float = 1000.0) -> None:
-    for _ in range(times):
-        throttle.failed(keys, now)
+def attempts(throttle: Throttle, keys: list[str], times: int, now: float = 1000.0) -> list[Verdict]:
+    """`times` attempts at the same moment, none of which succeeds."""
+    return [throttle.attempt(keys, now) for _ in range(times)]
 
 
-def test_the_first_failures_cost_nothing_then_delays_double_up_to_the_cap() -> None:
-    throttle = Throttle()
-    delays = []
-    for _ in range(FREE_FAILURES + 8):
-        delays.append(throttle.delay(ALICE_HERE, 1000.0))
-        throttle.failed(ALICE_HERE, 1000.0)
-    assert delays[:FREE_FAILURES] == [0.0] * FREE_FAILURES
-    grown = delays[FREE_FAILURES:]
-    assert grown[0] > 0
-    assert all(later >= earlier for earlier, later in zip(grown, grown[1:], strict=False))
-    assert grown[1] == 2 * grown[0]
-    assert max(grown) == MAX_DELAY
+def test_attempts_at_once_get_through_free_then_delayed_then_refused() -> None:
+    verdicts = attempts(Throttle(), ALICE_HERE, BUDGET + 5)
+    assert [v.delay for v in verdicts[:FREE_FAILURES]] == [0.0] * FREE_FAILURES
+    delayed = [v.delay for v in verdicts[FREE_FAILURES:BUDGET]]
+    assert delayed[0] > 0 and delayed[1] == 2 * delayed[0] and max(delayed) == MAX_DELAY
+    assert all(later >= earlier for earlier, later in zip(delayed, delayed[1:], strict=False))
+    assert all(not v.refused_for for v in verdicts[:BUDGET])
+    assert [v.refused_for for v in verdicts[BUDGET:]] == [WINDOW] * 5
 
 
 @pytest.mark.parametrize(
-    ("keys", "delayed"),
+    ("failures", "delay"), [(0, 0.0), (FREE_FAILURES - 1, 0.0), (FREE_FAILURES, 0.25), (FREE_FAILURES + 2, 1.0), (99, MAX_DELAY)]
+)
+def test_the_delay_doubles_past_the_free_failures_up_to_the_cap(failures: int, delay: float) -> None:
+    assert delay_after(failures) == delay
+
+
+def test_a_refusal_says_when_the_window_of_the_last_counted_failure_ends_and_counts_nothing() -> None:
+    throttle = Throttle()
+    attempts(throttle, ALICE_HERE, BUDGET, now=1000.0)
+    refused = throttle.attempt(ALICE_HERE, 1100.0)
+    assert refused.refused_for == WINDOW - 100.0
+    assert throttle.count("user:alice", 1100.0) == BUDGET
+    assert throttle.attempt(ALICE_HERE, 1000.0 + WINDOW + 1) == Verdict()
+
+
+@pytest.mark.parametrize(
+    ("keys", "refused"),
     [
         (["user:alice", "addr:10.0.0.2"], True),
         (["user:bob", "addr:10.0.0.1"], True),
@@ -315,25 +354,72 @@ def test_the_first_failures_cost_nothing_then_delays_double_up_to_the_cap() -> N
     ],
     ids=["same-user-other-address", "other-user-same-address", "unrelated"],
 )
-def test_failures_count_per_user_and_per_address(keys: list[str], delayed: bool) -> None:
+def test_failures_count_per_user_and_per_address(keys: list[str], refused: bool) -> None:
     throttle = Throttle()
-    fail(throttle, ALICE_HERE, FREE_FAILURES)
-    assert (throttle.delay(keys, 1000.0) > 0) is delayed
+    attempts(throttle, ALICE_HERE, BUDGET)
+    assert bool(throttle.attempt(keys, 1000.0).refused_for) is refused
+
+
+def test_throttling_is_reported_once_per_key_and_episode() -> None:
+    throttle = Throttle()
+    verdicts = attempts(throttle, ALICE_HERE, BUDGET + 3)
+    reported = [v.throttling_starts for v in verdicts]
+    assert reported[FREE_FAILURES] == tuple(ALICE_HERE)
+    assert [r for i, r in enumerate(reported) if i != FREE_FAILURES] == [()] * (BUDGET + 2)
+    assert throttle.attempt(["user:bob", "addr:10.0.0.1"], 1000.0).throttling_starts == ()
+    throttle.succeeded(ALICE_HERE)  # a new episode starts after a success
+    assert attempts(throttle, ALICE_HERE, FREE_FAILURES + 1)[-1].throttling_starts == tuple(ALICE_HERE)
 
 
 def test_a_success_resets_the_count() -> None:
     throttle = Throttle()
-    fail(throttle, ALICE_HERE, FREE_FAILURES + 2)
-    assert throttle.delay(ALICE_HERE, 1000.0) > 0
+    attempts(throttle, ALICE_HERE, BUDGET)
+    assert throttle.attempt(ALICE_HERE, 1000.0).refused_for
     throttle.succeeded(ALICE_HERE)
-    assert throttle.delay(ALICE_HERE, 1000.0) == 0.0
-    fail(throttle, ALICE_HERE, FREE_FAILURES - 1)
-    assert throttle.delay(ALICE_HERE, 1000.0) == 0.0
+    assert [v.delay for v in attempts(throttle, ALICE_HERE, FREE_FAILURES)] == [0.0] * FREE_FAILURES
 
 
 def test_old_failures_are_forgotten_after_the_window() -> None:
     throttle = Throttle()
-    fail(throttle, ALICE_HERE, FREE_FAILURES + 2, now=1000.0)
-    assert throttle.delay(ALICE_HERE, 1000.0 + WINDOW + 1) == 0.0
-    throttle.failed(ALICE_HERE, 1000.0 + WINDOW + 1)
-    assert throttle.delay(ALICE_HERE, 1000.0 + WINDOW + 1) == 0.0
+    attempts(throttle, ALICE_HERE, BUDGET, now=1000.0)
+    later = 1000.0 + WINDOW + 1
+    assert throttle.count("user:alice", later) == 0
+    assert throttle.attempt(ALICE_HERE, later) == Verdict()
+    assert throttle.count("user:alice", later) == 1
+
+
+@pytest.mark.parametrize(
+    ("access", "lists"),
+    [
+        (None, False),
+        ([], True),
+        ([{"type": "registry", "name": "catalog", "actions": ["*"]}], True),
+        ([{"type": "registry", "name": "catalog", "actions": []}], False),
+        ([{"type": "repository", "name": "a/b", "actions": ["pull"]}], False),
+        (
+            [
+                {"type": "repository", "name": "a/b", "actions": ["pull"]},
+                {"type": "registry", "name": "catalog", "actions": ["*"]},
+            ],
+            True,
+        ),
+        (["registry:catalog:*"], False),
+    ],
+)
+def test_which_access_claims_list_the_catalog(access: list[Any] | None, lists: bool) -> None:
+    assert grants_catalog(access) is lists
+
+
+@pytest.mark.parametrize(
+    ("address", "key"),
+    [
+        ("192.0.2.7", "addr:192.0.2.7"),
+        ("2001:db8:1:2:aaaa::1", "addr:2001:db8:1:2::/64"),
+        ("2001:db8:1:2:ffff:ffff:ffff:ffff", "addr:2001:db8:1:2::/64"),
+        ("2001:db8:1:3::1", "addr:2001:db8:1:3::/64"),
+        ("::ffff:192.0.2.7", "addr:192.0.2.7"),
+        ("-", "addr:-"),
+    ],
+)
+def test_ipv6_clients_are_throttled_per_64_network(address: str, key: str) -> None:
+    assert address_key(address) == key

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import time
 import uuid
 from dataclasses import dataclass
@@ -17,7 +18,8 @@ from tinyreg.access.paths import within_reach
 from tinyreg.access.policy import ACTIONS, ANONYMOUS, Principal, allowed_actions, explain_refusal
 from tinyreg.access.scopes import ScopeRequest
 from tinyreg.access.store import AccessStore
-from tinyreg.access.throttle import Throttle
+from tinyreg.access.throttle import WINDOW, Throttle, address_key
+from tinyreg.registry.errors import RegistryError
 from tinyreg.storage.interfaces import MetaStore
 
 PASSWORD_CHECKS_AT_ONCE = 2
@@ -25,6 +27,8 @@ MAX_NAME_BYTES = 255
 log = logging.getLogger("tinyreg.access")
 #: The reason of a failed login that must not say more (which user exists, which password was close).
 BAD_LOGIN = "invalid user name or password"
+#: Throttling is said where operators look first, not only in the access log.
+throttle_log = logging.getLogger("tinyreg")
 
 
 @dataclass(frozen=True)
@@ -49,7 +53,7 @@ class AccessControl:
     # -- credentials ---------------------------------------------------------------------
 
     async def login(self, username: str, password: str, client: str) -> Principal | None:
-        """The principal these credentials prove, or None; repeated failures are slowed down."""
+        """The principal these credentials prove, or None; TOOMANYREQUESTS once failures pile up."""
         principal, _ = await self.authenticate(username, password, client)
         return principal
 
@@ -58,15 +62,33 @@ class AccessControl:
         credentials proved who is asking (a right password, a token's secret)."""
         if not username or len(username.encode()) > MAX_NAME_BYTES:
             return None, BAD_LOGIN  # no such user can exist (and LMDB keys cannot be empty)
-        throttle_keys = [f"user:{username.lower()}", f"addr:{client}"]
-        delay = self.throttle.delay(throttle_keys, time.monotonic())
-        # Counted as a failure until it succeeds, so parallel guesses already slow each other.
-        self.throttle.failed(throttle_keys, time.monotonic())
-        if delay:
-            await trio.sleep(delay)
-        if password.startswith((secrets.PERSONAL_PREFIX, secrets.DEPLOY_PREFIX)):
-            principal, reason = self._token_principal(username, password)  # a hash lookup: no thread needed
-        else:
+        throttle_keys = [f"user:{username.lower()}", address_key(client)]
+        is_token = password.startswith((secrets.PERSONAL_PREFIX, secrets.DEPLOY_PREFIX))
+        if is_token:
+            # A token is checked before the throttle: it is a hash lookup (no argon2 to protect)
+            # and 256 random bits cannot be guessed, so a CI job logging in with its deploy or
+            # personal token is never locked out by someone else's failures on the same name or
+            # address. Its success does not clear those failures either. Wrong tokens count below.
+            principal, reason = self._token_principal(username, password)
+            if principal is not None:
+                return principal, ""
+        verdict = self.throttle.attempt(throttle_keys, time.monotonic())
+        for key in verdict.throttling_starts:
+            throttle_log.warning(
+                "too many failed logins for %s %s: further logins are slowed down, then refused for up to %d s",
+                *key.split(":", 1),
+                WINDOW,
+            )
+        if verdict.refused_for:
+            retry_after = max(1, math.ceil(verdict.refused_for))
+            raise RegistryError(
+                "TOOMANYREQUESTS",
+                f"too many failed logins; try again in {retry_after} s",
+                headers={"Retry-After": str(retry_after)},
+            )
+        if verdict.delay:
+            await trio.sleep(verdict.delay)
+        if not is_token:
             principal, reason = await trio.to_thread.run_sync(
                 self._check_password, username, password, limiter=self._password_checks
             )
@@ -143,7 +165,7 @@ class AccessControl:
             "iss": self.settings.issuer,
             "sub": principal.name,
             "aud": self.settings.service,
-            "exp": int(now + ttl),
+            "exp": int(now) + int(ttl),  # exp - iat never exceeds the ttl, which verify checks
             "nbf": int(now) - 1,
             "iat": int(now),
             "jti": uuid.uuid4().hex,
@@ -166,6 +188,8 @@ class AccessControl:
         claims = self.keys.verify(token, audience=self.settings.service, issuer=self.settings.issuer)
         if (claims.get("use") or "access") != use:
             raise TokenError(f"not an {use} token")
+        if claims["exp"] - claims["iat"] > (self.settings.refresh_ttl if use == "refresh" else self.settings.token_ttl):
+            raise TokenError(f"token lives longer than an {use} token may")
         principal = self._principal_of_claims(claims)
         if principal is None:
             raise TokenError(self._why_claims_fail(claims))

@@ -2,7 +2,9 @@
 
 Keys live in `<data>/keys/` as `<kid>.key` files (mode 0600) holding a 32-byte seed; `active`
 names the signing key. `rotate` makes a new active key and marks the old one retired; a
-retired key still verifies until every token it signed has expired.
+retired key still verifies until every token it signed has expired. No token may live longer
+than `max_token_age` (`exp - iat`), so that moment is known: `retired_at + max_token_age`
+(plus the clock leeway), checked at each verification, not only when the keys are read.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import hashlib
 import json
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -48,9 +51,10 @@ def key_id(verify_key: nacl.signing.VerifyKey) -> str:
 class KeyRing:
     """The signing key and every key still accepted for verification."""
 
-    def __init__(self, directory: Path, *, max_token_age: float) -> None:
+    def __init__(self, directory: Path, *, max_token_age: float, clock: Callable[[], float] = time.time) -> None:
         self.directory = directory
         self.max_token_age = max_token_age
+        self.clock = clock
         private.make_dir(self.directory)
         if not (self.directory / "active").exists():
             self.rotate()
@@ -64,12 +68,20 @@ class KeyRing:
         self.signing_key = self._load(active)
         self.kid = active
         self.verify_keys: dict[str, nacl.signing.VerifyKey] = {}
-        now = time.time()
+        self.retired_at: dict[str, float] = {}
+        now = self.clock()
         for path in self.directory.glob("*.key"):
             retired = path.with_suffix(".retired")
-            if retired.exists() and now - float(retired.read_text()) > self.max_token_age + DEFAULT_LEEWAY:
-                continue
+            if retired.exists() and path.stem != active:
+                self.retired_at[path.stem] = float(retired.read_text())
+                if self._expired(path.stem, now):
+                    continue
             self.verify_keys[path.stem] = self._load(path.stem).verify_key
+
+    def _expired(self, kid: str, now: float) -> bool:
+        """Whether every token key `kid` signed has expired: it was retired longer ago than a token lives."""
+        retired_at = self.retired_at.get(kid)
+        return retired_at is not None and now - retired_at > self.max_token_age + DEFAULT_LEEWAY
 
     def _load(self, kid: str) -> nacl.signing.SigningKey:
         return nacl.signing.SigningKey((self.directory / f"{kid}.key").read_bytes())
@@ -85,7 +97,7 @@ class KeyRing:
         active = self.directory / "active"
         if active.exists():
             previous = active.read_text().strip()
-            private.write_file(self.directory / f"{previous}.retired", str(time.time()).encode())
+            private.write_file(self.directory / f"{previous}.retired", str(self.clock()).encode())
         tmp = self.directory / "active.tmp"
         private.write_file(tmp, kid.encode())
         os.replace(tmp, active)
@@ -125,19 +137,25 @@ class KeyRing:
             raise TokenError("malformed token")
         if header.get("alg") != ALGORITHM:
             raise TokenError(f"only {ALGORITHM} tokens are accepted")
-        verify_key = self.verify_keys.get(str(header.get("kid")))
-        if verify_key is None:
-            self._follow_rotation()  # another process may have rotated the key
-            verify_key = self.verify_keys.get(str(header.get("kid")))
+        now = self.clock() if now is None else now
+        # A stat per token: another process (`tinyreg keys rotate`) may have retired this key.
+        self._follow_rotation()
+        kid = str(header.get("kid"))
+        verify_key = self.verify_keys.get(kid)
         if verify_key is None:
             raise TokenError("token signed by an unknown key")
+        if self._expired(kid, now):
+            raise TokenError("token signed by a key retired longer ago than any token lives")
         try:
             verify_key.verify(f"{parts[0]}.{parts[1]}".encode(), b64url_decode(parts[2]))
         except (nacl.exceptions.BadSignatureError, nacl.exceptions.ValueError, ValueError):
             raise TokenError("bad token signature") from None
-        now = time.time() if now is None else now
         if not isinstance(claims.get("exp"), (int, float)) or now > claims["exp"] + leeway:
             raise TokenError("token expired")
+        if not isinstance(claims.get("iat"), (int, float)) or claims["exp"] - claims["iat"] > self.max_token_age:
+            raise TokenError("token lives longer than this registry allows")
+        if claims["iat"] > now + leeway:
+            raise TokenError("token issued in the future")
         if isinstance(claims.get("nbf"), (int, float)) and now + leeway < claims["nbf"]:
             raise TokenError("token not yet valid")
         audiences = claims.get("aud")

@@ -20,9 +20,20 @@ class ScopeRequest:
         return f"{self.type}:{self.name}:{','.join(self.actions)}"
 
 
+MAX_SCOPES = 64
+"""Distinct scopes one token may be asked for: each costs a lookup and a claim in the token."""
+
+
+class TooManyScopes(ValueError):
+    """More distinct scopes than `MAX_SCOPES` in one token request."""
+
+
 def parse_scopes(values: list[str]) -> list[ScopeRequest]:
-    """Parse `scope` parameters (each may hold several space-separated scopes); skip malformed ones."""
-    found = []
+    """Parse `scope` parameters (each may hold several space-separated scopes); skip malformed ones.
+
+    Repeated scopes count once; more than `MAX_SCOPES` distinct ones raise TooManyScopes.
+    """
+    found: dict[ScopeRequest, None] = {}
     for value in values:
         for item in value.split():
             head, sep, actions = item.rpartition(":")
@@ -32,8 +43,10 @@ def parse_scopes(values: list[str]) -> list[ScopeRequest]:
             kind = kind.split("(", 1)[0]  # "repository(plugin)" is a repository
             if kind == "repository" and not is_valid_name(name):
                 continue
-            found.append(ScopeRequest(kind, name, tuple(a for a in actions.split(",") if a)))
-    return found
+            found[ScopeRequest(kind, name, tuple(a for a in actions.split(",") if a))] = None
+            if len(found) > MAX_SCOPES:
+                raise TooManyScopes(f"at most {MAX_SCOPES} scopes may be asked for one token")
+    return list(found)
 
 
 def token_actions(access: list[Any], repo: str) -> frozenset[str]:
@@ -47,12 +60,21 @@ def token_actions(access: list[Any], repo: str) -> frozenset[str]:
 
 
 def grants_catalog(access: list[Any] | None) -> bool:
-    """Whether a token's `access` claim lets its holder list the catalog."""
-    return access is not None and any(
-        isinstance(entry, dict)
-        and entry.get("type") == "registry"
-        and entry.get("name") == "catalog"
-        and isinstance(entry.get("actions"), list)
-        and "*" in entry["actions"]
-        for entry in access
+    """Whether a token's `access` claim lets its holder list the catalog.
+
+    A token asked for no scope at all lists too: containers/image (`podman search`) asks /token
+    for exactly that and sends it to `/v2/_catalog`. Such a token opens no repository, and the
+    listing shows only names its subject may pull anyway.
+    """
+    return (
+        access == []
+        or access is not None
+        and any(
+            isinstance(entry, dict)
+            and entry.get("type") == "registry"
+            and entry.get("name") == "catalog"
+            and isinstance(entry.get("actions"), list)
+            and "*" in entry["actions"]
+            for entry in access
+        )
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+import re
 from typing import Any
 
 from tinyreg.access.control import AccessControl
@@ -42,6 +43,32 @@ def client_address(request: Request) -> str:
     return str(client[0]) if client else "-"
 
 
+#: A host name or IPv4 address, or a bracketed IPv6 address, with an optional port.
+_HOST = re.compile(
+    r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?"
+)
+CATALOG_SCOPE = "registry:catalog:*"
+
+
+def quoted(value: str) -> str:
+    """An RFC 9110 quoted-string: backslash and double quote escaped."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def announced_host(request: Request) -> str:
+    """The request's Host when it is a well-formed host[:port], else the address the server listens on.
+
+    The Host header is the client's to choose; copied as is into the challenge it could add
+    parameters to it or send the client's credentials elsewhere.
+    """
+    host = request.header("host") or ""
+    if _HOST.fullmatch(host) and len(host) <= 261:
+        return host
+    server = request.scope.get("server") or ("127.0.0.1", None)
+    address = f"[{server[0]}]" if ":" in str(server[0]) else str(server[0])
+    return f"{address}:{server[1]}" if server[1] else address
+
+
 class Guard:
     """Decides each `/v2/` request; raises the spec's UNAUTHORIZED / DENIED errors."""
 
@@ -52,21 +79,25 @@ class Guard:
     def _realm(self, request: Request) -> str:
         if self.realm:
             return self.realm
-        host = request.header("host") or "127.0.0.1"
-        return f"{request.scope.get('scheme', 'http')}://{host}/token"
+        scheme = "https" if request.scope.get("scheme") == "https" else "http"
+        return f"{scheme}://{announced_host(request)}/token"
+
+    def challenge_header(self, request: Request, scope: str | None, error: str | None) -> dict[str, str]:
+        params = {"realm": self._realm(request), "service": self.control.settings.service, "scope": scope, "error": error}
+        return {"WWW-Authenticate": "Bearer " + ",".join(f"{key}={quoted(value)}" for key, value in params.items() if value)}
 
     def _challenge(self, request: Request, scope: str | None, error: str | None, message: str) -> RegistryError:
-        parts = [f'realm="{self._realm(request)}"', f'service="{self.control.settings.service}"']
-        if scope:
-            parts.append(f'scope="{scope}"')
-        if error:
-            parts.append(f'error="{error}"')
-        return RegistryError("UNAUTHORIZED", message, headers={"WWW-Authenticate": "Bearer " + ",".join(parts)})
+        return RegistryError("UNAUTHORIZED", message, headers=self.challenge_header(request, scope, error))
 
     async def authorize(self, request: Request, route: Route) -> Principal:
         """The caller, once allowed to make this request; an error response otherwise."""
         needed = required_actions(route.resource, request.method)
-        scope = f"repository:{route.name}:{','.join(sorted(needed, key=('pull', 'push', 'delete').index))}" if needed else None
+        if route.resource == "catalog":
+            scope: str | None = CATALOG_SCOPE
+        else:
+            scope = (
+                f"repository:{route.name}:{','.join(sorted(needed, key=('pull', 'push', 'delete').index))}" if needed else None
+            )
         header = request.header("authorization") or ""
         token_access: list[dict[str, object]] | None = None
         via = "anonymous"
@@ -85,16 +116,20 @@ class Guard:
                 raise self._challenge(request, scope, None, reason)
             principal, via = found, "basic"
 
-        lists_catalog = route.resource == "catalog" and grants_catalog(token_access)
+        lists_catalog = route.resource == "catalog" and (via == "basic" or grants_catalog(token_access))
 
         def readable(repo: str) -> bool:
-            if lists_catalog:  # a catalog token lists what its holder may pull
+            if lists_catalog:  # the catalog lists what the caller may pull
                 return PULL in self.control.allowed(principal, repo, {PULL})
             return PULL in self._granted(principal, token_access, repo, frozenset({PULL}))
 
         request.can_read = readable
-        if route.resource == "base" and via == "anonymous":
-            raise self._challenge(request, None, None, "authentication required")
+        if route.resource in ("base", "catalog") and via == "anonymous":
+            # Clients send their credentials only after a challenge: an anonymous catalog
+            # answered with an empty list would never show a logged-in user anything.
+            raise self._challenge(request, scope, None, "authentication required")
+        if route.resource == "catalog" and not lists_catalog:
+            raise self._insufficient(request, scope, f"the token does not grant {scope}")
         if not needed or needed <= self._granted(principal, token_access, route.name, needed):
             return principal
         reason = self.control.refusal(principal, route.name, needed)
@@ -104,8 +139,8 @@ class Guard:
         if via == "bearer":
             if needed <= self.control.allowed(principal, route.name, needed):  # allowed, just not asked for
                 reason = f"the token does not grant {scope}: ask /token for it"
-            else:
-                reason = f"the token does not grant {scope}: {reason}"
+                raise self._refuse(request, who, route, reason, self._insufficient(request, scope, reason))
+            reason = f"the token does not grant {scope}: {reason}"
             raise self._refuse(request, who, route, reason, self._challenge(request, scope, "insufficient_scope", reason))
         detail = {"name": route.name, "action": sorted(needed), "reason": reason}
         raise self._refuse(request, who, route, reason, RegistryError("DENIED", reason, detail=detail))
@@ -114,6 +149,18 @@ class Guard:
         """Log one line saying who was refused what and why, and return the error to raise."""
         log.info("refused %s: %s %s (%s): %s", who, request.method, route.name or "/v2/", route.resource, reason)
         return error
+
+    def _insufficient(self, request: Request, scope: str | None, message: str) -> RegistryError:
+        """A token that lacks a scope its subject would be granted: 403 DENIED, with the challenge.
+
+        Distribution answers 401 insufficient_scope here. oras-py 0.2 (provider.do_request) on a
+        401 retries once with the token it already holds and gives up; only on a 403 does it
+        drop that token and ask the realm for one with the challenge's scope. docker, containerd
+        and containers/image (skopeo, podman, buildah) ask /token for every scope an operation
+        needs before sending it, so they meet this answer only for a request their token was
+        never meant for; a token that lacks a scope its subject may *not* have keeps the 401.
+        """
+        return RegistryError("DENIED", message, headers=self.challenge_header(request, scope, "insufficient_scope"))
 
     def _granted(self, principal: Principal, token_access: list[Any] | None, repo: str, needed: frozenset[str]) -> frozenset[str]:
         allowed = self.control.allowed(principal, repo, needed)

@@ -9,7 +9,7 @@ from urllib.parse import parse_qs
 from tinyreg.access.control import AccessControl
 from tinyreg.access.jwt import TokenError
 from tinyreg.access.policy import ANONYMOUS, Principal
-from tinyreg.access.scopes import parse_scopes
+from tinyreg.access.scopes import TooManyScopes, parse_scopes
 from tinyreg.http.asgi import Request, Response, json_response
 from tinyreg.http.auth import basic_credentials, client_address
 from tinyreg.registry.errors import RegistryError
@@ -33,7 +33,7 @@ class TokenEndpoint:
         self.control = control
 
     def _tokens(self, principal: Principal, scopes: list[str], *, refresh: bool) -> dict[str, Any]:
-        access = self.control.grant(principal, parse_scopes(scopes))
+        access = self.control.grant(principal, parse_scopes(scopes))  # may raise TooManyScopes (answered by get and post)
         token, issued = self.control.issue(principal, access)
         body = {
             "token": token,
@@ -48,6 +48,19 @@ class TokenEndpoint:
 
     async def get(self, request: Request) -> Response:
         """Docker token authentication: Basic credentials (or none) and `scope` parameters."""
+        try:
+            return await self._get(request)
+        except TooManyScopes as exc:
+            return _answer(400, {"error": "invalid_scope", "error_description": str(exc)})
+
+    async def post(self, request: Request) -> Response:
+        """OAuth2: the `password` and `refresh_token` grants, as containerd uses them."""
+        try:
+            return await self._post(request)
+        except TooManyScopes as exc:
+            return _answer(400, {"error": "invalid_scope", "error_description": str(exc)})
+
+    async def _get(self, request: Request) -> Response:
         principal = ANONYMOUS
         header = request.header("authorization")
         if header:
@@ -55,12 +68,16 @@ class TokenEndpoint:
             found, reason = await self.control.authenticate(*credentials, client_address(request)) if credentials else (None, "")
             if found is None:
                 raise RegistryError("UNAUTHORIZED", reason or "invalid user name or password")
+            account = request.query("account")
+            if account is not None and credentials and account != credentials[0]:
+                # The client says it acts as another account than it proved: a confused or
+                # tampered request; a token for either name would be wrong for it.
+                raise RegistryError("UNAUTHORIZED", "the account parameter does not match the credentials")
             principal = found
         offline = (request.query("offline_token") or "").lower() == "true"
         return _answer(200, self._tokens(principal, request.query_all("scope"), refresh=offline))
 
-    async def post(self, request: Request) -> Response:
-        """OAuth2: the `password` and `refresh_token` grants, as containerd uses them."""
+    async def _post(self, request: Request) -> Response:
         form = parse_qs((await request.read(FORM_LIMIT)).decode("latin-1"), keep_blank_values=True)
 
         def field(name: str) -> str:
