@@ -27,7 +27,7 @@ PASSWORD = "first-admin-password"
 def data(tmp_path: Path) -> Path:
     """A data directory with an admin `root` and a user `alice` (created with the command line)."""
     directory = tmp_path / "data"
-    admin_ok(directory, "user", "add", "root", "--admin", "--password-stdin", stdin=PASSWORD + "\n")
+    admin_ok(directory, "user", "add", "root", "--admin", "--password-stdin", "--init", stdin=PASSWORD + "\n")
     admin_ok(directory, "user", "add", "alice", "--password-stdin", stdin="alice-password\n")
     return directory
 
@@ -50,7 +50,7 @@ def can_log_in(data: Path, user: str, password: str) -> bool:
 
 
 def test_the_first_admin_is_created_without_a_terminal(tmp_path: Path) -> None:
-    done = tinyreg_admin(tmp_path / "data", "user", "add", "root", "--admin", "--password-stdin", stdin=PASSWORD + "\n")
+    done = tinyreg_admin(tmp_path / "data", "user", "add", "root", "--admin", "--password-stdin", "--init", stdin=PASSWORD + "\n")
     assert (done.returncode, done.stdout.strip()) == (0, "created user root (admin)"), done.stderr
     [user] = admin_ok(tmp_path / "data", "user", "list")
     assert (user["name"], user["admin"], user["tokens_only"]) == ("root", True, False)
@@ -60,7 +60,7 @@ def test_the_first_admin_is_created_without_a_terminal(tmp_path: Path) -> None:
 
 def test_the_data_directory_can_come_from_the_environment(tmp_path: Path) -> None:
     env = clean_env(TINYREG_DATA=str(tmp_path / "from-env"))
-    command = tinyreg_command("user", "add", "envuser", "--password-stdin")
+    command = tinyreg_command("user", "add", "envuser", "--password-stdin", "--init")
     done = subprocess.run(command, input="password-from-env\n", env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert [u["name"] for u in admin_ok(tmp_path / "from-env", "user", "list")] == ["envuser"]
@@ -90,7 +90,12 @@ def test_user_list_for_people_and_as_json(data: Path) -> None:
     admin_ok(data, "user", "update", "tokenonly", "--tokens-only", "on")
     done = tinyreg_admin(data, "user", "list")
     assert done.returncode == 0
-    assert done.stdout.splitlines() == ["alice", "root  admin", "tokenonly  tokens-only"]
+    assert done.stdout.splitlines() == [
+        "NAME       ADMIN  TOKENS-ONLY",
+        "alice      no     no",
+        "root       yes    no",
+        "tokenonly  no     yes",
+    ]
     listed = {u["name"]: (u["admin"], u["tokens_only"]) for u in admin_ok(data, "user", "list")}
     assert listed == {"root": (True, False), "alice": (False, False), "tokenonly": (False, True)}
 
@@ -120,9 +125,10 @@ def test_projects_are_created_listed_and_updated(data: Path) -> None:
     listed = {p["path"]: (p["public"], p["registry_enabled"]) for p in admin_ok(data, "project", "list")}
     assert listed == {"group/sub/app": (True, False), "open/site": (True, True)}
     lines = tinyreg_admin(data, "project", "list").stdout.splitlines()
-    assert [line.split() for line in lines] == [
-        ["group/sub/app", "public", "registry", "off"],
-        ["open/site", "public", "registry", "on"],
+    assert lines == [
+        "PATH           VISIBILITY  REGISTRY",
+        "group/sub/app  public      off",
+        "open/site      public      on",
     ]
 
 
@@ -166,7 +172,11 @@ def test_members_are_added_listed_changed_and_removed(data: Path) -> None:
     assert (done.returncode, done.stdout.strip()) == (0, "bob is reporter of team/app")
     assert admin_ok(data, "project", "member", "list", "team/app") == {"alice": "owner", "bob": "reporter"}
     admin_ok(data, "project", "member", "add", "team/app", "bob", "developer")
-    assert tinyreg_admin(data, "project", "member", "list", "team/app").stdout.split() == ["alice", "owner", "bob", "developer"]
+    assert tinyreg_admin(data, "project", "member", "list", "team/app").stdout.splitlines() == [
+        "USER   ROLE",
+        "alice  owner",
+        "bob    developer",
+    ]
     admin_ok(data, "project", "member", "remove", "team/app", "bob")
     assert admin_ok(data, "project", "member", "list", "team/app") == {"alice": "owner"}
 
@@ -202,8 +212,10 @@ def test_revoked_and_expired_tokens_are_listed_as_such_and_stop_working(data: Pa
     admin_ok(data, "token", "create", "alice", "--name", "brief", "--scopes", "read_registry", "--expires-in", "0.001s")
     revoked = admin_ok(data, "token", "revoke", str(gone["id"]))
     assert (revoked["id"], revoked["revoked"]) == (gone["id"], True)
-    states = {line.split()[1]: line.split()[-1] for line in tinyreg_admin(data, "token", "list", "alice").stdout.splitlines()}
-    assert states == {"keep": "active", "gone": "revoked", "brief": "expired"}
+    header, *rows = tinyreg_admin(data, "token", "list", "alice").stdout.splitlines()
+    assert header.split() == ["ID", "NAME", "USER", "SCOPES", "EXPIRES", "STATE"]
+    assert {row.split()[1]: row.split()[-1] for row in rows} == {"keep": "active", "gone": "revoked", "brief": "expired"}
+    assert {row[header.index("STATE") :] for row in rows} == {"active", "revoked", "expired"}  # aligned under the header
     assert can_log_in(data, "alice", keep["token"])
     assert not can_log_in(data, "alice", gone["token"])
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import signal
 import socket
@@ -178,8 +179,9 @@ def test_a_port_in_use_is_reported_clearly_with_exit_code_1(tmp_path: Path) -> N
         with serve(tmp_path, "--port", str(port), "--data", str(tmp_path / "data")) as server:
             code = exit_code(server)
     assert code == 1
-    assert f"127.0.0.1:{port}" in server.text("stderr")
-    assert "in use" in server.text("stderr").lower()
+    [error] = [line for line in server.lines["stderr"] if line.startswith("tinyreg:")]
+    assert error.startswith(f"tinyreg: cannot serve: cannot listen on 127.0.0.1:{port}: ")  # the port, not the data
+    assert "in use" in error.lower()
     assert "Traceback" not in server.text("stderr")
     assert "listening" not in server.text("stdout")
 
@@ -191,8 +193,10 @@ BAD_CONFIGS = [
     pytest.param("port = 70000\n", {}, [], "port", id="port-out-of-range"),
     pytest.param('log_level = "loud"\n', {}, [], "log_level", id="unknown-log-level"),
     pytest.param('upload_ttl = "soon"\n', {}, [], "upload_ttl", id="ttl-not-a-number"),
-    pytest.param(None, {"TINYREG_PORT": "http"}, [], "port", id="env-port-not-a-number"),
-    pytest.param(None, {"TINYREG_ACCESS_LOG": "maybe"}, [], "access_log", id="env-access-log-not-a-boolean"),
+    pytest.param(None, {"TINYREG_PORT": "http"}, [], "TINYREG_PORT='http' cannot be used", id="env-port-not-a-number"),
+    pytest.param(None, {"TINYREG_ACCESS_LOG": "maybe"}, [], "TINYREG_ACCESS_LOG", id="env-access-log-not-a-boolean"),
+    pytest.param('auth = "yes"\n', {}, [], "auth must be true or false, not a string", id="string-for-bool"),
+    pytest.param("upload_ttl = true\n", {}, [], "upload_ttl must be a duration", id="bool-for-duration"),
     pytest.param(None, {}, ["--config", "missing.toml"], "missing.toml", id="missing-file"),
     pytest.param(None, {}, ["--port", "http"], "--port", id="flag-port-not-a-number"),
 ]
@@ -214,3 +218,76 @@ def test_a_bad_setting_is_reported_clearly_with_exit_code_2(
     assert named in server.text("stderr")
     assert "Traceback" not in server.text("stderr")
     assert "listening" not in server.text("stdout")
+
+
+def test_the_banner_says_url_absolute_data_directory_and_that_auth_is_off(tmp_path: Path) -> None:
+    with serve(tmp_path, "--port", "0", "--data", "data") as server:
+        url = server.wait_listening()
+        server.wait_for(re.compile("auth: "))
+        assert server.lines["stdout"] == [
+            f"tinyreg {tinyreg.__version__} listening on {url}",
+            f"  data directory: {tmp_path / 'data'}",
+            "  auth: off: anyone who can reach it may pull, push and delete (--auth to require users)",
+        ]
+
+
+def test_auth_without_users_warns_how_to_add_one(tmp_path: Path) -> None:
+    with serve(tmp_path, "--port", "0", "--data", str(tmp_path / "data"), "--auth") as server:
+        server.wait_for(re.compile("auth: on, 0 users"))
+        warning = server.wait_for(re.compile("tinyreg: warning: (.*)"), stream="stderr").group(1)
+    assert "no users" in warning
+    assert f"tinyreg user add admin --admin --data {tmp_path / 'data'}" in warning
+
+
+def test_auth_with_users_counts_them(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    for name in ("root", "alice"):
+        added = run_tinyreg(tinyreg_command("user", "add", name, "--no-password", "--init", "--data", str(data)), tmp_path)
+        assert added.returncode == 0, added.stderr
+    with serve(tmp_path, "--port", "0", "--data", str(data), "--auth") as server:
+        server.wait_for(re.compile("auth: on, 2 users$"))
+        assert server.stop(signal.SIGTERM) == 0
+    assert "warning" not in server.text("stderr")
+
+
+@pytest.mark.parametrize("place", ["under-a-file", "meta-is-a-file"])
+def test_a_data_directory_that_cannot_be_used_is_told_apart_from_the_port(tmp_path: Path, place: str) -> None:
+    (tmp_path / "file").write_text("")
+    data = tmp_path / "file" / "data"
+    if place == "meta-is-a-file":
+        data = tmp_path / "data"
+        data.mkdir(mode=0o700)  # owner-only: the only line is the error, no permission warning
+        (data / "meta").write_text("")
+    with serve(tmp_path, "--port", "0", "--data", str(data)) as server:
+        code = exit_code(server)
+    [error] = server.lines["stderr"]
+    assert code == 1
+    assert error.startswith("tinyreg: cannot serve: ") and "data directory" in error and str(data) in error
+    assert "listen" not in error
+
+
+PAGES = [("GET", "/", 200), ("GET", "/healthz", 200), ("GET", "/no-such-page", 404)]
+
+
+def test_pages_get_an_access_log_line_like_the_api(tmp_path: Path) -> None:
+    with serve(tmp_path, "--port", "0", "--data", str(tmp_path / "data")) as server:
+        url = server.wait_listening()
+        expected = []
+        with httpx.Client(base_url=url) as client:
+            for method, path, status in [*PAGES, ("GET", "/v2/", 200)]:
+                response = client.request(method, path)
+                assert response.status_code == status, (method, path)
+                expected.append((method, path, status, len(response.content)))
+        assert server.stop(signal.SIGTERM) == 0
+    entries = [m for m in map(ACCESS_LINE.search, server.lines["stderr"]) if m is not None]
+    assert [(m["method"], m["path"], int(m["status"]), int(m["bytes"])) for m in entries] == expected
+
+
+@pytest.mark.parametrize("flag", ["--upload-ttl", "--token-ttl"])
+def test_duration_flags_take_units(tmp_path: Path, flag: str) -> None:
+    with serve(tmp_path, "--port", "0", "--data", str(tmp_path / "data"), flag, "12h") as server:
+        server.wait_listening()
+        assert server.stop(signal.SIGTERM) == 0
+    with serve(tmp_path, "--port", "0", "--data", str(tmp_path / "data"), flag, "soon") as server:
+        assert exit_code(server) == 2
+    assert f"argument {flag}: not a duration: 'soon'" in server.text("stderr")

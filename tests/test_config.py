@@ -65,6 +65,8 @@ def test_flag_names_may_use_dashes() -> None:
         ("TINYREG_HOST", "::1", "host", "::1"),
         ("TINYREG_DATA", "/srv/registry", "data", Path("/srv/registry")),
         ("TINYREG_UPLOAD_TTL", "1.5", "upload_ttl", 1.5),
+        ("TINYREG_UPLOAD_TTL", "12h", "upload_ttl", 43200.0),
+        ("TINYREG_TOKEN_TTL", "90s", "token_ttl", 90.0),
         ("TINYREG_SWEEP_INTERVAL", "30", "sweep_interval", 30.0),
         ("TINYREG_ACCESS_LOG", "0", "access_log", False),
         ("TINYREG_ACCESS_LOG", "false", "access_log", False),
@@ -86,10 +88,13 @@ def test_environment_strings_are_converted_to_the_setting_type(variable: str, va
     ("text", "field", "expected"),
     [
         ("port = 6000", "port", 6000),
-        ('port = "6000"', "port", 6000),
         ("access_log = false", "access_log", False),
-        ('access_log = "0"', "access_log", False),
         ("upload_ttl = 10", "upload_ttl", 10.0),
+        ("upload_ttl = 1.5", "upload_ttl", 1.5),
+        ('upload_ttl = "2h"', "upload_ttl", 7200.0),
+        ('token_ttl = "15m"', "token_ttl", 900.0),
+        ("workers = 2", "workers", "2"),
+        ('workers = "auto"', "workers", "auto"),
         ('data = "/var/lib/tinyreg"', "data", Path("/var/lib/tinyreg")),
     ],
 )
@@ -129,12 +134,23 @@ def test_unknown_environment_variables_are_ignored() -> None:
         pytest.param("port = \n", "TOML", id="missing-value"),
         pytest.param("port = 6000\nport = 7000\n", "TOML", id="duplicate-key"),
         pytest.param("this is not toml", "TOML", id="not-toml"),
+        # TOML values are typed: one of another type is refused naming the key and the type expected
+        pytest.param('port = "abc"\n', "port must be an integer, not a string ('abc')", id="typed-string-for-int"),
+        pytest.param('auth = "yes"\n', "auth must be true or false, not a string ('yes')", id="typed-string-for-bool"),
+        pytest.param('access_log = "0"\n', "access_log must be true or false, not a string ('0')", id="typed-digit-for-bool"),
+        pytest.param("upload_ttl = true\n", "upload_ttl must be a duration (", id="typed-bool-for-duration"),
+        pytest.param('upload_ttl = "soon"\n', "upload_ttl must be a duration (", id="typed-text-for-duration"),
+        pytest.param("data = 5\n", "data must be a path, not an integer (5)", id="typed-int-for-path"),
+        pytest.param("port = 70000\n", "port must be between 0 and 65535, not 70000", id="typed-port-out-of-range"),
+        pytest.param('token_ttl = "0s"\n', "token_ttl must be a positive duration", id="typed-zero-duration"),
     ],
 )
 def test_a_config_file_that_cannot_be_used_is_a_config_error(tmp_path: Path, text: str, mentioned: str) -> None:
     config = write_toml(tmp_path, text)
-    with pytest.raises(ConfigError, match=mentioned):
+    with pytest.raises(ConfigError) as raised:
         load_settings({}, env={}, config_file=config)
+    assert str(raised.value).startswith(str(config))
+    assert mentioned in str(raised.value)
 
 
 def test_a_missing_config_file_is_a_config_error(tmp_path: Path) -> None:
@@ -182,3 +198,24 @@ def test_workers_is_auto_or_a_positive_count(value: str, expected: int) -> None:
 def test_workers_that_are_not_a_positive_ascii_count_are_a_config_error(value: str) -> None:
     with pytest.raises(ConfigError, match="workers"):
         worker_count(value)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "accepted"),
+    [
+        ("TINYREG_PORT", "abc", "port takes an integer"),
+        ("TINYREG_PORT", "70000", "port must be between 0 and 65535"),
+        ("TINYREG_AUTH", "maybe", "auth takes one of 0, 1, false, no, off, on, true, yes"),
+        ("TINYREG_UPLOAD_TTL", "soon", "upload_ttl takes a duration (a number of seconds, or a number with a unit: 90s, 15m"),
+        ("TINYREG_LOG_LEVEL", "loud", "log_level must be one of debug, info, warning, error"),
+    ],
+)
+def test_a_wrong_environment_value_names_the_variable_and_the_accepted_values(variable: str, value: str, accepted: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_settings({}, env={variable: value})
+    assert str(raised.value).startswith(f"{variable}={value!r} cannot be used: ")
+    assert accepted in str(raised.value)
+
+
+def test_flags_take_durations_too() -> None:
+    assert load_settings({"upload_ttl": "30d"}, env={}).upload_ttl == 30 * 86400.0

@@ -26,6 +26,8 @@ LAYER_OF_TOP = {
     "digest": 0,
     "b64": 0,
     "durations": 0,
+    "datadir": 4,
+    "columns": 0,
     "storage": 1,
     "registry": 2,
     "access": 2,

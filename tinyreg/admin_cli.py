@@ -9,26 +9,17 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
-import re
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from tinyreg.access.policy import ROLES, SCOPES
 from tinyreg.access.store import AccessError, AccessStore, TokenRecord
+from tinyreg.columns import format_table
 from tinyreg.config import ConfigError, load_settings
-
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw]?)")
-_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-
-
-def parse_duration(text: str) -> float:
-    """Seconds in `90`, `90s`, `15m`, `12h`, `30d` or `2w`."""
-    match = _DURATION.fullmatch(text.strip().lower())
-    if match is None:
-        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (use e.g. 3600, 90m, 12h, 30d)")
-    return float(match.group(1)) * _UNITS[match.group(2)]
+from tinyreg.durations import duration_argument
 
 
 def _scopes(text: str) -> list[str]:
@@ -40,6 +31,8 @@ def add_admin_commands(commands: Any) -> None:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--data", help="data directory (default ./tinyreg-data; env TINYREG_DATA)")
     common.add_argument("--json", action="store_true", help="machine-readable output")
+    common.add_argument("--config", type=Path, help="TOML file whose `data` names the data directory (env TINYREG_CONFIG)")
+    common.add_argument("--init", action="store_true", help="create the data directory if it does not exist yet")
 
     user = commands.add_parser("user", help="manage users").add_subparsers(dest="action", metavar="ACTION", required=True)
     add = user.add_parser("add", parents=[common], help="create a user")
@@ -93,7 +86,7 @@ def add_admin_commands(commands: Any) -> None:
         tcreate.add_argument("owner", metavar=owner)
         tcreate.add_argument("--name", required=True)
         tcreate.add_argument("--scopes", type=_scopes, required=True, help=f"comma-separated: {', '.join(SCOPES)}")
-        tcreate.add_argument("--expires-in", type=parse_duration, help="e.g. 30d, 12h (default: never)")
+        tcreate.add_argument("--expires-in", type=duration_argument, help="e.g. 30d, 12h, 3600 (seconds) (default: never)")
         tlist = actions.add_parser("list", parents=[common], help="list tokens")
         tlist.add_argument("owner", metavar=owner, nargs="?")
         trevoke = actions.add_parser("revoke", parents=[common], help="revoke a token by id")
@@ -102,7 +95,10 @@ def add_admin_commands(commands: Any) -> None:
     gc = commands.add_parser("gc", parents=[common], help="remove blobs and manifest bytes nothing refers to")
     gc.add_argument("--dry-run", action="store_true", help="only say what would be removed")
     gc.add_argument(
-        "--grace", type=parse_duration, default=3600.0, help="keep blob files younger than this (default 1h): uploads in flight"
+        "--grace",
+        type=duration_argument,
+        default=3600.0,
+        help="keep blob files younger than this, e.g. 6h, 90m, 3600 (seconds) (default 1h): uploads in flight",
     )
 
     keys = commands.add_parser("keys", help="token signing keys").add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -137,28 +133,45 @@ def _size(n: int) -> str:
     return f"{n:.1f} TiB"
 
 
-def _token_line(record: TokenRecord) -> str:
+def _token_row(record: TokenRecord) -> list[str]:
     expires = time.strftime("%Y-%m-%d %H:%M", time.gmtime(record.expires_at)) + " UTC" if record.expires_at else "never"
     state = "revoked" if record.revoked else ("expired" if not record.usable(time.time()) else "active")
-    return f"{record.id:>4}  {record.name:<20} {record.username:<28} {','.join(record.scopes):<30} expires {expires}  {state}"
+    return [str(record.id), record.name, record.username, ",".join(record.scopes), expires, state]
+
+
+def _yes(flag: bool) -> str:
+    return "yes" if flag else "no"
 
 
 def run_admin(args: argparse.Namespace) -> int:
     """Run one administration command; return the process exit code."""
-    from tinyreg.storage.opening import open_meta
+
+    import lmdb
+
+    from tinyreg.datadir import DataDirError, check_data_dir, describe, is_data_dir, open_meta
 
     try:
-        settings = load_settings({"data": args.data} if args.data else {})
+        settings = load_settings({"data": args.data} if args.data else {}, config_file=args.config)
     except ConfigError as exc:
         print(f"tinyreg: {exc}", file=sys.stderr)
         return 2
-    meta = open_meta(settings.data)
-    store = AccessStore(meta)
+    try:
+        existed = is_data_dir(settings.data)
+        data = check_data_dir(settings.data, create=args.init)
+        # stderr, so that --json output stays clean: which store a command works on is never a guess
+        print(f"tinyreg: {'data directory' if existed else 'new data directory'} {data}", file=sys.stderr)
+        meta = open_meta(data)
+    except DataDirError as exc:
+        print(f"tinyreg: {exc}", file=sys.stderr)
+        return 1
     out: Callable[[Any, str], None] = (lambda doc, text: print(json.dumps(doc))) if args.json else (lambda doc, text: print(text))
     try:
-        _dispatch(args, store, settings.data, out)
+        _dispatch(args, AccessStore(meta), data, out)
     except AccessError as exc:
         print(f"tinyreg: {exc}", file=sys.stderr)
+        return 1
+    except (OSError, lmdb.Error) as exc:  # e.g. a read-only data directory: one line, not a trace
+        print(f"tinyreg: cannot write to data directory {data}: {describe(exc)}", file=sys.stderr)
         return 1
     finally:
         meta.close()
@@ -173,12 +186,8 @@ def _dispatch(args: argparse.Namespace, store: AccessStore, data: Any, out: Call
             out({"name": args.name, "admin": args.admin}, f"created user {args.name}{' (admin)' if args.admin else ''}")
         elif action == "list":
             users = [{k: v for k, v in u.items() if k != "password"} for u in store.users()]
-            out(
-                users,
-                "\n".join(
-                    f"{u['name']}{'  admin' if u['admin'] else ''}{'  tokens-only' if u['tokens_only'] else ''}" for u in users
-                ),
-            )
+            rows = [[u["name"], _yes(u["admin"]), _yes(u["tokens_only"])] for u in users]
+            out(users, format_table(["NAME", "ADMIN", "TOKENS-ONLY"], rows, "no users"))
         elif action == "remove":
             store.remove_user(args.name)
             out({"removed": args.name}, f"removed user {args.name}; their tokens are revoked")
@@ -224,13 +233,8 @@ def _project(args: argparse.Namespace, store: AccessStore, out: Callable[[Any, s
         out({"path": args.path, "public": args.public}, f"created {'public' if args.public else 'private'} project {args.path}")
     elif action == "list":
         projects = store.projects()
-        out(
-            projects,
-            "\n".join(
-                f"{p['path']:<40} {'public' if p['public'] else 'private':<8} registry {'on' if p['registry_enabled'] else 'off'}"
-                for p in projects
-            ),
-        )
+        rows = [[p["path"], "public" if p["public"] else "private", "on" if p["registry_enabled"] else "off"] for p in projects]
+        out(projects, format_table(["PATH", "VISIBILITY", "REGISTRY"], rows, "no projects"))
     elif action == "update":
         public = None if args.visibility is None else args.visibility == "public"
         enabled = None if args.registry is None else args.registry == "on"
@@ -245,7 +249,7 @@ def _project(args: argparse.Namespace, store: AccessStore, out: Callable[[Any, s
             out({"path": args.path, "user": args.user}, f"{args.user} is no longer a member of {args.path}")
         else:
             members = store.members(args.path)
-            out(members, "\n".join(f"{user:<30} {role}" for user, role in members.items()))
+            out(members, format_table(["USER", "ROLE"], list(members.items()), f"no members in {args.path}"))
 
 
 def _tokens(args: argparse.Namespace, store: AccessStore, kind: str, out: Callable[[Any, str], None]) -> None:
@@ -256,7 +260,9 @@ def _tokens(args: argparse.Namespace, store: AccessStore, kind: str, out: Callab
         out(doc, f"username: {record.username}\ntoken:    {secret}\n(the token is shown only this once)")
     elif args.action == "list":
         records = store.tokens(kind=kind, owner=args.owner)
-        out([r.to_json() for r in records], "\n".join(_token_line(r) for r in records))
+        empty = f"no {'personal access' if kind == 'personal' else 'deploy'} tokens" + (f" of {args.owner}" if args.owner else "")
+        header = ["ID", "NAME", "USER", "SCOPES", "EXPIRES", "STATE"]
+        out([r.to_json() for r in records], format_table(header, [_token_row(r) for r in records], empty))
     elif args.action == "revoke":
         record = store.revoke_token(args.id)
         out(record.to_json(), f"revoked token {record.id} ({record.name})")

@@ -6,11 +6,13 @@ import argparse
 import logging
 import signal
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from tinyreg import __version__
 from tinyreg.admin_cli import add_admin_commands, run_admin
 from tinyreg.config import ConfigError, Settings, check_exposure, load_settings
+from tinyreg.durations import duration_argument
 from tinyreg.workers import worker_count
 
 
@@ -30,11 +32,13 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="a line per request (default on; env TINYREG_ACCESS_LOG)",
     )
-    serve.add_argument("--upload-ttl", type=float, help="seconds before an idle upload expires (default 3600)")
+    serve.add_argument(
+        "--upload-ttl", type=duration_argument, help="how long an upload may sit idle: 3600 (seconds), 90m, 12h... (default 1h)"
+    )
     serve.add_argument(
         "--send-timeout",
-        type=float,
-        help="seconds within which a client must take each 64 KiB of a response (default 60; env TINYREG_SEND_TIMEOUT)",
+        type=duration_argument,
+        help="how long a client may take to accept each 64 KiB of a response: 60 (seconds), 2m... (default 60s)",
     )
     serve.add_argument("--workers", help="processes sharing the data directory: a number or 'auto' (default 1)")
     serve.add_argument(
@@ -49,33 +53,70 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="allow serving without --auth on a non-loopback address",
     )
-    serve.add_argument("--token-ttl", type=float, help="seconds a registry token is valid (default 300)")
+    serve.add_argument(
+        "--token-ttl", type=duration_argument, help="how long a registry token is valid: 300 (seconds), 15m... (default 5m)"
+    )
     serve.add_argument("--realm", help="token endpoint URL to announce (default: from the request's Host)")
     add_admin_commands(commands)
     return parser
 
 
+def _prepare_data(settings: Settings) -> tuple[Settings, int]:
+    """Create or check the data directory before listening, so its faults are told apart from the port's.
+
+    Returns the settings with the absolute data directory, and the number of users it holds.
+    """
+    from tinyreg.datadir import check_data_dir, count_users, open_meta
+
+    data = check_data_dir(settings.data, create=True)
+    meta = open_meta(data)
+    try:
+        users = count_users(meta)
+    finally:
+        meta.close()  # closed before the server (or its forked workers) opens it again
+    return replace(settings, data=data), users
+
+
+def _announce(settings: Settings, url: str, users: int, workers: int) -> None:
+    from tinyreg.server import banner_lines, no_user_warning
+
+    print("\n".join(banner_lines(settings, url, users, workers)), flush=True)
+    if settings.auth and users == 0:
+        print(f"tinyreg: warning: {no_user_warning(settings)}", file=sys.stderr, flush=True)
+
+
+def _listen_error(settings: Settings, reason: str) -> None:
+    print(f"tinyreg: cannot serve: cannot listen on {settings.host}:{settings.port}: {reason}", file=sys.stderr)
+
+
 def _run_serve(settings: Settings) -> int:
+    from tinyreg.datadir import DataDirError
+
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
+    try:
+        settings, users = _prepare_data(settings)
+    except DataDirError as exc:
+        print(f"tinyreg: cannot serve: {exc}", file=sys.stderr)
+        return 1
     count = worker_count(settings.workers)
     if count == 1:
-        return _serve_process(settings)
+        return _serve_process(settings, users=users)
     from tinyreg.workers import bind_shared_sockets, run_workers
 
     try:
         sockets = bind_shared_sockets(settings)
     except OSError as exc:
-        print(f"tinyreg: cannot serve on {settings.host}:{settings.port}: {exc.strerror or exc}", file=sys.stderr)
+        _listen_error(settings, exc.strerror or str(exc))
         return 1
     host, port = sockets.insecure_sockets[0].getsockname()[:2]
     url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
-    print(f"tinyreg {__version__} listening on {url} with {count} workers (data in {settings.data.resolve()})", flush=True)
+    _announce(settings, url, users, count)
     return run_workers(count, lambda: _serve_process(settings, sockets, announce=False))
 
 
-def _serve_process(settings: Settings, sockets: object = None, *, announce: bool = True) -> int:
+def _serve_process(settings: Settings, sockets: object = None, *, announce: bool = True, users: int = 0) -> int:
     """Serve in this process until SIGINT or SIGTERM; the exit code."""
     import trio
 
@@ -98,7 +139,7 @@ def _serve_process(settings: Settings, sockets: object = None, *, announce: bool
             nursery.start_soon(watch_signals)
             url = await nursery.start(run_server)
             if announce:
-                print(f"tinyreg {__version__} listening on {url} (data in {settings.data.resolve()})", flush=True)
+                _announce(settings, url, users, 1)
 
     try:
         trio.run(main)
@@ -106,10 +147,12 @@ def _serve_process(settings: Settings, sockets: object = None, *, announce: bool
         failure = first_os_error(exc)
         if failure is None:
             raise
-        print(
-            f"tinyreg: cannot serve on {settings.host}:{settings.port} with data in {settings.data}: {failure.strerror or failure}",
-            file=sys.stderr,
-        )
+        if failure.filename:  # a file of the data directory; a socket error names no file
+            from tinyreg.datadir import describe
+
+            print(f"tinyreg: cannot serve: cannot use data directory {settings.data}: {describe(failure)}", file=sys.stderr)
+        else:
+            _listen_error(settings, failure.strerror or str(failure))
         return 1
     return 0
 

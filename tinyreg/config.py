@@ -5,10 +5,12 @@ from __future__ import annotations
 import ipaddress
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
+
+from tinyreg.durations import SYNTAX, parse_duration
 
 ENV_PREFIX = "TINYREG_"
 _TRUE = {"1", "true", "yes", "on"}
@@ -73,29 +75,94 @@ class ConfigError(ValueError):
     """A setting that cannot be used, with a message for the person who wrote it."""
 
 
+def _kind(kind: Any) -> str:
+    """The name of a Settings field's type (annotations are strings under `from __future__`)."""
+    return kind if isinstance(kind, str) else kind.__name__
+
+
+# Every float setting is a length of time: the same duration syntax everywhere (see durations.py).
+_EXPECTED = {"int": "an integer", "bool": "true or false", "float": f"a duration ({SYNTAX})", "Path": "a path", "str": "a string"}
+
+
 def _convert(name: str, kind: Any, value: Any, origin: str) -> Any:
+    """A flag's value (already typed by argparse, or given by a caller) as the setting's type."""
     try:
-        if kind in (bool, "bool"):
+        kind = _kind(kind)
+        if kind == "bool":
             if isinstance(value, bool):
                 return value
             text = str(value).strip().lower()
             if text in _TRUE | _FALSE:
                 return text in _TRUE
             raise ValueError(value)
-        if kind in (int, "int"):
+        if kind == "int":
             if isinstance(value, bool):
                 raise ValueError(value)
             return int(value)
-        if kind in (float, "float"):
-            return float(value)
-        if kind in (Path, "Path"):
+        if kind == "float":
+            if isinstance(value, bool):
+                raise ValueError(value)
+            return parse_duration(value) if isinstance(value, str) else float(value)
+        if kind == "Path":
             return Path(value)
         return str(value)
     except (TypeError, ValueError):
-        raise ConfigError(f"{origin}: {name} cannot be {value!r}") from None
+        raise ConfigError(f"{origin}: {name} cannot be {value!r}: expected {_EXPECTED[_kind(kind)]}") from None
 
 
-def _apply(settings: Settings, values: Mapping[str, Any], origin: str) -> Settings:
+def _convert_env(name: str, kind: Any, text: str) -> Any:
+    """An environment variable's text as the setting's type; the error names the variable and what it accepts."""
+    kind = _kind(kind)
+    variable = ENV_PREFIX + name.upper()
+    accepted = "one of " + ", ".join(sorted(_TRUE | _FALSE - {""})) if kind == "bool" else _EXPECTED[kind]
+    try:
+        if kind == "bool":
+            if text.strip().lower() not in _TRUE | _FALSE:
+                raise ValueError(text)
+            return text.strip().lower() in _TRUE
+        if kind == "int":
+            return int(text)
+        if kind == "float":
+            return parse_duration(text)
+        return Path(text) if kind == "Path" else text
+    except ValueError:
+        raise ConfigError(f"{variable}={text!r} cannot be used: {name} takes {accepted}") from None
+
+
+def _toml_type(value: Any) -> str:
+    names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "an array", dict: "a table"}
+    return names.get(type(value), type(value).__name__)
+
+
+def _convert_toml(name: str, kind: Any, value: Any, file: str) -> Any:
+    """A TOML value as the setting's type: TOML values are typed, so a value of another type is refused."""
+    kind = _kind(kind)
+    wrong = ConfigError(f"{file}: {name} must be {_EXPECTED[kind]}, not {_toml_type(value)} ({value!r})")
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise wrong
+        return value
+    if kind == "int":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise wrong
+        return value
+    if kind == "float":
+        if isinstance(value, str):
+            try:
+                return parse_duration(value)
+            except ValueError:
+                raise wrong from None
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise wrong
+        return float(value)
+    if name == "workers" and isinstance(value, int) and not isinstance(value, bool):
+        return str(value)  # a number, or `auto`
+    if not isinstance(value, str):
+        raise wrong
+    return Path(value) if kind == "Path" else value
+
+
+def _apply(settings: Settings, values: Mapping[str, Any], origin: str, convert: Callable[..., Any] | None = None) -> Settings:
     kinds = {f.name: f.type for f in fields(Settings)}
     changes = {}
     for name, value in values.items():
@@ -104,24 +171,37 @@ def _apply(settings: Settings, values: Mapping[str, Any], origin: str) -> Settin
         key = name.replace("-", "_")
         if key not in kinds:
             raise ConfigError(f"{origin}: unknown setting {name!r}")
-        changes[key] = _convert(key, kinds[key], value, origin)
+        changes[key] = (convert or _convert)(key, kinds[key], value, origin)
+        problem = _problem(key, changes[key])
+        if problem is not None:
+            where = f"{ENV_PREFIX}{key.upper()}={value!r} cannot be used: " if origin == "environment" else f"{origin}: "
+            raise ConfigError(f"{where}{key} {problem}, not {value!r}")
     return replace(settings, **changes)
 
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
+def _problem(name: str, value: Any) -> str | None:
+    """Why a value of the right type still cannot be used, or None."""
+    if name == "port" and not 0 <= value <= 65535:
+        return "must be between 0 and 65535"
+    if name == "log_level" and value.lower() not in LOG_LEVELS:
+        return f"must be one of {', '.join(LOG_LEVELS)}"
+    if isinstance(value, float) and not value > 0:
+        return "must be a positive duration"
+    if name == "host" and not value:
+        return "cannot be empty"
+    return None
+
+
 def validate(settings: Settings) -> Settings:
     """Check values that parse but cannot be used; ConfigError names the setting."""
-    if not 0 <= settings.port <= 65535:
-        raise ConfigError(f"port must be between 0 and 65535, not {settings.port}")
-    if settings.log_level.lower() not in LOG_LEVELS:
-        raise ConfigError(f"log_level must be one of {', '.join(LOG_LEVELS)}, not {settings.log_level!r}")
-    for name in ("upload_ttl", "sweep_interval", "token_ttl", "send_timeout"):
-        if not getattr(settings, name) > 0:
-            raise ConfigError(f"{name} must be a positive number of seconds, not {getattr(settings, name)}")
-    if not settings.host:
-        raise ConfigError("host cannot be empty")
+    for field in fields(Settings):
+        value = getattr(settings, field.name)
+        problem = _problem(field.name, value)
+        if problem is not None:
+            raise ConfigError(f"{field.name} {problem}, not {value!r}")
     return replace(settings, log_level=settings.log_level.lower())
 
 
@@ -147,10 +227,10 @@ def load_settings(
     if config_file is not None:
         try:
             with open(config_file, "rb") as file:
-                settings = _apply(settings, tomllib.load(file), str(config_file))
+                settings = _apply(settings, tomllib.load(file), str(config_file), _convert_toml)
         except OSError as exc:
             raise ConfigError(f"cannot read config file {config_file}: {exc.strerror}") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{config_file} is not valid TOML: {exc}") from None
-    settings = _apply(settings, _from_env(env), "environment")
+    settings = _apply(settings, _from_env(env), "environment", lambda name, kind, value, _: _convert_env(name, kind, value))
     return validate(_apply(settings, flags or {}, "command line"))

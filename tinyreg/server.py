@@ -35,6 +35,29 @@ def _bind_address(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
+def no_user_warning(settings: Settings) -> str:
+    """What to do when --auth is on and nobody can log in."""
+    return (
+        "--auth is on and there are no users yet, so nobody can log in. Add one (this works while the server runs): "
+        f"tinyreg user add admin --admin --data {settings.data}"
+    )
+
+
+def banner_lines(settings: Settings, url: str, users: int, workers: int) -> list[str]:
+    """The lines printed once the registry listens: URL, data directory, and who may do what."""
+    from tinyreg import __version__
+
+    if settings.auth:
+        auth = f"on, {users} user{'' if users == 1 else 's'}" + ("" if users else " (nobody can log in yet)")
+    else:
+        auth = "off: anyone who can reach it may pull, push and delete (--auth to require users)"
+    return [
+        f"tinyreg {__version__} listening on {url}" + (f" with {workers} workers" if workers > 1 else ""),
+        f"  data directory: {settings.data}",
+        f"  auth: {auth}",
+    ]
+
+
 def hypercorn_config(settings: Settings) -> Any:
     from hypercorn.config import Config
 

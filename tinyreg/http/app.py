@@ -75,7 +75,7 @@ class RegistryApp:
             if path.startswith("/v2") or (path == "/token" and self.tokens is not None):
                 await self._serve_api(scope, receive, send)
             else:
-                await self._web_app()(scope, receive, send)
+                await self._serve_page(scope, receive, send)
         elif scope["type"] == "lifespan":
             await _lifespan(receive, send)
 
@@ -85,6 +85,26 @@ class RegistryApp:
 
             self._web = create_web_app(self.registry)
         return self._web
+
+    async def _serve_page(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass a request to the web app, noting its status and body bytes for the access log."""
+        if not self.access_log_enabled:
+            await self._web_app()(scope, receive, send)
+            return
+        started = time.perf_counter()
+        seen = {"status": 499, "sent": 0}  # a client gone before the answer started is logged as 499
+
+        async def counting_send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                seen["status"] = message["status"]
+            elif message["type"] == "http.response.body":
+                seen["sent"] += len(message.get("body", b""))
+            await send(message)
+
+        try:
+            await self._web_app()(scope, receive, counting_send)
+        finally:
+            self._log(Request(scope, receive), seen["status"], seen["sent"], started)
 
     async def _serve_api(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
