@@ -38,7 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--send-timeout",
         type=duration_argument,
-        help="how long a client may take to accept each 64 KiB of a response: 60 (seconds), 2m... (default 60s)",
+        help="how long a client may accept no response bytes before it is disconnected: 60 (seconds), 2m... (default 60s)",
     )
     serve.add_argument("--workers", help="processes sharing the data directory: a number or 'auto' (default 1)")
     serve.add_argument(

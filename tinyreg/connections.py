@@ -7,8 +7,8 @@ likes. `Connection` changes exactly those two things, for the servers started he
 
 - reads are large (`RECEIVE_SIZE`) while a request body streams in, and small while a request
   head is awaited, so a head over the limit (`HEAD_LIMIT`) is refused having read little more;
-- a write that makes too little progress (`SEND_PIECE` per `send_timeout` seconds) closes the
-  connection, which cancels the request's task (closing its blob file).
+- a write that makes no progress for `send_timeout` seconds closes the connection, which
+  cancels the request's task (closing its blob file).
 
 It relies on hypercorn internals (`TCPServer.run`, `protocol_send`, `_read_data`, `_close`,
 `send_lock`, `stream`, `protocol`); `check_hypercorn` fails at start-up if the methods change.
@@ -42,11 +42,6 @@ HEAD_RECEIVE_SIZE = 4 * 1024
 little of it (the read that completes a head usually carries the start of a body too)."""
 
 
-SEND_PIECE = 64 * 1024
-"""Writes go out in pieces of this size, each with `send_timeout` to be accepted: a client must
-take at least this much per `send_timeout` (about 1 KiB/s by default) to stay connected."""
-
-
 def check_hypercorn() -> None:
     """Fail loudly, at start-up, if the hypercorn internals `Connection` builds on have changed."""
     needed = ("run", "protocol_send", "_read_data", "_close")
@@ -71,25 +66,32 @@ class Connection(TCPServer):
             await super().protocol_send(event)
             return
         async with self.send_lock:
-            data, stalled = memoryview(event.data), False
             try:
-                # Shielded as in hypercorn (a cancelled partial write would corrupt the response),
-                # but only for a bounded time per piece: a peer that accepts nothing is disconnected.
-                for start in range(0, len(data), SEND_PIECE):
-                    with trio.CancelScope(shield=True, deadline=trio.current_time() + self.send_timeout) as scope:
-                        await self.stream.send_all(data[start : start + SEND_PIECE])
-                    if scope.cancelled_caught:
-                        stalled = True
-                        break
-            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                stalled = await self._send_with_progress(memoryview(event.data))
+            except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
                 await self.protocol.handle(Closed())
                 return
             if stalled:
                 await self._give_up()
 
+    async def _send_with_progress(self, data: memoryview) -> bool:
+        """Write all of `data`; True when the peer accepted nothing for `send_timeout` seconds.
+
+        Shielded as in hypercorn (a cancelled partial write would corrupt the response), but the
+        deadline moves with every byte the peer accepts: the socket takes as much as it can per
+        call (no extra system calls on a fast client) and a peer that stops reading is cut off.
+        """
+        sock = self.stream.socket
+        with trio.CancelScope(shield=True, deadline=trio.current_time() + self.send_timeout) as scope:
+            while data:
+                sent = await sock.send(data)
+                data = data[sent:]
+                scope.deadline = trio.current_time() + self.send_timeout
+        return scope.cancelled_caught
+
     async def _give_up(self) -> None:
         """Close a connection whose peer stopped reading: cancel its tasks, then `run` closes the socket."""
-        log.info("closing a connection that accepted less than %d bytes in %g seconds", SEND_PIECE, self.send_timeout)
+        log.info("closing a connection that accepted no bytes for %g seconds", self.send_timeout)
         self.cancel_scope.cancel()
         await trio.lowlevel.checkpoint()  # raises Cancelled: whichever task was writing is one of the connection's
 
