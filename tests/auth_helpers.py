@@ -12,9 +12,9 @@ from typing import Any
 
 import httpx
 
-from helpers import api_client
-from manifest_builders import OCI_MANIFEST
-from processes import clean_env, tinyreg_command
+from tests.helpers import api_client
+from tests.manifest_builders import OCI_MANIFEST
+from tests.processes import clean_env, tinyreg_command
 
 
 def basic_auth(user: str, password: str) -> dict[str, str]:

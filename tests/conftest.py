@@ -8,8 +8,8 @@ import httpx
 import pytest
 from tinyreg.testing import RunningRegistry, run_registry
 
-from auth_helpers import AuthWorld
-from helpers import api_client
+from tests.auth_helpers import AuthWorld
+from tests.helpers import api_client
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from helpers import digest_of, make_blob, push_blob
+from tests.helpers import digest_of, make_blob, push_blob
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from tinyreg.testing import run_registry
 
-from auth_helpers import admin_ok, basic_auth, bearer_auth, get_token, tinyreg_admin, token_for
-from helpers import api_client
-from manifest_builders import push_image
-from processes import ServerProcess, clean_env, tinyreg_command
+from tests.auth_helpers import admin_ok, basic_auth, bearer_auth, get_token, tinyreg_admin, token_for
+from tests.helpers import api_client
+from tests.manifest_builders import push_image
+from tests.processes import ServerProcess, clean_env, tinyreg_command
 
 PASSWORD = "first-admin-password"
 

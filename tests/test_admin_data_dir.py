@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from auth_helpers import admin_ok, tinyreg_admin
-from processes import clean_env, tinyreg_command
+from tests.auth_helpers import admin_ok, tinyreg_admin
+from tests.processes import clean_env, tinyreg_command
 
 PASSWORD = "first-admin-password"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from helpers import assert_error, digest_of, make_blob, push_blob, start_upload, upload_in_chunks
+from tests.helpers import assert_error, digest_of, make_blob, push_blob, start_upload, upload_in_chunks
 
 REPO = "blobs/test"
 SIZE = 100

@@ -9,8 +9,8 @@ import httpx
 import pytest
 from tinyreg.testing import RunningRegistry, run_registry
 
-from helpers import API_VERSION, api_client, assert_error, digest_of, make_blob, push_blob, raw_request, start_upload
-from manifest_builders import OCI_MANIFEST, push_image
+from tests.helpers import API_VERSION, api_client, assert_error, digest_of, make_blob, push_blob, raw_request, start_upload
+from tests.manifest_builders import OCI_MANIFEST, push_image
 
 DIGEST = digest_of(b"some blob")
 LONG_NAME = "/".join(["a" * 63] * 4)  # 255 characters

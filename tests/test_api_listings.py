@@ -7,8 +7,8 @@ import re
 import httpx
 import pytest
 
-from helpers import assert_error, digest_of, push_blob
-from manifest_builders import (
+from tests.helpers import assert_error, digest_of, push_blob
+from tests.manifest_builders import (
     OCI_INDEX,
     OCI_MANIFEST,
     Pushed,

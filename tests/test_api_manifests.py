@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from helpers import assert_error, digest_of, make_blob, push_blob
-from manifest_builders import (
+from tests.helpers import assert_error, digest_of, make_blob, push_blob
+from tests.manifest_builders import (
     DOCKER_LIST,
     DOCKER_MANIFEST,
     DOCKER_V1_SIGNED,

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from tinyreg.testing import RunningRegistry
 
-from helpers import (
+from tests.helpers import (
     assert_error,
     digest_of,
     make_blob,

@@ -14,7 +14,7 @@ import pytest
 from tinyreg.access.jwt import KeyRing
 from tinyreg.testing import run_registry
 
-from auth_helpers import (
+from tests.auth_helpers import (
     AuthWorld,
     admin_ok,
     basic_auth,
@@ -25,8 +25,8 @@ from auth_helpers import (
     jwt_sections,
     token_for,
 )
-from helpers import assert_error, digest_of, make_blob, push_blob, raw_request
-from manifest_builders import OCI_MANIFEST, push_image
+from tests.helpers import assert_error, digest_of, make_blob, push_blob, raw_request
+from tests.manifest_builders import OCI_MANIFEST, push_image
 
 
 @pytest.fixture

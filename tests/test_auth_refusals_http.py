@@ -13,9 +13,9 @@ import httpx
 import pytest
 from tinyreg.access.store import AccessError
 
-from auth_helpers import AuthWorld, admin_ok, basic_auth, bearer_auth, get_token, granted_access, tinyreg_admin, token_for
-from helpers import assert_error
-from manifest_builders import OCI_MANIFEST, push_image
+from tests.auth_helpers import AuthWorld, admin_ok, basic_auth, bearer_auth, get_token, granted_access, tinyreg_admin, token_for
+from tests.helpers import assert_error
+from tests.manifest_builders import OCI_MANIFEST, push_image
 
 NAMING_RULE = "<project path>/<at most two more components>"
 

@@ -25,8 +25,8 @@ from tinyreg.access.throttle import BUDGET, FREE_FAILURES, WINDOW
 from tinyreg.storage.opening import open_meta
 from tinyreg.testing import run_registry
 
-from auth_helpers import AuthWorld, admin_ok, basic_auth, bearer_auth, challenge_params, get_token, jwt_sections, token_for
-from helpers import assert_error
+from tests.auth_helpers import AuthWorld, admin_ok, basic_auth, bearer_auth, challenge_params, get_token, jwt_sections, token_for
+from tests.helpers import assert_error
 
 
 @pytest.fixture

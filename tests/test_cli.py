@@ -14,8 +14,8 @@ import httpx
 import pytest
 import tinyreg
 
-from helpers import api_client, push_blob
-from processes import ACCESS_LINE, LISTENING, ServerProcess, clean_env, free_port, tinyreg_command
+from tests.helpers import api_client, push_blob
+from tests.processes import ACCESS_LINE, LISTENING, ServerProcess, clean_env, free_port, tinyreg_command
 
 SOURCES = ("file", "env", "flag")
 HOSTS = {"file": "127.0.0.2", "env": "127.0.0.3", "flag": "127.0.0.4"}

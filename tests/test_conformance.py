@@ -14,9 +14,9 @@ import httpx
 import pytest
 from tinyreg.testing import RunningRegistry
 
-from helpers import API_VERSION, api_client, assert_error, digest_of, make_blob, push_blob, start_upload, upload_in_chunks
-from manifest_builders import OCI_INDEX, OCI_MANIFEST, artifact_manifest, push_image, push_manifest, put_manifest
-from processes import ServerProcess
+from tests.helpers import API_VERSION, api_client, assert_error, digest_of, make_blob, push_blob, start_upload, upload_in_chunks
+from tests.manifest_builders import OCI_INDEX, OCI_MANIFEST, artifact_manifest, push_image, push_manifest, put_manifest
+from tests.processes import ServerProcess
 
 REPO = "conformance/project"
 UNKNOWN_DIGEST = digest_of(b"never pushed")

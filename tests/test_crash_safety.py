@@ -18,9 +18,9 @@ import httpx
 from tinyreg.storage.opening import open_meta
 from tinyreg.testing import run_registry
 
-from helpers import api_client, assert_error, digest_of, push_blob, send_chunk, start_upload
-from manifest_builders import OCI_CONFIG, OCI_LAYER, OCI_MANIFEST, encode
-from processes import MiB, ServerProcess, clean_env, random_bytes, wait_until
+from tests.helpers import api_client, assert_error, digest_of, push_blob, send_chunk, start_upload
+from tests.manifest_builders import OCI_CONFIG, OCI_LAYER, OCI_MANIFEST, encode
+from tests.processes import MiB, ServerProcess, clean_env, random_bytes, wait_until
 
 KILL_AFTER = (2, 8, 16)
 """Each round kills the registry once this many of its pushes have been acknowledged."""

@@ -20,9 +20,9 @@ import pytest
 import trio
 from tinyreg.testing import RegistryStartError, RunningRegistry, open_registry, run_registry
 
-from helpers import api_client, digest_of
-from manifest_builders import OCI_MANIFEST
-from processes import accepts_connections, free_port, memory_kib, open_fd_count, port_in_use, unusable_data_dir
+from tests.helpers import api_client, digest_of
+from tests.manifest_builders import OCI_MANIFEST
+from tests.processes import accepts_connections, free_port, memory_kib, open_fd_count, port_in_use, unusable_data_dir
 
 RUNS = 100
 WARMUP_RUNS = 10

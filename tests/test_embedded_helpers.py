@@ -20,9 +20,9 @@ import pytest
 from tinyreg.registry.errors import RegistryError
 from tinyreg.testing import RunningRegistry, run_registry
 
-from auth_helpers import basic_auth
-from helpers import assert_error, digest_of
-from manifest_builders import OCI_INDEX, OCI_MANIFEST
+from tests.auth_helpers import basic_auth
+from tests.helpers import assert_error, digest_of
+from tests.manifest_builders import OCI_INDEX, OCI_MANIFEST
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from tinyreg.registry.gc import CollectionRunning, collect
 from tinyreg.storage.blobs import FileBlobStore
 from tinyreg.testing import RunningRegistry
 
-from helpers import api_client, assert_error, digest_of, send_chunk, start_upload
+from tests.helpers import api_client, assert_error, digest_of, send_chunk, start_upload
 
 
 def _cut_short_put(url: str, location: str, digest: str, sent: bytes, announced: int) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from processes import MiB, ServerProcess, clean_env, memory_kib, random_chunks
+from tests.processes import MiB, ServerProcess, clean_env, memory_kib, random_chunks
 
 pytestmark = pytest.mark.slow
 

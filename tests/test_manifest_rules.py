@@ -22,7 +22,7 @@ from tinyreg.registry.manifests import (
 )
 from tinyreg.registry.names import Digest
 
-from helpers import raises_registry_error
+from tests.helpers import raises_registry_error
 
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 OCI_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"

@@ -21,7 +21,7 @@ from tinyreg.registry.names import (
     parse_digest,
 )
 
-from helpers import raises_registry_error
+from tests.helpers import raises_registry_error
 
 LOWER_ALNUM = string.ascii_lowercase + string.digits
 HEX = "0123456789abcdef"

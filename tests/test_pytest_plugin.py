@@ -7,7 +7,7 @@ import textwrap
 
 import pytest
 
-from processes import port_in_use, unusable_data_dir
+from tests.processes import port_in_use, unusable_data_dir
 
 pytest_plugins = ["pytester"]
 

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from tinyreg.registry.errors import RegistryError
 from tinyreg.registry.ranges import check_chunk_start, parse_content_range, parse_range, upload_range
 
-from helpers import raises_registry_error
+from tests.helpers import raises_registry_error
 
 
 @pytest.mark.parametrize(

@@ -29,9 +29,9 @@ from tinyreg.registry.manifests import (
 from tinyreg.registry.numbers import MAX_DIGITS, parse_count
 from tinyreg.testing import RunningRegistry
 
-from auth_helpers import AuthWorld
-from helpers import assert_error, digest_of, make_blob, push_blob, raises_registry_error, raw_request
-from manifest_builders import (
+from tests.auth_helpers import AuthWorld
+from tests.helpers import assert_error, digest_of, make_blob, push_blob, raises_registry_error, raw_request
+from tests.manifest_builders import (
     b64url,
     encode,
     image_manifest,

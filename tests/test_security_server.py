@@ -13,8 +13,8 @@ import pytest
 from tinyreg.config import ConfigError, Settings, check_exposure, is_loopback, load_settings
 from tinyreg.testing import RegistryStartError, RunningRegistry, run_registry
 
-from helpers import api_client, push_blob
-from processes import ServerProcess, clean_env, random_bytes, wait_until
+from tests.helpers import api_client, push_blob
+from tests.processes import ServerProcess, clean_env, random_bytes, wait_until
 
 MiB = 1024 * 1024
 

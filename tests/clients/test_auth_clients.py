@@ -16,7 +16,7 @@ import httpx
 import pytest
 from tinyreg.testing import RunningRegistry, run_registry
 
-from auth_helpers import admin_ok, basic_auth
+from tests.auth_helpers import admin_ok, basic_auth
 
 from .tools import OCI_MANIFEST, Layout, Result, Sandbox, Tool, buildah_scratch_image, random_files
 
