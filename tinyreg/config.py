@@ -44,6 +44,9 @@ class Settings:
     """Token endpoint URL announced to clients; empty means `<scheme>://<Host header>/token`."""
     service: str = "tinyreg"
     """The `service` (token audience) name."""
+    external_url: str = ""
+    """The registry's public address (`https://registry.example.com`) used in the page's instructions
+    and the API's image prefixes; empty means the address each request came to."""
 
 
 def is_loopback(host: str) -> bool:

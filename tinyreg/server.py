@@ -140,7 +140,13 @@ async def serve(
 
             auth_settings = AuthSettings(service=settings.service, issuer=settings.service, token_ttl=settings.token_ttl)
             access = AccessControl(registry.meta, registry.data_dir, auth_settings)
-        app = RegistryApp(registry, access=access, realm=settings.realm or None, access_log_enabled=settings.access_log)
+        app = RegistryApp(
+            registry,
+            access=access,
+            realm=settings.realm or None,
+            access_log_enabled=settings.access_log,
+            external_url=settings.external_url,
+        )
         async with trio.open_nursery() as nursery:
             nursery.start_soon(_expire_uploads, registry, settings)
 

@@ -57,8 +57,11 @@ class RegistryApp:
         access: AccessControl | None = None,
         realm: str | None = None,
         access_log_enabled: bool = True,
+        external_url: str = "",
     ) -> None:
         self.registry = registry
+        self.access = access
+        self.external_url = external_url
         self.access_log_enabled = access_log_enabled
         self.guard: Guard | None = None
         self.tokens: TokenEndpoint | None = None
@@ -81,9 +84,9 @@ class RegistryApp:
 
     def _web_app(self) -> Any:
         if self._web is None:  # Quart is imported on the first page request, not at start-up
-            from tinyreg.http.web import create_web_app
+            from tinyreg.http.web import WebContext, create_web_app
 
-            self._web = create_web_app(self.registry)
+            self._web = create_web_app(WebContext(self.registry, self.access, self.external_url))
         return self._web
 
     async def _serve_page(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -1,26 +1,39 @@
-"""Pages for people, served by Quart: everything outside `/v2/`."""
+"""Pages for people and the GitLab-shaped API, served by Quart: everything outside `/v2/`.
+
+The panel (`http/panel/`) and the API (`http/api/`) are blueprints of one Quart-Trio app; both
+get the same `WebContext` and decide every action through the access policy.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from quart_trio import QuartTrio
 
 from tinyreg import __version__
 from tinyreg.registry.core import Registry
 
-PAGE = """<!doctype html>
-<html><head><meta charset="utf-8"><title>tinyreg</title></head>
-<body><h1>tinyreg {version}</h1>
-<p>A container registry. The API is at <a href="/v2/">/v2/</a>.</p></body></html>
-"""
+if TYPE_CHECKING:
+    from tinyreg.access.control import AccessControl
 
 
-def create_web_app(registry: Registry) -> QuartTrio:
-    """The Quart application for the registry's pages."""
+@dataclass(frozen=True)
+class WebContext:
+    """What the pages and the API work with."""
+
+    registry: Registry
+    access: AccessControl | None  # None: an open registry (no --auth), where everyone may do everything
+    external_url: str = ""  # the registry's public address; empty: the address each request came to
+
+
+def create_web_app(context: WebContext) -> QuartTrio:
+    """The Quart application for the registry's pages and its `/api/v4`."""
+    from tinyreg.http import api, panel
+
     app = QuartTrio("tinyreg")
-
-    @app.get("/")
-    async def index() -> tuple[str, int, dict[str, str]]:
-        return PAGE.format(version=__version__), 200, {"Content-Type": "text/html; charset=utf-8"}
+    app.register_blueprint(api.blueprint(context))
+    app.register_blueprint(panel.blueprint(context))
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
