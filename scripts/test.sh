@@ -24,9 +24,11 @@ if ((${#missing[@]})); then
     fi
 fi
 
-# Gates: lint and format before any test runs; a failure stops the run (and CI).
+# Gates: lint, format and types before any test runs; a failure stops the run (and CI).
 echo "ruff: lint and format"
 python3 -m ruff check tinyreg tests scripts
 python3 -m ruff format --check tinyreg tests scripts
+echo "mypy --strict tinyreg"
+python3 -m mypy
 
 exec python3 -m pytest "$@"

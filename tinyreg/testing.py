@@ -132,7 +132,7 @@ async def open_registry(
     from tinyreg.server import serve
 
     temporary = data_dir is None
-    path = Path(tempfile.mkdtemp(prefix="tinyreg-")) if temporary else Path(data_dir)  # type: ignore[arg-type]
+    path = Path(tempfile.mkdtemp(prefix="tinyreg-")) if data_dir is None else Path(data_dir)
     stop = trio.Event()
     settings = _settings(path, host, port, dict(options, auth=auth))
     try:

@@ -41,7 +41,7 @@ def delay_after(failures: int) -> float:
     """Seconds an attempt waits when `failures` attempts failed recently."""
     if failures < FREE_FAILURES:
         return 0.0
-    return min(0.25 * 2 ** (failures - FREE_FAILURES), MAX_DELAY)
+    return min(0.25 * 2.0 ** (failures - FREE_FAILURES), MAX_DELAY)
 
 
 def address_key(address: str) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
@@ -35,7 +35,7 @@ async def _base(registry: Registry, request: Request, name: str, reference: str)
     return Response(200, {"Content-Type": "application/json"}, b"{}")
 
 
-ROUTES: dict[str, dict[str, Handler]] = {
+ROUTES: dict[str, Mapping[str, Handler]] = {
     "base": {"GET": _base, "HEAD": _base},
     "catalog": listings.CATALOG_HANDLERS,
     "tags": listings.TAG_HANDLERS,

@@ -7,7 +7,7 @@ framework's per-request machinery.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
@@ -49,6 +49,7 @@ class Request:
     def header(self, name: str) -> str | None:
         """The first value of a header (name in lowercase), or None."""
         wanted = name.encode()
+        value: bytes
         for key, value in self.scope["headers"]:
             if key == wanted:
                 return value.decode("latin-1")
@@ -117,7 +118,7 @@ class Response:
     status: int
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
-    stream: AsyncIterator[bytes] | None = None
+    stream: AsyncGenerator[bytes, None] | None = None
 
 
 def json_response(
@@ -154,6 +155,6 @@ async def send_response(send: Send, response: Response, *, head_only: bool = Fal
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
             sent += len(chunk)
     finally:
-        await response.stream.aclose()  # type: ignore[attr-defined]
+        await response.stream.aclose()
     await send({"type": "http.response.body", "body": b""})
     return sent

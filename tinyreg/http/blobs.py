@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import BinaryIO
 
 import trio
@@ -49,7 +49,7 @@ async def get_blob(registry: Registry, request: Request, name: str, reference: s
     return Response(status, headers, stream=_file_chunks(file, digest, start, length))
 
 
-async def _file_chunks(file: BinaryIO, digest: Digest, start: int, length: int) -> AsyncIterator[bytes]:
+async def _file_chunks(file: BinaryIO, digest: Digest, start: int, length: int) -> AsyncGenerator[bytes, None]:
     try:
         file.seek(start)
         remaining = length

@@ -271,7 +271,7 @@ def parse_manifest(body: bytes, content_type: str | None) -> ParsedManifest:
         layers = doc.get("fsLayers")
         if not isinstance(layers, list):
             raise _invalid("fsLayers must be a list")
-        blobs = []
+        blobs: list[Digest] = []
         for i, layer in enumerate(layers):
             if not isinstance(layer, dict) or not isinstance(layer.get("blobSum"), str):
                 raise _invalid(f"fsLayers[{i}].blobSum must be a digest string")
@@ -286,7 +286,7 @@ def parse_manifest(body: bytes, content_type: str | None) -> ParsedManifest:
     artifact_type = _string_or_none(doc, "artifactType")
     annotations = _annotations(doc)
 
-    blobs: list[Digest] = []
+    blobs = []
     if media_type in IMAGE_TYPES or (media_type not in INDEX_TYPES and "config" in doc):
         if "config" not in doc and media_type in IMAGE_TYPES:
             raise _invalid("config is required")

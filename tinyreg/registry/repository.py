@@ -94,10 +94,10 @@ class Manifests:
             else:
                 digest = tx.tag_digest(repo, check_tag(reference))
             row = tx.manifest(repo, digest) if digest else None
-            data = manifest_bytes(tx, digest, row) if row is not None else None  # type: ignore[arg-type]
-        if row is None or data is None:
+            data = manifest_bytes(tx, digest, row) if digest and row is not None else None
+        if digest is None or row is None or data is None:
             raise RegistryError("MANIFEST_UNKNOWN", detail={"reference": reference[:200]})
-        return StoredManifest(digest, row["media_type"], data)  # type: ignore[arg-type]
+        return StoredManifest(digest, row["media_type"], data)
 
     def delete(self, repo: str, reference: str) -> None:
         """Delete a tag (untag only), or a manifest by digest together with its tags."""

@@ -15,7 +15,7 @@ import struct
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import cbor2
 import lmdb
@@ -60,8 +60,8 @@ class LmdbReader:
 
     __slots__ = ("txn", "d", "meta", "rows_visited")
 
-    def __init__(self, txn: lmdb.Transaction, meta: Meta, handles: _Handles) -> None:
-        self.txn: Any = txn  # opened without buffers: keys and values come back as bytes
+    def __init__(self, txn: lmdb.Transaction[bytes], meta: Meta, handles: _Handles) -> None:
+        self.txn: lmdb.Transaction[bytes] = txn  # opened without buffers: keys and values come back as bytes
         self.meta = meta
         self.d = handles
         self.rows_visited = 0
@@ -104,7 +104,7 @@ class LmdbReader:
     # -- manifests --------------------------------------------------------------------------
 
     def manifest(self, repo: str, digest: str) -> ManifestRow | None:
-        return self._get(self.d.manifests, keys.repo_key(repo, digest))
+        return cast("ManifestRow | None", self._get(self.d.manifests, keys.repo_key(repo, digest)))
 
     def has_manifest(self, repo: str, digest: str) -> bool:
         return self.txn.get(keys.repo_key(repo, digest), db=self.d.manifests) is not None
@@ -140,13 +140,13 @@ class LmdbReader:
     # -- blobs and links --------------------------------------------------------------------
 
     def blob(self, digest: str) -> BlobRow | None:
-        return self._get(self.d.blobs, digest.encode())
+        return cast("BlobRow | None", self._get(self.d.blobs, digest.encode()))
 
     def iter_blobs(self) -> Iterator[str]:
         return (key.decode() for key, _ in self._scan("blobs", b""))
 
     def link(self, repo: str, digest: str) -> LinkRow | None:
-        return self._get(self.d.links, keys.repo_key(repo, digest))
+        return cast("LinkRow | None", self._get(self.d.links, keys.repo_key(repo, digest)))
 
     def iter_links(self) -> Iterator[tuple[str, str, LinkRow]]:
         for key, value in self._scan("links", b""):
@@ -160,7 +160,7 @@ class LmdbReader:
     # -- upload sessions --------------------------------------------------------------------
 
     def upload(self, upload_id: str) -> UploadRow | None:
-        return self._get(self.d.uploads, upload_id.encode())
+        return cast("UploadRow | None", self._get(self.d.uploads, upload_id.encode()))
 
     def iter_uploads(self) -> Iterator[tuple[str, UploadRow]]:
         return ((key.decode(), _loads(value)) for key, value in self._scan("uploads", b""))
@@ -168,19 +168,19 @@ class LmdbReader:
     # -- the access model -------------------------------------------------------------------
 
     def user(self, name: str) -> dict[str, Any] | None:
-        return self._get(self.d.users, name.encode())
+        return cast("dict[str, Any] | None", self._get(self.d.users, name.encode()))
 
     def iter_users(self) -> Iterator[tuple[str, dict[str, Any]]]:
         return ((key.decode(), _loads(value)) for key, value in self._scan("users", b""))
 
     def project(self, path: str) -> dict[str, Any] | None:
-        return self._get(self.d.projects, path.encode())
+        return cast("dict[str, Any] | None", self._get(self.d.projects, path.encode()))
 
     def iter_projects(self) -> Iterator[tuple[str, dict[str, Any]]]:
         return ((key.decode(), _loads(value)) for key, value in self._scan("projects", b""))
 
     def member(self, path: str, user: str) -> dict[str, Any] | None:
-        return self._get(self.d.members, keys.repo_key(path, user))
+        return cast("dict[str, Any] | None", self._get(self.d.members, keys.repo_key(path, user)))
 
     def members(self, path: str) -> Iterator[tuple[str, dict[str, Any]]]:
         prefix = keys.repo_prefix(path)
@@ -192,7 +192,7 @@ class LmdbReader:
             yield path, user
 
     def token(self, key: bytes) -> dict[str, Any] | None:
-        return self._get(self.d.tokens, key)
+        return cast("dict[str, Any] | None", self._get(self.d.tokens, key))
 
     def token_key(self, token_id: int) -> bytes | None:
         return self.txn.get(str(token_id).encode(), db=self.d.token_ids)
@@ -201,7 +201,7 @@ class LmdbReader:
         return (value for _, value in self._scan("token_ids", b""))
 
     def counter(self, name: str) -> int:
-        return self._get(self.d.counters, name.encode()) or 0
+        return cast("int", self._get(self.d.counters, name.encode()) or 0)
 
 
 class LmdbWriter(LmdbReader):
@@ -234,8 +234,9 @@ class LmdbWriter(LmdbReader):
         for tag in self.tags_of(repo, digest):
             self.txn.delete(keys.repo_key(repo, tag), db=self.d.tags)
             self.txn.delete(keys.referrer_key(repo, digest, tag), db=self.d.tag_index)
-        if row.get("subject"):
-            self.txn.delete(keys.referrer_key(repo, row["subject"], digest), db=self.d.referrers)  # type: ignore[arg-type]
+        subject = row.get("subject")
+        if subject:
+            self.txn.delete(keys.referrer_key(repo, subject, digest), db=self.d.referrers)
         return row
 
     def delete_manifest_data(self, digest: str) -> None:

@@ -101,12 +101,12 @@ class Meta:
         self.env.close()
 
     @contextmanager
-    def read(self) -> Iterator[lmdb.Transaction]:
+    def read(self) -> Iterator[lmdb.Transaction[bytes]]:
         """A read-only transaction (a consistent snapshot)."""
         with self.env.begin(buffers=False) as txn:
             yield txn
 
-    def write(self, change: Callable[[lmdb.Transaction], T]) -> T:
+    def write(self, change: Callable[[lmdb.Transaction[bytes]], T]) -> T:
         """Run `change` in one write transaction, growing the map when it is full."""
         while True:
             try:
@@ -121,19 +121,19 @@ class Meta:
         current = self.env.info()["map_size"]
         self.env.set_mapsize(current * 2)
 
-    def get(self, txn: lmdb.Transaction, db: str, key: bytes) -> Any:
+    def get(self, txn: lmdb.Transaction[bytes], db: str, key: bytes) -> Any:
         return decode(txn.get(key, db=self.db[db]))
 
     decode_value = staticmethod(decode)
 
-    def put(self, txn: lmdb.Transaction, db: str, key: bytes, value: Any) -> None:
+    def put(self, txn: lmdb.Transaction[bytes], db: str, key: bytes, value: Any) -> None:
         txn.put(key, encode(value), db=self.db[db])
 
-    def delete(self, txn: lmdb.Transaction, db: str, key: bytes) -> bool:
+    def delete(self, txn: lmdb.Transaction[bytes], db: str, key: bytes) -> bool:
         return txn.delete(key, db=self.db[db])
 
     def scan_names(
-        self, txn: lmdb.Transaction, db: str, prefix: bytes, *, after: bytes | None, limit: int
+        self, txn: lmdb.Transaction[bytes], db: str, prefix: bytes, *, after: bytes | None, limit: int
     ) -> tuple[list[str], bool]:
         """Up to `limit` keys starting with `prefix` (strictly after `after`), without the prefix,
         decoded; and whether more follow. The listing fast path: keys only, fetched in batches."""
@@ -156,7 +156,9 @@ class Meta:
         cut = len(prefix)
         return [key[cut:].decode() for key in found[:limit]], len(found) > limit
 
-    def scan(self, txn: lmdb.Transaction, db: str, prefix: bytes, *, after: bytes | None = None) -> Iterator[tuple[bytes, bytes]]:
+    def scan(
+        self, txn: lmdb.Transaction[bytes], db: str, prefix: bytes, *, after: bytes | None = None
+    ) -> Iterator[tuple[bytes, bytes]]:
         """Raw (key, value) pairs whose key starts with `prefix`, in key order, strictly after `after`."""
         cursor = txn.cursor(db=self.db[db])
         start = after if after is not None and after >= prefix else prefix
