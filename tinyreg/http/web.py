@@ -6,25 +6,10 @@ get the same `WebContext` and decide every action through the access policy.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
 from quart_trio import QuartTrio
 
 from tinyreg import __version__
-from tinyreg.registry.core import Registry
-
-if TYPE_CHECKING:
-    from tinyreg.access.control import AccessControl
-
-
-@dataclass(frozen=True)
-class WebContext:
-    """What the pages and the API work with."""
-
-    registry: Registry
-    access: AccessControl | None  # None: an open registry (no --auth), where everyone may do everything
-    external_url: str = ""  # the registry's public address; empty: the address each request came to
+from tinyreg.http.webcontext import WebContext
 
 
 def create_web_app(context: WebContext) -> QuartTrio:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from quart import Blueprint
 
 if TYPE_CHECKING:
-    from tinyreg.http.web import WebContext
+    from tinyreg.http.webcontext import WebContext
 
 
 def blueprint(context: WebContext) -> Blueprint:

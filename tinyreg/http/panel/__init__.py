@@ -9,7 +9,7 @@ from quart import Blueprint
 from tinyreg import __version__
 
 if TYPE_CHECKING:
-    from tinyreg.http.web import WebContext
+    from tinyreg.http.webcontext import WebContext
 
 PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>tinyreg</title></head>
