@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-LISTENING = re.compile(r"listening on (http://(\S+?):(\d+))(?:\s|$)")
+LISTENING = re.compile(r"listening on (https?://(\S+?):(\d+))(?:\s|$)")
 ACCESS_LINE = re.compile(r'"(?P<method>[A-Z]+) (?P<path>\S+)" (?P<status>\d{3}) (?P<bytes>\d+) (?P<ms>\d+(?:\.\d+)?)ms')
 
 

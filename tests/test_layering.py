@@ -36,6 +36,8 @@ LAYER_OF_TOP = {
     "workers": 4,
     "connections": 4,
     "config": 4,
+    "tls": 4,
+    "selfsigned": 4,
     "cli": 5,
     "admin_cli": 5,
     "testing": 5,

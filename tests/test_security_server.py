@@ -195,7 +195,7 @@ def test_only_loopback_addresses_and_localhost_count_as_loopback(host: str, loop
         ({"host": "127.0.0.1.nip.io"}, True),
         ({"host": "127.evil.example"}, True),
         ({"host": "0.0.0.0"}, True),
-        ({"host": "0.0.0.0", "auth": True}, False),
+        ({"host": "0.0.0.0", "auth": True, "insecure_http": True}, False),
         ({"host": "0.0.0.0", "insecure_open": True}, False),
         ({"host": "127.0.0.2"}, False),
         ({"host": "localhost"}, False),
@@ -217,7 +217,7 @@ def test_run_registry_refuses_an_open_registry_on_another_address() -> None:
             pass
 
 
-@pytest.mark.parametrize("allowed", [{"insecure_open": True}, {"auth": True}])
+@pytest.mark.parametrize("allowed", [{"insecure_open": True}, {"auth": True, "insecure_http": True}, {"auth": True, "tls": True}])
 def test_run_registry_lets_an_allowed_registry_try_another_address(allowed: dict[str, Any]) -> None:
     with pytest.raises(RegistryStartError, match="cannot listen on 192.0.2.1"):
         with run_registry(host="192.0.2.1", **allowed):

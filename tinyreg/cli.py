@@ -60,6 +60,20 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--external-url", help="the public address shown in the page and the API, e.g. https://registry.example.com"
     )
+    serve.add_argument("--tls", choices=["self-signed"], help="serve HTTPS with a CA and certificate kept in the data directory")
+    serve.add_argument(
+        "--tls-cert", help="certificate chain (PEM) to serve HTTPS with, reloaded when it changes (env TINYREG_TLS_CERT)"
+    )
+    serve.add_argument("--tls-key", help="the certificate's private key (PEM) (env TINYREG_TLS_KEY)")
+    serve.add_argument(
+        "--tls-reload-interval", type=duration_argument, help="how often to look for a renewed certificate (default 60s)"
+    )
+    serve.add_argument(
+        "--insecure-http",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="allow --auth over plain HTTP on a non-loopback address (behind a TLS proxy)",
+    )
     add_admin_commands(commands)
     return parser
 
@@ -83,7 +97,12 @@ def _prepare_data(settings: Settings) -> tuple[Settings, int]:
 def _announce(settings: Settings, url: str, users: int, workers: int) -> None:
     from tinyreg.server import banner_lines, no_user_warning
 
-    print("\n".join(banner_lines(settings, url, users, workers)), flush=True)
+    lines = banner_lines(settings, url, users, workers)
+    if settings.tls == "self-signed":
+        from tinyreg.selfsigned import tls_dir, trust_instructions
+
+        lines += trust_instructions(tls_dir(settings.data) / "ca.crt", url.split("://", 1)[1])
+    print("\n".join(lines), flush=True)
     if settings.auth and users == 0:
         print(f"tinyreg: warning: {no_user_warning(settings)}", file=sys.stderr, flush=True)
 
@@ -100,6 +119,10 @@ def _run_serve(settings: Settings) -> int:
     )
     try:
         settings, users = _prepare_data(settings)
+        if settings.serves_tls:  # made before any worker starts, so that all serve the same certificate
+            from tinyreg.tls import resolve_tls
+
+            settings = resolve_tls(settings)
     except DataDirError as exc:
         print(f"tinyreg: cannot serve: {exc}", file=sys.stderr)
         return 1
@@ -114,7 +137,8 @@ def _run_serve(settings: Settings) -> int:
         _listen_error(settings, exc.strerror or str(exc))
         return 1
     host, port = sockets.insecure_sockets[0].getsockname()[:2]
-    url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+    scheme = "https" if settings.serves_tls else "http"
+    url = f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
     _announce(settings, url, users, count)
     return run_workers(count, lambda: _serve_process(settings, sockets, announce=False))
 

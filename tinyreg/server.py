@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import logging
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import trio
 
-from tinyreg.config import Settings
+from tinyreg.config import Settings, exposure_warning
 from tinyreg.http.app import RegistryApp
 from tinyreg.registry.core import Registry
 
@@ -130,6 +131,14 @@ async def serve(
 
     if stop is None:
         stop = trio.Event()
+    reloader = None
+    if settings.serves_tls:
+        from tinyreg.tls import CertificateReloader, resolve_tls
+
+        settings = resolve_tls(settings)
+        reloader = CertificateReloader(Path(settings.tls_cert), Path(settings.tls_key))
+    if (warning := exposure_warning(settings)) is not None:
+        log.warning("%s", warning)
     owned = registry is None
     if registry is None:
         registry = Registry(settings.data)
@@ -149,6 +158,8 @@ async def serve(
         )
         async with trio.open_nursery() as nursery:
             nursery.start_soon(_expire_uploads, registry, settings)
+            if reloader is not None:
+                nursery.start_soon(reloader.watch, settings.tls_reload_interval)
 
             async def run_http(task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED) -> None:
                 try:
@@ -159,6 +170,7 @@ async def serve(
                         send_timeout=settings.send_timeout,
                         sockets=sockets,
                         stop=stop,
+                        ssl_context=None if reloader is None else reloader.context,
                         task_status=task_status,
                     )
                 finally:
