@@ -36,6 +36,7 @@ LAYER_OF_TOP = {
     "workers": 4,
     "connections": 4,
     "config": 4,
+    "logs": 4,
     "tls": 4,
     "selfsigned": 4,
     "cli": 5,

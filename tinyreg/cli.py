@@ -33,6 +33,10 @@ def _parser() -> argparse.ArgumentParser:
         help="a line per request (default on; env TINYREG_ACCESS_LOG)",
     )
     serve.add_argument(
+        "--log-format", choices=["text", "json"], help="text lines, or one JSON object per line (env TINYREG_LOG_FORMAT)"
+    )
+    serve.add_argument("--min-free-disk-mib", type=int, help="/readyz fails when less space is free for blobs (default 512)")
+    serve.add_argument(
         "--upload-ttl", type=duration_argument, help="how long an upload may sit idle: 3600 (seconds), 90m, 12h... (default 1h)"
     )
     serve.add_argument(
@@ -113,10 +117,9 @@ def _listen_error(settings: Settings, reason: str) -> None:
 
 def _run_serve(settings: Settings) -> int:
     from tinyreg.datadir import DataDirError
+    from tinyreg.logs import configure_logging
 
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
+    configure_logging(settings.log_level, settings.log_format)
     try:
         settings, users = _prepare_data(settings)
         if settings.serves_tls:  # made before any worker starts, so that all serve the same certificate

@@ -56,6 +56,10 @@ class Settings:
     tls_reload_interval: float = 60.0
     """Seconds between two looks at the certificate files for a renewal."""
     insecure_http: bool = False
+    log_format: str = "text"
+    """`text` lines, or `json`: one object per line (time, level, logger, message; the access log adds its fields)."""
+    min_free_disk_mib: int = 512
+    """/readyz answers 503 when less than this many MiB are free where blobs are stored."""
     """Allow --auth over plain HTTP on an address other than loopback (passwords and tokens in clear)."""
 
     @property
@@ -221,6 +225,10 @@ def _problem(name: str, value: Any) -> str | None:
         return "must be a positive duration"
     if name == "host" and not value:
         return "cannot be empty"
+    if name == "log_format" and value not in ("text", "json"):
+        return "must be text or json"
+    if name == "min_free_disk_mib" and value < 0:
+        return "cannot be negative"
     if name == "tls" and value not in ("", "self-signed"):
         return "must be self-signed (or empty, with tls_cert and tls_key)"
     return None

@@ -15,6 +15,7 @@ import trio
 
 from tinyreg.config import Settings, exposure_warning
 from tinyreg.http.app import RegistryApp
+from tinyreg.http.ops import OpsSettings
 from tinyreg.registry.core import Registry
 
 log = logging.getLogger("tinyreg")
@@ -155,6 +156,7 @@ async def serve(
             realm=settings.realm or None,
             access_log_enabled=settings.access_log,
             external_url=settings.external_url,
+            ops_settings=OpsSettings(min_free_bytes=settings.min_free_disk_mib * 1024 * 1024),
         )
         async with trio.open_nursery() as nursery:
             nursery.start_soon(_expire_uploads, registry, settings)
