@@ -73,6 +73,10 @@ def _parser() -> argparse.ArgumentParser:
         "--tls-reload-interval", type=duration_argument, help="how often to look for a renewed certificate (default 60s)"
     )
     serve.add_argument(
+        "--metrics",
+        help="who may read /metrics: open, loopback, token:SECRET, admin or off (default loopback; env TINYREG_METRICS)",
+    )
+    serve.add_argument(
         "--insecure-http",
         action=argparse.BooleanOptionalAction,
         default=None,
@@ -143,10 +147,27 @@ def _run_serve(settings: Settings) -> int:
     scheme = "https" if settings.serves_tls else "http"
     url = f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
     _announce(settings, url, users, count)
-    return run_workers(count, lambda: _serve_process(settings, sockets, announce=False))
+    import shutil
+    import tempfile
+
+    metrics_dir = Path(tempfile.mkdtemp(prefix="tinyreg-metrics-"))  # owner-only; each worker writes its counts there
+    try:
+        return run_workers(
+            count, lambda: _serve_process(settings, sockets, announce=False, workers=count, metrics_dir=metrics_dir)
+        )
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
-def _serve_process(settings: Settings, sockets: object = None, *, announce: bool = True, users: int = 0) -> int:
+def _serve_process(
+    settings: Settings,
+    sockets: object = None,
+    *,
+    announce: bool = True,
+    users: int = 0,
+    workers: int = 1,
+    metrics_dir: Path | None = None,
+) -> int:
     """Serve in this process until SIGINT or SIGTERM; the exit code."""
     import trio
 
@@ -163,7 +184,9 @@ def _serve_process(settings: Settings, sockets: object = None, *, announce: bool
                         stop.set()
 
             async def run_server(task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED) -> None:
-                await serve(settings, sockets=sockets, stop=stop, task_status=task_status)
+                await serve(
+                    settings, sockets=sockets, stop=stop, workers=workers, metrics_dir=metrics_dir, task_status=task_status
+                )
                 nursery.cancel_scope.cancel()
 
             nursery.start_soon(watch_signals)

@@ -59,6 +59,8 @@ class Settings:
     log_format: str = "text"
     """`text` lines, or `json`: one object per line (time, level, logger, message; the access log adds its fields)."""
     min_free_disk_mib: int = 512
+    metrics: str = "loopback"
+    """Who may read /metrics: open, loopback (clients on this machine), token:<secret>, admin (needs --auth) or off."""
     """/readyz answers 503 when less than this many MiB are free where blobs are stored."""
     """Allow --auth over plain HTTP on an address other than loopback (passwords and tokens in clear)."""
 
@@ -229,6 +231,10 @@ def _problem(name: str, value: Any) -> str | None:
         return "must be text or json"
     if name == "min_free_disk_mib" and value < 0:
         return "cannot be negative"
+    if name == "metrics" and value not in ("open", "loopback", "admin", "off") and not value.startswith("token:"):
+        return "must be open, loopback, token:<secret>, admin or off"
+    if name == "metrics" and value == "token:":
+        return "needs a secret after token:"
     if name == "tls" and value not in ("", "self-signed"):
         return "must be self-signed (or empty, with tls_cert and tls_key)"
     return None
@@ -243,6 +249,8 @@ def validate(settings: Settings) -> Settings:
             raise ConfigError(f"{field.name} {problem}, not {value!r}")
     if bool(settings.tls_cert) != bool(settings.tls_key):
         raise ConfigError("tls_cert and tls_key go together: give both files, or neither")
+    if settings.metrics == "admin" and not settings.auth:
+        raise ConfigError("metrics = admin needs --auth: without users there is no admin to let in")
     if settings.tls and settings.tls_cert:
         raise ConfigError("tls = self-signed makes its own certificate: leave tls_cert and tls_key out")
     return replace(settings, log_level=settings.log_level.lower())

@@ -119,12 +119,15 @@ async def serve(
     registry: Registry | None = None,
     sockets: Any = None,
     stop: trio.Event | None = None,
+    workers: int = 1,
+    metrics_dir: Path | None = None,
     task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve the registry of `settings.data` until `stop` is set; report the base URL when listening.
 
     Pass an open `registry` to keep using it afterwards (the caller then closes it), and
-    already bound, listening `sockets` (hypercorn's `Sockets`) when several workers share them.
+    already bound, listening `sockets` (hypercorn's `Sockets`) when several workers share them;
+    they then say how many they are (`workers`) and where they share their metrics (`metrics_dir`).
     """
     from hypercorn.utils import wrap_app
 
@@ -156,12 +159,14 @@ async def serve(
             realm=settings.realm or None,
             access_log_enabled=settings.access_log,
             external_url=settings.external_url,
-            ops_settings=OpsSettings(min_free_bytes=settings.min_free_disk_mib * 1024 * 1024),
+            ops_settings=OpsSettings(settings.min_free_disk_mib * 1024 * 1024, settings.metrics, workers, metrics_dir),
         )
         async with trio.open_nursery() as nursery:
             nursery.start_soon(_expire_uploads, registry, settings)
             if reloader is not None:
                 nursery.start_soon(reloader.watch, settings.tls_reload_interval)
+            if app.metrics is not None and metrics_dir is not None:
+                nursery.start_soon(app.metrics.share)
 
             async def run_http(task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED) -> None:
                 try:

@@ -17,6 +17,7 @@ from urllib.parse import unquote
 from tinyreg.http import blobs, listings, manifests, ops, uploads
 from tinyreg.http.asgi import ClientDisconnected, Receive, Request, Response, Scope, Send, send_response
 from tinyreg.http.errors import error_response, internal_error
+from tinyreg.http.metrics import Metrics
 from tinyreg.http.request_ids import request_id
 from tinyreg.http.routes import classify
 from tinyreg.registry.core import Registry
@@ -64,7 +65,8 @@ class RegistryApp:
         ops_settings: ops.OpsSettings | None = None,
     ) -> None:
         self.registry = registry
-        self.ops_settings = ops_settings or ops.OpsSettings()
+        ops_settings = ops_settings or ops.OpsSettings()
+        self.metrics = None if ops_settings.metrics == "off" else Metrics(ops_settings.workers, ops_settings.metrics_dir)
         self.access = access
         self.external_url = external_url
         self.access_log_enabled = access_log_enabled
@@ -76,6 +78,7 @@ class RegistryApp:
 
             self.guard, self.tokens = Guard(access, realm), TokenEndpoint(access)
         self._web: Any = None
+        self.ops = ops.OpsContext(registry, ops_settings, access, self.metrics)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -111,8 +114,11 @@ class RegistryApp:
         try:
             await self._web_app()(scope, receive, counting_send)
         finally:
+            request = Request(scope, receive)
+            if self.metrics is not None:
+                self.metrics.observe(request, seen["status"], seen["sent"], time.perf_counter() - started)
             if self.access_log_enabled:
-                self._log(Request(scope, receive), seen["status"], seen["sent"], started, rid)
+                self._log(request, seen["status"], seen["sent"], started, rid)
 
     async def _serve_api(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
@@ -128,12 +134,16 @@ class RegistryApp:
         except ClientDisconnected:
             if self.access_log_enabled:
                 self._log(request, 499, 0, started, rid)
+            if self.metrics is not None:
+                self.metrics.observe(request, 499, 0, time.perf_counter() - started)
             return
         except Exception:
             error_log.exception("%s %s failed", request.method, request.path, extra={"fields": {"request_id": rid}})
             response = internal_error()
         response.headers["X-Request-Id"] = rid
         sent = await send_response(send, response, head_only=head_only)
+        if self.metrics is not None:
+            self.metrics.observe(request, response.status, sent, time.perf_counter() - started)
         if self.access_log_enabled:
             self._log(request, response.status, sent, started, rid)
 
@@ -142,7 +152,7 @@ class RegistryApp:
         if serve_ops is not None:
             if request.method not in ("GET", "HEAD"):
                 raise RegistryError("UNSUPPORTED", f"{request.method} is not allowed here", headers={"Allow": "GET"})
-            return await serve_ops(self.registry, request, self.ops_settings)
+            return await serve_ops(self.ops, request)
         if request.path == "/token" and self.tokens is not None:
             if request.method == "POST":
                 return await self.tokens.post(request)
