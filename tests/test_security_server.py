@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import socket
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +12,7 @@ from tinyreg.config import ConfigError, Settings, check_exposure, is_loopback, l
 from tinyreg.testing import RegistryStartError, RunningRegistry, run_registry
 
 from tests.helpers import api_client, push_blob
-from tests.processes import ServerProcess, clean_env, random_bytes, wait_until
+from tests.processes import ServerProcess, clean_env, fd_targets, random_bytes, wait_until
 
 MiB = 1024 * 1024
 
@@ -54,17 +52,6 @@ def status_of(response: bytes) -> int:
 
 
 # --- clients that never read ------------------------------------------------------------------
-
-
-def fd_targets(pid: int) -> Counter[str]:
-    """What the process's open file descriptors point to (files, `socket:[inode]`, pipes...)."""
-    targets: Counter[str] = Counter()
-    for fd in os.listdir(f"/proc/{pid}/fd"):
-        try:
-            targets[os.readlink(f"/proc/{pid}/fd/{fd}")] += 1
-        except FileNotFoundError:
-            pass  # closed while listing
-    return targets
 
 
 @pytest.fixture

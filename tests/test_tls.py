@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import ssl
 import stat
 import subprocess
@@ -18,7 +19,7 @@ from tinyreg.testing import RegistryStartError, run_registry
 from tinyreg.tls import CertificateReloader
 
 from tests.helpers import digest_of, push_blob
-from tests.processes import ServerProcess, clean_env, wait_until
+from tests.processes import MiB, ServerProcess, clean_env, fd_targets, random_bytes, wait_until
 from tests.tls_helpers import pem_of, served_certificate, write_pair
 
 
@@ -206,4 +207,25 @@ def test_serve_with_auth_on_all_addresses_over_http_warns_when_allowed(tmp_path:
     with ServerProcess([*args, "--insecure-http"], cwd=tmp_path, env=clean_env()) as server:
         server.wait_listening()
         server.wait_for(re.compile("passwords and tokens cross the network in clear"), "stderr")
+        assert server.stop() == 0
+
+
+def test_a_tls_client_that_reads_nothing_is_disconnected_and_its_files_closed(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    args = ["serve", "--port", "0", "--data", str(data), "--tls", "self-signed", "--send-timeout", "1", "--no-access-log"]
+    with ServerProcess(args, cwd=tmp_path, env=clean_env()) as server:
+        url = server.wait_listening()
+        trust = ssl.create_default_context(cafile=str(data / "tls" / "ca.crt"))
+        with httpx.Client(base_url=url, verify=trust) as client:
+            digest = push_blob(client, "big/blob", random_bytes(7, 16 * MiB))
+        baseline = fd_targets(server.pid)
+        host, port = url.split("://", 1)[1].rsplit(":", 1)
+        with socket.socket() as raw:
+            raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connecting: the window stays small
+            raw.connect((host, int(port)))
+            with trust.wrap_socket(raw, server_hostname=host) as sock:
+                sock.sendall(f"GET /v2/big/blob/blobs/{digest} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+                wait_until(lambda: any("/blobs/" in target for target in fd_targets(server.pid)), "serving the blob")
+                # Reading nothing: the server's writes stop making progress, it gives up and closes.
+                wait_until(lambda: fd_targets(server.pid) <= baseline, "back to the descriptors it had before the request")
         assert server.stop() == 0

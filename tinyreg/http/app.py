@@ -159,7 +159,7 @@ class RegistryApp:
             if request.method in ("GET", "HEAD"):
                 return await self.tokens.get(request)
             raise RegistryError("UNSUPPORTED", f"{request.method} is not allowed here", headers={"Allow": "GET, POST"})
-        route = classify(request.path)
+        route = request.route = classify(request.path)
         if route is None:
             raise RegistryError("NOT_FOUND", f"no endpoint at {request.path[:200]}")
         resource = route.resource

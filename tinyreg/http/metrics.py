@@ -22,7 +22,7 @@ from typing import Any
 import trio
 
 from tinyreg.http.asgi import Request
-from tinyreg.http.routes import classify
+from tinyreg.http.routes import Route, classify
 
 #: Upper bounds (seconds) of the latency histogram's buckets; the last one is +Inf.
 LATENCY_BOUNDS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -30,12 +30,16 @@ SHARE_INTERVAL = 1.0
 OTHER_ROUTES = {"/token": "token", "/readyz": "readyz", "/metrics": "metrics"}
 
 
+def route_name(path: str, route: Route | None) -> str:
+    """The resource a request is counted under: its /v2/ `route`'s, an operators' endpoint, or `web`."""
+    if route is not None:
+        return route.resource
+    return "unknown" if path.startswith("/v2") else OTHER_ROUTES.get(path, "web")
+
+
 def route_of(path: str) -> str:
-    """The resource a path is counted under: a /v2/ resource, an operators' endpoint, or `web`."""
-    if path.startswith("/v2"):
-        route = classify(path)
-        return route.resource if route is not None else "unknown"
-    return OTHER_ROUTES.get(path, "web")
+    """`route_name` of a path not classified yet."""
+    return route_name(path, classify(path) if path.startswith("/v2") else None)
 
 
 def repository_action(method: str, status: int) -> str | None:
@@ -112,21 +116,21 @@ class Metrics:
     def observe(self, request: Request, status: int, sent: int, seconds: float) -> None:
         """Count one answered request (the hot path: keep it to a few increments)."""
         path, method, counts = request.path, request.method, self.counts
-        route = route_of(path)
+        found = request.route  # classified while dispatching
+        route = route_name(path, found)
         counts.requests[route, method, status] += 1
         latency = counts.latency.get((route, method))
         if latency is None:
             latency = counts.latency[route, method] = [0.0] * (len(LATENCY_BOUNDS) + 2)
         latency[bisect_left(LATENCY_BOUNDS, seconds)] += 1
         latency[-1] += seconds
-        counts.received[route] += request.received
+        if request.received:
+            counts.received[route] += request.received
         counts.sent[route] += sent
-        if route == "manifests":
+        if route == "manifests" and found is not None:
             action = repository_action(method, status)
             if action is not None:
-                found = classify(path)
-                if found is not None:
-                    counts.actions[action, found.name] += 1
+                counts.actions[action, found.name] += 1
         if status == 401 and is_failed_login(route, method, status, request.header("authorization")):
             counts.failed_logins += 1
         self.changed = True
