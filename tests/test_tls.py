@@ -8,6 +8,7 @@ import socket
 import ssl
 import stat
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -229,3 +230,15 @@ def test_a_tls_client_that_reads_nothing_is_disconnected_and_its_files_closed(tm
                 # Reading nothing: the server's writes stop making progress, it gives up and closes.
                 wait_until(lambda: fd_targets(server.pid) <= baseline, "back to the descriptors it had before the request")
         assert server.stop() == 0
+
+
+def test_self_signed_without_the_cryptography_package_says_what_to_install(tmp_path: Path) -> None:
+    program = (
+        "import sys; sys.modules['cryptography'] = None; from tinyreg.cli import main; "
+        f"sys.exit(main(['serve', '--port', '0', '--data', {str(tmp_path / 'data')!r}, '--tls', 'self-signed']))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, timeout=60, env=clean_env(), check=False
+    )
+    assert done.returncode == 2
+    assert "pip install 'tinyreg[tls]'" in done.stderr

@@ -133,6 +133,9 @@ def _run_serve(settings: Settings) -> int:
     except DataDirError as exc:
         print(f"tinyreg: cannot serve: {exc}", file=sys.stderr)
         return 1
+    except ConfigError as exc:
+        print(f"tinyreg: {exc}", file=sys.stderr)
+        return 2
     count = worker_count(settings.workers)
     if count == 1:
         return _serve_process(settings, users=users)

@@ -160,6 +160,8 @@ async def open_registry(
 
             settings = resolve_tls(settings)
         registry = Registry(path)
+    except ConfigError as exc:
+        raise RegistryStartError(str(exc)) from None
     except OSError as exc:
         raise RegistryStartError(f"cannot use data directory {path}: {exc.strerror or exc}") from exc
     single: BaseException | None = None

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import trio
 
-from tinyreg.config import Settings
+from tinyreg.config import ConfigError, Settings
 
 log = logging.getLogger("tinyreg")
 
@@ -78,6 +78,9 @@ def resolve_tls(settings: Settings) -> Settings:
     if settings.tls == "self-signed" and not settings.tls_cert:
         from tinyreg.selfsigned import ensure_self_signed, server_names, tls_dir
 
-        files = ensure_self_signed(tls_dir(settings.data), server_names(settings.host, settings.external_url))
+        try:
+            files = ensure_self_signed(tls_dir(settings.data), server_names(settings.host, settings.external_url))
+        except ImportError:
+            raise ConfigError("--tls self-signed needs the cryptography package: pip install 'tinyreg[tls]'") from None
         return replace(settings, tls_cert=str(files.cert_file), tls_key=str(files.key_file))
     return settings
