@@ -37,6 +37,7 @@ LAYER_OF_TOP = {
     "connections": 4,
     "config": 4,
     "logs": 4,
+    "metrics_share": 4,
     "tls": 4,
     "selfsigned": 4,
     "cli": 5,

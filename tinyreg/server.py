@@ -143,6 +143,11 @@ async def serve(
         reloader = CertificateReloader(Path(settings.tls_cert), Path(settings.tls_key))
     if (warning := exposure_warning(settings)) is not None:
         log.warning("%s", warning)
+    peers = None
+    if metrics_dir is not None:
+        from tinyreg.metrics_share import SharedCounts
+
+        peers = SharedCounts(metrics_dir)
     owned = registry is None
     if registry is None:
         registry = Registry(settings.data)
@@ -159,7 +164,7 @@ async def serve(
             realm=settings.realm or None,
             access_log_enabled=settings.access_log,
             external_url=settings.external_url,
-            ops_settings=OpsSettings(settings.min_free_disk_mib * 1024 * 1024, settings.metrics, workers, metrics_dir),
+            ops_settings=OpsSettings(settings.min_free_disk_mib * 1024 * 1024, settings.metrics, workers, peers),
         )
         async with trio.open_nursery() as nursery:
             nursery.start_soon(_expire_uploads, registry, settings)

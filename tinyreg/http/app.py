@@ -66,7 +66,7 @@ class RegistryApp:
     ) -> None:
         self.registry = registry
         ops_settings = ops_settings or ops.OpsSettings()
-        self.metrics = None if ops_settings.metrics == "off" else Metrics(ops_settings.workers, ops_settings.metrics_dir)
+        self.metrics = None if ops_settings.metrics == "off" else Metrics(ops_settings.workers, ops_settings.peers)
         self.access = access
         self.external_url = external_url
         self.access_log_enabled = access_log_enabled

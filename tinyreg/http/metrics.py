@@ -5,19 +5,16 @@ prometheus_client object (that library is imported only when `/metrics` is scrap
 `metrics_export.py`). Pushes, pulls and deletes are counted per repository here and summed per
 project when scraped, so no project lookup happens while serving.
 
-With `--workers N` every worker writes its counts to a file of a directory shared with the
-others (`share`, about once a second when they changed); the worker that answers a scrape adds
-its live counts to the other workers' latest files.
+With `--workers N` every worker shares its counts with the others (`share`, about once a second
+when they changed, through `Peers`); the worker that answers a scrape adds its live counts to
+the other workers' latest ones.
 """
 
 from __future__ import annotations
 
-import json
-import os
 from bisect import bisect_left
 from collections import defaultdict
-from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import trio
 
@@ -66,6 +63,13 @@ def is_failed_login(route: str, method: str, status: int, authorization: str | N
     return authorization is not None and authorization[:6].lower() == "basic "
 
 
+class Peers(Protocol):
+    """Where the workers share their counts (`tinyreg.metrics_share.SharedCounts`)."""
+
+    def write(self, document: dict[str, Any]) -> None: ...
+    def others(self) -> list[dict[str, Any]]: ...
+
+
 class Counts:
     """Every number of one process (or, merged, of several)."""
 
@@ -107,9 +111,9 @@ class Counts:
 class Metrics:
     """The live counts of this process, and how to combine them with the other workers'."""
 
-    def __init__(self, workers: int = 1, shared_dir: Path | None = None) -> None:
+    def __init__(self, workers: int = 1, peers: Peers | None = None) -> None:
         self.workers = workers
-        self.shared_dir = shared_dir
+        self.peers = peers
         self.counts = Counts()
         self.changed = False
 
@@ -137,32 +141,23 @@ class Metrics:
 
     def totals(self) -> Counts:
         """This worker's counts plus the latest ones the other workers shared."""
-        if self.shared_dir is None:
+        if self.peers is None:
             return self.counts
         total = Counts()
         total.add(self.counts.to_json())
-        mine = f"{os.getpid()}.json"
-        for entry in os.scandir(self.shared_dir):
-            if entry.name.endswith(".json") and entry.name != mine:
-                try:
-                    with open(entry.path, encoding="utf-8") as file:
-                        total.add(json.load(file))
-                except (OSError, ValueError):
-                    continue  # a worker gone or mid-write: its next file will count
+        for document in self.peers.others():
+            total.add(document)
         return total
 
     def write_share(self) -> None:
-        """Write this worker's counts for the others (atomically: a reader sees old or new)."""
-        if self.shared_dir is None:
+        """Write this worker's counts for the others."""
+        if self.peers is None:
             return
         self.changed = False
-        target = self.shared_dir / f"{os.getpid()}.json"
-        partial = target.with_suffix(".tmp")
-        partial.write_text(json.dumps(self.counts.to_json()), encoding="utf-8")
-        os.replace(partial, target)
+        self.peers.write(self.counts.to_json())
 
     async def share(self) -> None:
-        """Keep this worker's file current (about once a second, when something changed)."""
+        """Keep this worker's shared counts current (about once a second, when something changed)."""
         try:
             while True:
                 await trio.sleep(SHARE_INTERVAL)

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tinyreg.http.asgi import Request, Response, json_response
-from tinyreg.http.metrics import Metrics
+from tinyreg.http.metrics import Metrics, Peers
 from tinyreg.registry.core import Registry
 from tinyreg.registry.errors import RegistryError
 from tinyreg.registry.health import readiness_problems
@@ -29,8 +28,8 @@ class OpsSettings:
     metrics: str = "loopback"
     """Who may read /metrics: open, loopback, token:<secret>, admin or off (then nothing is counted)."""
     workers: int = 1
-    metrics_dir: Path | None = None
-    """With several workers: where each writes its counts for the others."""
+    peers: Peers | None = None
+    """With several workers: where each shares its counts with the others."""
 
 
 @dataclass(frozen=True)
