@@ -11,11 +11,12 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-LISTENING = re.compile(r"listening on (http://(\S+?):(\d+))(?:\s|$)")
+LISTENING = re.compile(r"listening on (https?://(\S+?):(\d+))(?:\s|$)")
 ACCESS_LINE = re.compile(r'"(?P<method>[A-Z]+) (?P<path>\S+)" (?P<status>\d{3}) (?P<bytes>\d+) (?P<ms>\d+(?:\.\d+)?)ms')
 
 
@@ -194,3 +195,14 @@ def accepts_connections(host: str) -> bool:
 def open_fd_count() -> int:
     """How many file descriptors this process has open."""
     return len(os.listdir("/proc/self/fd"))
+
+
+def fd_targets(pid: int) -> Counter[str]:
+    """What the process's open file descriptors point to (files, `socket:[inode]`, pipes...)."""
+    targets: Counter[str] = Counter()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            targets[os.readlink(f"/proc/{pid}/fd/{fd}")] += 1
+        except FileNotFoundError:
+            pass  # closed while listing
+    return targets

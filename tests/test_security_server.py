@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import socket
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +12,7 @@ from tinyreg.config import ConfigError, Settings, check_exposure, is_loopback, l
 from tinyreg.testing import RegistryStartError, RunningRegistry, run_registry
 
 from tests.helpers import api_client, push_blob
-from tests.processes import ServerProcess, clean_env, random_bytes, wait_until
+from tests.processes import ServerProcess, clean_env, fd_targets, random_bytes, wait_until
 
 MiB = 1024 * 1024
 
@@ -54,17 +52,6 @@ def status_of(response: bytes) -> int:
 
 
 # --- clients that never read ------------------------------------------------------------------
-
-
-def fd_targets(pid: int) -> Counter[str]:
-    """What the process's open file descriptors point to (files, `socket:[inode]`, pipes...)."""
-    targets: Counter[str] = Counter()
-    for fd in os.listdir(f"/proc/{pid}/fd"):
-        try:
-            targets[os.readlink(f"/proc/{pid}/fd/{fd}")] += 1
-        except FileNotFoundError:
-            pass  # closed while listing
-    return targets
 
 
 @pytest.fixture
@@ -195,7 +182,7 @@ def test_only_loopback_addresses_and_localhost_count_as_loopback(host: str, loop
         ({"host": "127.0.0.1.nip.io"}, True),
         ({"host": "127.evil.example"}, True),
         ({"host": "0.0.0.0"}, True),
-        ({"host": "0.0.0.0", "auth": True}, False),
+        ({"host": "0.0.0.0", "auth": True, "insecure_http": True}, False),
         ({"host": "0.0.0.0", "insecure_open": True}, False),
         ({"host": "127.0.0.2"}, False),
         ({"host": "localhost"}, False),
@@ -217,7 +204,7 @@ def test_run_registry_refuses_an_open_registry_on_another_address() -> None:
             pass
 
 
-@pytest.mark.parametrize("allowed", [{"insecure_open": True}, {"auth": True}])
+@pytest.mark.parametrize("allowed", [{"insecure_open": True}, {"auth": True, "insecure_http": True}, {"auth": True, "tls": True}])
 def test_run_registry_lets_an_allowed_registry_try_another_address(allowed: dict[str, Any]) -> None:
     with pytest.raises(RegistryStartError, match="cannot listen on 192.0.2.1"):
         with run_registry(host="192.0.2.1", **allowed):

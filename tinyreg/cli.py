@@ -33,6 +33,10 @@ def _parser() -> argparse.ArgumentParser:
         help="a line per request (default on; env TINYREG_ACCESS_LOG)",
     )
     serve.add_argument(
+        "--log-format", choices=["text", "json"], help="text lines, or one JSON object per line (env TINYREG_LOG_FORMAT)"
+    )
+    serve.add_argument("--min-free-disk-mib", type=int, help="/readyz fails when less space is free for blobs (default 512)")
+    serve.add_argument(
         "--upload-ttl", type=duration_argument, help="how long an upload may sit idle: 3600 (seconds), 90m, 12h... (default 1h)"
     )
     serve.add_argument(
@@ -60,6 +64,24 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--external-url", help="the public address shown in the page and the API, e.g. https://registry.example.com"
     )
+    serve.add_argument("--tls", choices=["self-signed"], help="serve HTTPS with a CA and certificate kept in the data directory")
+    serve.add_argument(
+        "--tls-cert", help="certificate chain (PEM) to serve HTTPS with, reloaded when it changes (env TINYREG_TLS_CERT)"
+    )
+    serve.add_argument("--tls-key", help="the certificate's private key (PEM) (env TINYREG_TLS_KEY)")
+    serve.add_argument(
+        "--tls-reload-interval", type=duration_argument, help="how often to look for a renewed certificate (default 60s)"
+    )
+    serve.add_argument(
+        "--metrics",
+        help="who may read /metrics: open, loopback, token:SECRET, admin or off (default loopback; env TINYREG_METRICS)",
+    )
+    serve.add_argument(
+        "--insecure-http",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="allow --auth over plain HTTP on a non-loopback address (behind a TLS proxy)",
+    )
     add_admin_commands(commands)
     return parser
 
@@ -83,7 +105,12 @@ def _prepare_data(settings: Settings) -> tuple[Settings, int]:
 def _announce(settings: Settings, url: str, users: int, workers: int) -> None:
     from tinyreg.server import banner_lines, no_user_warning
 
-    print("\n".join(banner_lines(settings, url, users, workers)), flush=True)
+    lines = banner_lines(settings, url, users, workers)
+    if settings.tls == "self-signed":
+        from tinyreg.selfsigned import tls_dir, trust_instructions
+
+        lines += trust_instructions(tls_dir(settings.data) / "ca.crt", url.split("://", 1)[1])
+    print("\n".join(lines), flush=True)
     if settings.auth and users == 0:
         print(f"tinyreg: warning: {no_user_warning(settings)}", file=sys.stderr, flush=True)
 
@@ -94,15 +121,21 @@ def _listen_error(settings: Settings, reason: str) -> None:
 
 def _run_serve(settings: Settings) -> int:
     from tinyreg.datadir import DataDirError
+    from tinyreg.logs import configure_logging
 
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
+    configure_logging(settings.log_level, settings.log_format)
     try:
         settings, users = _prepare_data(settings)
+        if settings.serves_tls:  # made before any worker starts, so that all serve the same certificate
+            from tinyreg.tls import resolve_tls
+
+            settings = resolve_tls(settings)
     except DataDirError as exc:
         print(f"tinyreg: cannot serve: {exc}", file=sys.stderr)
         return 1
+    except ConfigError as exc:
+        print(f"tinyreg: {exc}", file=sys.stderr)
+        return 2
     count = worker_count(settings.workers)
     if count == 1:
         return _serve_process(settings, users=users)
@@ -114,12 +147,30 @@ def _run_serve(settings: Settings) -> int:
         _listen_error(settings, exc.strerror or str(exc))
         return 1
     host, port = sockets.insecure_sockets[0].getsockname()[:2]
-    url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+    scheme = "https" if settings.serves_tls else "http"
+    url = f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
     _announce(settings, url, users, count)
-    return run_workers(count, lambda: _serve_process(settings, sockets, announce=False))
+    import shutil
+    import tempfile
+
+    metrics_dir = Path(tempfile.mkdtemp(prefix="tinyreg-metrics-"))  # owner-only; each worker writes its counts there
+    try:
+        return run_workers(
+            count, lambda: _serve_process(settings, sockets, announce=False, workers=count, metrics_dir=metrics_dir)
+        )
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
-def _serve_process(settings: Settings, sockets: object = None, *, announce: bool = True, users: int = 0) -> int:
+def _serve_process(
+    settings: Settings,
+    sockets: object = None,
+    *,
+    announce: bool = True,
+    users: int = 0,
+    workers: int = 1,
+    metrics_dir: Path | None = None,
+) -> int:
     """Serve in this process until SIGINT or SIGTERM; the exit code."""
     import trio
 
@@ -136,7 +187,9 @@ def _serve_process(settings: Settings, sockets: object = None, *, announce: bool
                         stop.set()
 
             async def run_server(task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED) -> None:
-                await serve(settings, sockets=sockets, stop=stop, task_status=task_status)
+                await serve(
+                    settings, sockets=sockets, stop=stop, workers=workers, metrics_dir=metrics_dir, task_status=task_status
+                )
                 nursery.cancel_scope.cancel()
 
             nursery.start_soon(watch_signals)

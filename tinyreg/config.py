@@ -47,6 +47,26 @@ class Settings:
     external_url: str = ""
     """The registry's public address (`https://registry.example.com`) used in the page's instructions
     and the API's image prefixes; empty means the address each request came to."""
+    tls: str = ""
+    """`self-signed`: serve HTTPS with a CA and certificate made (once) in the data directory."""
+    tls_cert: str = ""
+    """Certificate chain (PEM) to serve HTTPS with; reloaded when the file changes."""
+    tls_key: str = ""
+    """The certificate's private key (PEM)."""
+    tls_reload_interval: float = 60.0
+    """Seconds between two looks at the certificate files for a renewal."""
+    insecure_http: bool = False
+    log_format: str = "text"
+    """`text` lines, or `json`: one object per line (time, level, logger, message; the access log adds its fields)."""
+    min_free_disk_mib: int = 512
+    metrics: str = "loopback"
+    """Who may read /metrics: open, loopback (clients on this machine), token:<secret>, admin (needs --auth) or off."""
+    """/readyz answers 503 when less than this many MiB are free where blobs are stored."""
+    """Allow --auth over plain HTTP on an address other than loopback (passwords and tokens in clear)."""
+
+    @property
+    def serves_tls(self) -> bool:
+        return bool(self.tls or self.tls_cert)
 
 
 def is_loopback(host: str) -> bool:
@@ -66,12 +86,24 @@ def is_loopback(host: str) -> bool:
 
 
 def check_exposure(settings: Settings) -> None:
-    """Refuse an open registry on a non-loopback address unless explicitly allowed."""
+    """Refuse an open registry, or logins over plain HTTP, on a non-loopback address unless explicitly allowed."""
     if not settings.auth and not settings.insecure_open and not is_loopback(settings.host):
         raise ConfigError(
             f"refusing to serve without --auth on {settings.host}: anyone who can reach it could push and delete. "
             "Use --auth, or --insecure-open if that is really what you want."
         )
+    if settings.auth and not settings.serves_tls and not settings.insecure_http and not is_loopback(settings.host):
+        raise ConfigError(
+            f"refusing to serve --auth over plain HTTP on {settings.host}: passwords and tokens would cross the network "
+            "in clear. Use --tls-cert/--tls-key or --tls self-signed, or --insecure-http behind a TLS proxy."
+        )
+
+
+def exposure_warning(settings: Settings) -> str | None:
+    """What to warn about at start when logins travel over plain HTTP beyond this machine."""
+    if settings.auth and not settings.serves_tls and not is_loopback(settings.host):
+        return f"--insecure-http: passwords and tokens cross the network in clear on {settings.host} (plain HTTP)"
+    return None
 
 
 class ConfigError(ValueError):
@@ -195,6 +227,16 @@ def _problem(name: str, value: Any) -> str | None:
         return "must be a positive duration"
     if name == "host" and not value:
         return "cannot be empty"
+    if name == "log_format" and value not in ("text", "json"):
+        return "must be text or json"
+    if name == "min_free_disk_mib" and value < 0:
+        return "cannot be negative"
+    if name == "metrics" and value not in ("open", "loopback", "admin", "off") and not value.startswith("token:"):
+        return "must be open, loopback, token:<secret>, admin or off"
+    if name == "metrics" and value == "token:":
+        return "needs a secret after token:"
+    if name == "tls" and value not in ("", "self-signed"):
+        return "must be self-signed (or empty, with tls_cert and tls_key)"
     return None
 
 
@@ -205,6 +247,12 @@ def validate(settings: Settings) -> Settings:
         problem = _problem(field.name, value)
         if problem is not None:
             raise ConfigError(f"{field.name} {problem}, not {value!r}")
+    if bool(settings.tls_cert) != bool(settings.tls_key):
+        raise ConfigError("tls_cert and tls_key go together: give both files, or neither")
+    if settings.metrics == "admin" and not settings.auth:
+        raise ConfigError("metrics = admin needs --auth: without users there is no admin to let in")
+    if settings.tls and settings.tls_cert:
+        raise ConfigError("tls = self-signed makes its own certificate: leave tls_cert and tls_key out")
     return replace(settings, log_level=settings.log_level.lower())
 
 

@@ -8,7 +8,8 @@ likes. `Connection` changes exactly those two things, for the servers started he
 - reads are large (`RECEIVE_SIZE`) while a request body streams in, and small while a request
   head is awaited, so a head over the limit (`HEAD_LIMIT`) is refused having read little more;
 - a write that makes no progress for `send_timeout` seconds closes the connection, which
-  cancels the request's task (closing its blob file).
+  cancels the request's task (closing its blob file); over TLS, progress is a piece of
+  `TLS_SEND_PIECE` bytes accepted, as the encryption stands between the data and the socket.
 
 It relies on hypercorn internals (`TCPServer.run`, `protocol_send`, `_read_data`, `_close`,
 `send_lock`, `stream`, `protocol`); `check_hypercorn` fails at start-up if the methods change.
@@ -17,6 +18,7 @@ It relies on hypercorn internals (`TCPServer.run`, `protocol_send`, `_read_data`
 from __future__ import annotations
 
 import logging
+import ssl
 from functools import partial
 from math import inf
 from typing import Any
@@ -40,6 +42,7 @@ without completing one; a head that a single read completes may reach HEAD_LIMIT
 HEAD_RECEIVE_SIZE = 4 * 1024
 """Read size while waiting for a request head: small, so that a huge head is refused having read
 little of it (the read that completes a head usually carries the start of a body too)."""
+TLS_SEND_PIECE = 256 * 1024
 
 
 def check_hypercorn() -> None:
@@ -81,11 +84,21 @@ class Connection(TCPServer):
         deadline moves with every byte the peer accepts: the socket takes as much as it can per
         call (no extra system calls on a fast client) and a peer that stops reading is cut off.
         """
+        if isinstance(self.stream, trio.SSLStream):
+            return await self._send_encrypted(data)
         sock = self.stream.socket
         with trio.CancelScope(shield=True, deadline=trio.current_time() + self.send_timeout) as scope:
             while data:
                 sent = await sock.send(data)
                 data = data[sent:]
+                scope.deadline = trio.current_time() + self.send_timeout
+        return scope.cancelled_caught
+
+    async def _send_encrypted(self, data: memoryview) -> bool:
+        """`_send_with_progress` over TLS: the deadline moves with every piece the peer accepts."""
+        with trio.CancelScope(shield=True, deadline=trio.current_time() + self.send_timeout) as scope:
+            for start in range(0, len(data), TLS_SEND_PIECE):
+                await self.stream.send_all(data[start : start + TLS_SEND_PIECE])
                 scope.deadline = trio.current_time() + self.send_timeout
         return scope.cancelled_caught
 
@@ -128,12 +141,14 @@ async def serve_connections(
     send_timeout: float,
     sockets: Sockets | None,
     stop: trio.Event,
+    ssl_context: ssl.SSLContext | None = None,
     task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Accept HTTP connections on `sockets` (or `config.bind`) until `stop` is set; report the URLs.
 
     hypercorn's `worker_serve` with `Connection` in place of its `TCPServer`, and without what the
-    registry does not use (TLS, QUIC, lifespan events, statsd, max_requests).
+    registry does not use (QUIC, lifespan events, statsd, max_requests). With `ssl_context`, every
+    socket serves HTTPS (HTTP/2 or HTTP/1.1, as ALPN decides); the context may change while serving.
     """
     check_hypercorn()
     if sockets is None:
@@ -141,13 +156,17 @@ async def serve_connections(
         for sock in sockets.insecure_sockets:
             sock.listen(config.backlog)
     if sockets.secure_sockets or sockets.quic_sockets:
-        raise RuntimeError("tinyreg serves plain HTTP only")
+        raise RuntimeError("tinyreg binds its own sockets and wraps them for TLS itself")
     context = WorkerContext(None)
-    listeners = [trio.SocketListener(trio.socket.from_stdlib_socket(sock)) for sock in sockets.insecure_sockets]
-    binds = [f"http://{repr_socket_addr(sock.family, sock.getsockname())}" for sock in sockets.insecure_sockets]
+    listeners: list[trio.abc.Listener[Any]] = []
+    for sock in sockets.insecure_sockets:
+        listener = trio.SocketListener(trio.socket.from_stdlib_socket(sock))
+        listeners.append(listener if ssl_context is None else trio.SSLListener(listener, ssl_context, https_compatible=True))
+    scheme = "http" if ssl_context is None else "https"
+    binds = [f"{scheme}://{repr_socket_addr(sock.family, sock.getsockname())}" for sock in sockets.insecure_sockets]
     state = ConnectionState({})
 
-    async def handle(stream: trio.SocketStream) -> None:
+    async def handle(stream: Any) -> None:
         await Connection(app, config, context, state, stream, send_timeout=send_timeout).run()
 
     async with trio.open_nursery() as connections:

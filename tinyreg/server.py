@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import logging
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import trio
 
-from tinyreg.config import Settings
+from tinyreg.config import Settings, exposure_warning
 from tinyreg.http.app import RegistryApp
+from tinyreg.http.ops import OpsSettings
 from tinyreg.registry.core import Registry
 
 log = logging.getLogger("tinyreg")
@@ -117,12 +119,15 @@ async def serve(
     registry: Registry | None = None,
     sockets: Any = None,
     stop: trio.Event | None = None,
+    workers: int = 1,
+    metrics_dir: Path | None = None,
     task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve the registry of `settings.data` until `stop` is set; report the base URL when listening.
 
     Pass an open `registry` to keep using it afterwards (the caller then closes it), and
-    already bound, listening `sockets` (hypercorn's `Sockets`) when several workers share them.
+    already bound, listening `sockets` (hypercorn's `Sockets`) when several workers share them;
+    they then say how many they are (`workers`) and where they share their metrics (`metrics_dir`).
     """
     from hypercorn.utils import wrap_app
 
@@ -130,6 +135,19 @@ async def serve(
 
     if stop is None:
         stop = trio.Event()
+    reloader = None
+    if settings.serves_tls:
+        from tinyreg.tls import CertificateReloader, resolve_tls
+
+        settings = resolve_tls(settings)
+        reloader = CertificateReloader(Path(settings.tls_cert), Path(settings.tls_key))
+    if (warning := exposure_warning(settings)) is not None:
+        log.warning("%s", warning)
+    peers = None
+    if metrics_dir is not None:
+        from tinyreg.metrics_share import SharedCounts
+
+        peers = SharedCounts(metrics_dir)
     owned = registry is None
     if registry is None:
         registry = Registry(settings.data)
@@ -146,9 +164,14 @@ async def serve(
             realm=settings.realm or None,
             access_log_enabled=settings.access_log,
             external_url=settings.external_url,
+            ops_settings=OpsSettings(settings.min_free_disk_mib * 1024 * 1024, settings.metrics, workers, peers),
         )
         async with trio.open_nursery() as nursery:
             nursery.start_soon(_expire_uploads, registry, settings)
+            if reloader is not None:
+                nursery.start_soon(reloader.watch, settings.tls_reload_interval)
+            if app.metrics is not None and metrics_dir is not None:
+                nursery.start_soon(app.metrics.share)
 
             async def run_http(task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED) -> None:
                 try:
@@ -159,6 +182,7 @@ async def serve(
                         send_timeout=settings.send_timeout,
                         sockets=sockets,
                         stop=stop,
+                        ssl_context=None if reloader is None else reloader.context,
                         task_status=task_status,
                     )
                 finally:

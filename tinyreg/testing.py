@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import queue
 import shutil
+import ssl
 import tempfile
 import threading
 import time
@@ -45,6 +46,13 @@ class RunningRegistry:
     """`host:port`, as image references want it (`127.0.0.1:41234/group/project:tag`)."""
     data_dir: Path
     _registry: Registry = field(repr=False, compare=False)
+    ca_file: Path | None = None
+    """With `tls=True`: the CA certificate that signed the registry's certificate."""
+
+    @property
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """With `tls=True`: a client context trusting the registry's CA (for httpx's `verify=`, urllib...)."""
+        return None if self.ca_file is None else ssl.create_default_context(cafile=str(self.ca_file))
 
     @property
     def _access(self) -> AccessStore:
@@ -124,6 +132,10 @@ class RegistryStartError(RuntimeError):
 
 
 def _settings(data_dir: Path, host: str, port: int, options: dict[str, Any]) -> Settings:
+    if options.get("tls") is True:
+        options["tls"] = "self-signed"
+    elif options.get("tls") is False:
+        del options["tls"]
     return Settings(host=host, port=port, data=data_dir, access_log=options.pop("access_log", False), **options)
 
 
@@ -134,7 +146,8 @@ async def open_registry(
     """Serve a registry from a task of the current trio program for the duration of the block.
 
     With `auth=True` the access model is on: create users, projects and tokens with the
-    `RunningRegistry` helpers. Without it, a `host` other than loopback is refused unless
+    `RunningRegistry` helpers. With `tls=True` it serves HTTPS with a certificate of its own CA
+    (`ca_file`, `ssl_context`); `tls_cert=` and `tls_key=` serve a certificate of yours. Without it, a `host` other than loopback is refused unless
     `insecure_open=True`, as `tinyreg serve` does.
     """
     from tinyreg.server import serve
@@ -150,7 +163,13 @@ async def open_registry(
             shutil.rmtree(path, ignore_errors=True)
         raise RegistryStartError(str(exc)) from None
     try:
+        if settings.serves_tls:
+            from tinyreg.tls import resolve_tls
+
+            settings = resolve_tls(settings)
         registry = Registry(path)
+    except ConfigError as exc:
+        raise RegistryStartError(str(exc)) from None
     except OSError as exc:
         raise RegistryStartError(f"cannot use data directory {path}: {exc.strerror or exc}") from exc
     single: BaseException | None = None
@@ -164,7 +183,8 @@ async def open_registry(
                     raise
                 raise RegistryStartError(f"cannot listen on {host}:{port}: {failure.strerror or failure}") from failure
             try:
-                yield RunningRegistry(url=url, host=url.split("://", 1)[1], data_dir=path, _registry=registry)
+                ca_file = Path(settings.tls_cert).parent / "ca.crt" if settings.tls == "self-signed" else None
+                yield RunningRegistry(url=url, host=url.split("://", 1)[1], data_dir=path, _registry=registry, ca_file=ca_file)
             finally:
                 stop.set()
     except BaseExceptionGroup as group:

@@ -160,3 +160,11 @@ def _try_collection_lock(kind: str, location: str) -> str:
         return "running"
     finally:
         opened.close()
+
+
+def test_a_writable_store_says_how_much_space_is_free_and_leaves_nothing_behind(backend: Backend) -> None:
+    blobs = backend.blobs
+    assert blobs.check_writable() > 0
+    assert blobs.check_writable() > 0  # again: the probe of the first look is gone
+    assert blobs.staging_ids() == []
+    assert list(blobs.iter_blob_files()) == []

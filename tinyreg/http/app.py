@@ -1,7 +1,9 @@
 """The ASGI application: route `/v2/` requests to their resource, everything else to the web app.
 
 Errors raised anywhere below become the spec's JSON here and nowhere else. One access-log
-line is written per request: client, method, path, status, body bytes, duration.
+line is written per request: client, method, path, status, body bytes, duration, request id;
+every response carries that id as `X-Request-Id`. The operators' endpoints (`/readyz`) are
+answered here too (see `http/ops.py`).
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-from tinyreg.http import blobs, listings, manifests, uploads
+from tinyreg.http import blobs, listings, manifests, ops, uploads
 from tinyreg.http.asgi import ClientDisconnected, Receive, Request, Response, Scope, Send, send_response
 from tinyreg.http.errors import error_response, internal_error
+from tinyreg.http.metrics import Metrics
+from tinyreg.http.request_ids import request_id
 from tinyreg.http.routes import classify
 from tinyreg.registry.core import Registry
 from tinyreg.registry.errors import RegistryError
@@ -58,8 +62,11 @@ class RegistryApp:
         realm: str | None = None,
         access_log_enabled: bool = True,
         external_url: str = "",
+        ops_settings: ops.OpsSettings | None = None,
     ) -> None:
         self.registry = registry
+        ops_settings = ops_settings or ops.OpsSettings()
+        self.metrics = None if ops_settings.metrics == "off" else Metrics(ops_settings.workers, ops_settings.peers)
         self.access = access
         self.external_url = external_url
         self.access_log_enabled = access_log_enabled
@@ -71,11 +78,12 @@ class RegistryApp:
 
             self.guard, self.tokens = Guard(access, realm), TokenEndpoint(access)
         self._web: Any = None
+        self.ops = ops.OpsContext(registry, ops_settings, access, self.metrics)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             path = scope["path"]
-            if path.startswith("/v2") or (path == "/token" and self.tokens is not None):
+            if path.startswith("/v2") or (path == "/token" and self.tokens is not None) or path in ops.HANDLERS:
                 await self._serve_api(scope, receive, send)
             else:
                 await self._serve_page(scope, receive, send)
@@ -91,16 +99,15 @@ class RegistryApp:
         return self._web
 
     async def _serve_page(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Pass a request to the web app, noting its status and body bytes for the access log."""
-        if not self.access_log_enabled:
-            await self._web_app()(scope, receive, send)
-            return
+        """Pass a request to the web app, adding its request id and noting its status and body bytes for the access log."""
         started = time.perf_counter()
+        rid = request_id(scope["headers"])
         seen = {"status": 499, "sent": 0}  # a client gone before the answer started is logged as 499
 
         async def counting_send(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 seen["status"] = message["status"]
+                message = {**message, "headers": [*message.get("headers", ()), (b"x-request-id", rid.encode())]}
             elif message["type"] == "http.response.body":
                 seen["sent"] += len(message.get("body", b""))
             await send(message)
@@ -108,11 +115,16 @@ class RegistryApp:
         try:
             await self._web_app()(scope, receive, counting_send)
         finally:
-            self._log(Request(scope, receive), seen["status"], seen["sent"], started)
+            request = Request(scope, receive)
+            if self.metrics is not None:
+                self.metrics.observe(request, seen["status"], seen["sent"], time.perf_counter() - started)
+            if self.access_log_enabled:
+                self._log(request, seen["status"], seen["sent"], started, rid)
 
     async def _serve_api(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
         request = Request(scope, receive)
+        rid = request_id(scope["headers"])
         head_only = request.method == "HEAD"
         try:
             response = await self._dispatch(request)
@@ -122,23 +134,33 @@ class RegistryApp:
                 response.headers["Connection"] = "close"
         except ClientDisconnected:
             if self.access_log_enabled:
-                self._log(request, 499, 0, started)
+                self._log(request, 499, 0, started, rid)
+            if self.metrics is not None:
+                self.metrics.observe(request, 499, 0, time.perf_counter() - started)
             return
         except Exception:
-            error_log.exception("%s %s failed", request.method, request.path)
+            error_log.exception("%s %s failed", request.method, request.path, extra={"fields": {"request_id": rid}})
             response = internal_error()
+        response.headers["X-Request-Id"] = rid
         sent = await send_response(send, response, head_only=head_only)
+        if self.metrics is not None:
+            self.metrics.observe(request, response.status, sent, time.perf_counter() - started)
         if self.access_log_enabled:
-            self._log(request, response.status, sent, started)
+            self._log(request, response.status, sent, started, rid)
 
     async def _dispatch(self, request: Request) -> Response:
+        serve_ops = ops.HANDLERS.get(request.path)
+        if serve_ops is not None:
+            if request.method not in ("GET", "HEAD"):
+                raise RegistryError("UNSUPPORTED", f"{request.method} is not allowed here", headers={"Allow": "GET"})
+            return await serve_ops(self.ops, request)
         if request.path == "/token" and self.tokens is not None:
             if request.method == "POST":
                 return await self.tokens.post(request)
             if request.method in ("GET", "HEAD"):
                 return await self.tokens.get(request)
             raise RegistryError("UNSUPPORTED", f"{request.method} is not allowed here", headers={"Allow": "GET, POST"})
-        route = classify(request.path)
+        route = request.route = classify(request.path)
         if route is None:
             raise RegistryError("NOT_FOUND", f"no endpoint at {request.path[:200]}")
         resource = route.resource
@@ -155,10 +177,15 @@ class RegistryApp:
             await self.guard.authorize(request, route._replace(name=name, reference=reference))
         return await handler(self.registry, request, name, reference)
 
-    def _log(self, request: Request, status: int, sent: int, started: float) -> None:
-        client = request.scope.get("client") or ("-", 0)
-        duration_ms = (time.perf_counter() - started) * 1000
-        access_log.info('%s "%s %s" %d %d %.1fms', client[0], request.method, request.path, status, sent, duration_ms)
+    def _log(self, request: Request, status: int, sent: int, started: float, rid: str) -> None:
+        client = (request.scope.get("client") or ("-", 0))[0]
+        duration_ms = round((time.perf_counter() - started) * 1000, 1)
+        method, path = request.method, request.path
+        fields = {"client": client, "method": method, "path": path, "status": status, "bytes": sent}
+        fields.update(duration_ms=duration_ms, request_id=rid)
+        access_log.info(
+            '%s "%s %s" %d %d %.1fms %s', client, method, path, status, sent, duration_ms, rid, extra={"fields": fields}
+        )
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:

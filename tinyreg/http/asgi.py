@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
+from tinyreg.http.routes import Route
 from tinyreg.registry.errors import RegistryError
 from tinyreg.registry.numbers import parse_count
 
@@ -32,7 +33,7 @@ class ClientDisconnected(Exception):
 class Request:
     """An HTTP request: method, path, query, headers, and its body as a stream."""
 
-    __slots__ = ("scope", "_receive", "method", "path", "_query", "can_read", "body_done")
+    __slots__ = ("scope", "_receive", "method", "path", "_query", "can_read", "body_done", "received", "route")
 
     def __init__(self, scope: Scope, receive: Receive) -> None:
         self.scope = scope
@@ -42,6 +43,10 @@ class Request:
         # Route on the path as sent: a percent-encoded slash must not become a path separator.
         self.path: str = raw_path.decode("latin-1") if raw_path else scope["path"]
         self.body_done = False
+        self.received = 0
+        """Body bytes read so far (for the metrics)."""
+        self.route: Route | None = None
+        """The /v2/ route, once classified (so the metrics need not classify the path again)."""
         self._query: dict[str, list[str]] | None = None
         self.can_read: Callable[[str], bool] = _anyone
         """Whether the caller may pull from another repository (mounts, the catalog)."""
@@ -94,6 +99,7 @@ class Request:
             if not message.get("more_body", False):
                 self.body_done = True
             if chunk:
+                self.received += len(chunk)
                 yield chunk
             if self.body_done:
                 return

@@ -82,6 +82,19 @@ class FileBlobStore:
 
     # -- staging files ----------------------------------------------------------------------
 
+    def check_writable(self) -> int:
+        # At the top of blobs/: no listing of blobs or uploads sees it (blobs live a level down).
+        probe = self.blobs / f".probe-{os.getpid()}-{uuid.uuid4().hex}"
+        fd = private.create_file(probe)
+        try:
+            os.write(fd, b"probe")
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+            probe.unlink(missing_ok=True)
+        usage = os.statvfs(self.blobs)
+        return usage.f_bavail * usage.f_frsize
+
     def staging_path(self, upload_id: str) -> Path:
         return self.uploads / upload_id
 

@@ -223,6 +223,8 @@ class BlobStore(Protocol):
         """Store `data` (already known to have `digest`) durably."""
 
     def delete(self, digest: Digest) -> bool: ...
+    def check_writable(self) -> int:
+        """Write, sync and remove a probe where blobs are stored; the bytes free there (OSError if it cannot)."""
 
     # staging files of uploads
     def create_staging(self, upload_id: str) -> None: ...
