@@ -84,7 +84,8 @@ class RegistryApp:
 
     def _web_app(self) -> Any:
         if self._web is None:  # Quart is imported on the first page request, not at start-up
-            from tinyreg.http.web import WebContext, create_web_app
+            from tinyreg.http.web import WebContext
+            from tinyreg.http.web_app import create_web_app
 
             self._web = create_web_app(WebContext(self.registry, self.access, self.external_url))
         return self._web

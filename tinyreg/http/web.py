@@ -1,7 +1,9 @@
-"""Pages for people and the GitLab-shaped API, served by Quart: everything outside `/v2/`.
+"""What the pages for people and the GitLab-shaped API share: everything outside `/v2/`.
 
-The panel (`http/panel/`) and the API (`http/api/`) are blueprints of one Quart-Trio app; both
-get the same `WebContext` and decide every action through the access policy.
+The panel (`http/panel/`) and the API (`http/api/`) are blueprints of one Quart-Trio app (made
+in `web_app.py`); both get the same `WebContext` and decide every action through the access
+policy. This module holds only that context, so the blueprints can name its type without an
+import cycle through the module that registers them.
 """
 
 from __future__ import annotations
@@ -9,9 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from quart_trio import QuartTrio
-
-from tinyreg import __version__
 from tinyreg.registry.core import Registry
 
 if TYPE_CHECKING:
@@ -25,18 +24,3 @@ class WebContext:
     registry: Registry
     access: AccessControl | None  # None: an open registry (no --auth), where everyone may do everything
     external_url: str = ""  # the registry's public address; empty: the address each request came to
-
-
-def create_web_app(context: WebContext) -> QuartTrio:
-    """The Quart application for the registry's pages and its `/api/v4`."""
-    from tinyreg.http import api, panel
-
-    app = QuartTrio("tinyreg")
-    app.register_blueprint(api.blueprint(context))
-    app.register_blueprint(panel.blueprint(context))
-
-    @app.get("/healthz")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok", "version": __version__}
-
-    return app
