@@ -87,7 +87,14 @@ class AccessStore:
         with self.meta.read() as tx:
             return [{"name": name, **row} for name, row in tx.iter_users()]
 
-    def add_user(self, name: str, password: str | None, *, admin: bool = False) -> None:
+    def user_by_id(self, user_id: int) -> dict[str, Any] | None:
+        """The user numbered `user_id` as {"name", "id", ...its row}, or None."""
+        with self.meta.read() as tx:
+            found = tx.user_by_id(user_id)
+        return None if found is None else {"name": found[0], **found[1]}
+
+    def add_user(self, name: str, password: str | None, *, admin: bool = False) -> int:
+        """Create a user; their new id."""
         if USERNAME_RE.fullmatch(name) is None:
             raise AccessError(
                 f"invalid user name {name!r}: letters, digits, '_', '.', '-' (1-64, starting with a letter or digit)"
@@ -99,12 +106,14 @@ class AccessStore:
             "created": time.time(),
         }
 
-        def change(tx: MetaWriter) -> None:
+        def change(tx: MetaWriter) -> int:
             if tx.user(name) is not None:
                 raise AccessError(f"user {name!r} already exists")
-            tx.put_user(name, record)
+            user_id = tx.next_counter("user")
+            tx.put_user(name, {"id": user_id, **record})
+            return user_id
 
-        self.meta.write(change)
+        return self.meta.write(change)
 
     def update_user(self, name: str, **fields: Any) -> None:
         """Change `admin`, `tokens_only` or `password` (given in clear, stored hashed).
@@ -149,15 +158,33 @@ class AccessStore:
         with self.meta.read() as tx:
             return [{"path": path, **row} for path, row in tx.iter_projects()]
 
-    def create_project(self, path: str, *, public: bool = False, owner: str | None = None, adopt: bool = False) -> None:
-        """Add a project. Repositories of other projects that would move into it (see paths.py)
+    def project_by_id(self, project_id: int) -> dict[str, Any] | None:
+        """The project numbered `project_id` as {"path", "id", ...its row}, or None."""
+        with self.meta.read() as tx:
+            found = tx.project_by_id(project_id)
+        return None if found is None else {"path": found[0], **found[1]}
+
+    def repository_info(self, repo: str) -> dict[str, Any] | None:
+        """{"name", "id", "created", "updated"} of a repository (`updated`: last published, or None)."""
+        with self.meta.read() as tx:
+            row = tx.repository_info(repo)
+        return None if row is None else {"name": repo, **row}
+
+    def repository_by_id(self, repo_id: int) -> dict[str, Any] | None:
+        """Like `repository_info`, for the repository numbered `repo_id`."""
+        with self.meta.read() as tx:
+            found = tx.repository_by_id(repo_id)
+        return None if found is None else {"name": found[0], **found[1]}
+
+    def create_project(self, path: str, *, public: bool = False, owner: str | None = None, adopt: bool = False) -> int:
+        """Add a project; its new id. Repositories of other projects that would move into it (see paths.py)
         are a refusal naming them, unless `adopt` says that move is wanted."""
         try:
             check_project_path(path)
         except PathError as exc:
             raise AccessError(str(exc)) from None
 
-        def change(tx: MetaWriter) -> None:
+        def change(tx: MetaWriter) -> int:
             if tx.project(path) is not None:
                 raise AccessError(f"project {path!r} already exists")
             if owner is not None and tx.user(owner) is None:
@@ -166,11 +193,13 @@ class AccessStore:
                 moved = taken_over(path, tx.repositories_under(path), lambda candidate: tx.project(candidate) is not None)
                 if moved:
                     raise AccessError(takeover_refusal(path, moved))
-            tx.put_project(path, {"public": public, "registry_enabled": True, "created": time.time()})
+            project_id = tx.next_counter("project")
+            tx.put_project(path, {"id": project_id, "public": public, "registry_enabled": True, "created": time.time()})
             if owner is not None:
                 tx.put_member(path, owner, {"role": "owner"})
+            return project_id
 
-        self.meta.write(change)
+        return self.meta.write(change)
 
     def update_project(
         self,
