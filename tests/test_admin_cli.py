@@ -225,13 +225,22 @@ def test_revoked_and_expired_tokens_are_listed_as_such_and_stop_working(data: Pa
     ("args", "message"),
     [
         (("token", "create", "nobody", "--name", "x", "--scopes", "read_registry"), "no user"),
-        (("token", "create", "alice", "--name", "x", "--scopes", "api"), "scopes must be among"),
+        (("token", "create", "alice", "--name", "x", "--scopes", "sudo"), "scopes must be among"),
+        (("deploy-token", "create", "no/project", "--name", "x", "--scopes", "read_api"), "scopes must be among"),
         (("token", "revoke", "999"), "no token 999"),
         (("deploy-token", "create", "no/project", "--name", "x", "--scopes", "read_registry"), "no project"),
     ],
 )
 def test_impossible_token_requests_are_refused_with_exit_code_1(data: Path, args: tuple[str, ...], message: str) -> None:
     assert message in refused(data, *args)
+
+
+def test_personal_tokens_may_have_the_api_scopes_and_deploy_tokens_may_not(data: Path) -> None:
+    created = admin_ok(data, "token", "create", "alice", "--name", "api", "--scopes", "api,read_user,read_api")
+    assert created["scopes"] == ["api", "read_api", "read_user"]
+    admin_ok(data, "project", "create", "team/app")
+    message = refused(data, "deploy-token", "create", "team/app", "--name", "x", "--scopes", "read_registry,api")
+    assert "scopes must be among read_registry, write_registry; got read_registry, api" in message
 
 
 def test_deploy_tokens_belong_to_a_project_and_have_a_generated_user_name(data: Path) -> None:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tinyreg.access.policy import ROLES, SCOPES
+from tinyreg.access.policy import DEPLOY_SCOPES, ROLES, SCOPES
 from tinyreg.access.store import AccessError, AccessStore, TokenRecord
 from tinyreg.columns import format_table
 from tinyreg.config import ConfigError, load_settings
@@ -85,7 +85,8 @@ def add_admin_commands(commands: Any) -> None:
         tcreate = actions.add_parser("create", parents=[common], help="create a token; its secret is shown once")
         tcreate.add_argument("owner", metavar=owner)
         tcreate.add_argument("--name", required=True)
-        tcreate.add_argument("--scopes", type=_scopes, required=True, help=f"comma-separated: {', '.join(SCOPES)}")
+        allowed = SCOPES if kind == "token" else DEPLOY_SCOPES
+        tcreate.add_argument("--scopes", type=_scopes, required=True, help=f"comma-separated: {', '.join(allowed)}")
         tcreate.add_argument("--expires-in", type=duration_argument, help="e.g. 30d, 12h, 3600 (seconds) (default: never)")
         tlist = actions.add_parser("list", parents=[common], help="list tokens")
         tlist.add_argument("owner", metavar=owner, nargs="?")

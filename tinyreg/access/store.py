@@ -13,7 +13,7 @@ from typing import Any
 
 from tinyreg.access import secrets
 from tinyreg.access.paths import PathError, check_project_path, nearest_project, taken_over, takeover_refusal, within_reach
-from tinyreg.access.policy import ROLES, SCOPES, ProjectAccess
+from tinyreg.access.policy import DEPLOY_SCOPES, ROLES, SCOPES, ProjectAccess
 from tinyreg.storage.interfaces import MetaStore, MetaWriter
 
 USERNAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
@@ -64,10 +64,12 @@ class TokenRecord:
         }
 
 
-def _check_scopes(scopes: list[str]) -> tuple[str, ...]:
-    unknown = [s for s in scopes if s not in SCOPES]
+def _check_scopes(kind: str, scopes: list[str]) -> tuple[str, ...]:
+    """Personal tokens take any scope; deploy tokens registry scopes only (never the API)."""
+    allowed = tuple(SCOPES) if kind == "personal" else DEPLOY_SCOPES
+    unknown = [s for s in scopes if s not in allowed]
     if unknown or not scopes:
-        raise AccessError(f"scopes must be among {', '.join(SCOPES)}; got {', '.join(scopes) or 'none'}")
+        raise AccessError(f"scopes must be among {', '.join(allowed)}; got {', '.join(scopes) or 'none'}")
     return tuple(sorted(set(scopes)))
 
 
@@ -272,7 +274,7 @@ class AccessStore:
         self, kind: str, owner: str, name: str, scopes: list[str], expires_at: float | None
     ) -> tuple[str, TokenRecord]:
         """Make a token for a user (`personal`) or a project (`deploy`); return its secret (shown once)."""
-        checked = _check_scopes(scopes)
+        checked = _check_scopes(kind, scopes)
         secret = secrets.new_token(secrets.PERSONAL_PREFIX if kind == "personal" else secrets.DEPLOY_PREFIX)
         key = secrets.token_key(secret)
 
