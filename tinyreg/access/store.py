@@ -209,8 +209,17 @@ class AccessStore(GroupStore):
 
         return self.meta.write(change)
 
-    def update_project(self, path: str, *, public: bool | None = None, registry_enabled: bool | None = None) -> None:
-        changes = {k: v for k, v in (("public", public), ("registry_enabled", registry_enabled)) if v is not None}
+    def update_project(
+        self,
+        path: str,
+        *,
+        public: bool | None = None,
+        registry_enabled: bool | None = None,
+        registry_private: bool | None = None,
+    ) -> None:
+        """Change a project's visibility, and whether its registry is on and for members only."""
+        fields = (("public", public), ("registry_enabled", registry_enabled), ("registry_private", registry_private))
+        changes = {k: v for k, v in fields if v is not None}
 
         def change(tx: MetaWriter) -> None:
             record = tx.project(path)
@@ -251,7 +260,9 @@ class AccessStore(GroupStore):
                 return None
             role = project_role(tx, path, username)
         record = found[path]
-        return ProjectAccess(path, bool(record["public"]), bool(record["registry_enabled"]), role)
+        # A public project whose registry is private lets anyone see the project, not pull from it.
+        public = bool(record["public"]) and not record.get("registry_private", False)
+        return ProjectAccess(path, public, bool(record["registry_enabled"]), role)
 
     # -- tokens --------------------------------------------------------------------------
 
