@@ -236,7 +236,7 @@ def run_pull_parallel(ctx: Context, server: Server, bodies: list[Body], round_no
 # -- manifests --------------------------------------------------------------------------------
 
 
-def _seed_image(server: Server, repo: str, image: Image, tags: list[str], concurrency: int = 8) -> bytes:
+def seed_image(server: Server, repo: str, image: Image, tags: list[str], concurrency: int = 8) -> bytes:
     """Push the image's blobs and its manifest under each of `tags`; return the manifest."""
     data = image.manifest("bench")
     conn = server.connection()
@@ -281,7 +281,7 @@ def run_manifest_put(ctx: Context, server: Server, image: Image, round_no: int) 
 
 
 def setup_manifest_get(ctx: Context, server: Server) -> bytes:
-    return _seed_image(server, "perf/manifest-get", bench_image("manifest-get"), ["latest"])
+    return seed_image(server, "perf/manifest-get", bench_image("manifest-get"), ["latest"])
 
 
 def _rate_measures(label: str, rate: Any) -> list[Measure]:
@@ -336,7 +336,7 @@ def run_manifest_get(ctx: Context, server: Server, data: bytes, round_no: int) -
 
 def setup_tags(ctx: Context, server: Server) -> list[str]:
     tags = [f"t{i:04d}" for i in range(ctx.profile.listing_count)]
-    _seed_image(server, "perf/tags", bench_image("tags"), tags)
+    seed_image(server, "perf/tags", bench_image("tags"), tags)
     return tags
 
 
@@ -364,7 +364,7 @@ def run_tags(ctx: Context, server: Server, tags: list[str], round_no: int) -> li
 def setup_catalog(ctx: Context, server: Server) -> list[str]:
     image, source = bench_image("catalog"), "perf/catalog-source"
     repos = [f"catalog/r{i:04d}" for i in range(ctx.profile.listing_count)]
-    data = _seed_image(server, source, image, ["latest"])
+    data = seed_image(server, source, image, ["latest"])
 
     def seed(conn: Connection, i: int) -> None:
         h.mount_blob(conn, repos[i], source, image.config)
