@@ -1,0 +1,87 @@
+"""The projects list (`/`): the projects the viewer may see, with their image count and size.
+
+On an open registry there are no projects: `/` lists every repository instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from quart import Blueprint, Response, request
+
+from tinyreg.access.policy import ProjectAccess
+from tinyreg.http.panel import rights
+from tinyreg.http.panel.base import Panel, Viewer, page_number, render, viewer
+from tinyreg.registry import catalogue
+
+PER_PAGE = 20
+ALL = 1_000_000  # one page holding every row
+
+
+@dataclass(frozen=True)
+class ProjectRow:
+    """A project as the list shows it."""
+
+    path: str
+    public: bool
+    registry_enabled: bool
+    role: str | None
+    images: int
+    size: int
+
+
+def project_access(panel: Panel, path: str, who: Viewer) -> ProjectAccess | None:
+    """The project at exactly `path` with the viewer's role in it, or None if there is none."""
+    username = who.principal.name if who.principal.kind == "user" else None
+    found = panel.store.project_access(path, username)
+    return found if found is not None and found.path == path else None
+
+
+def owned_by(panel: Panel, path: str) -> Callable[[str], bool]:
+    """A filter for the repositories that project `path` owns (not those of a project below it)."""
+
+    def include(name: str) -> bool:
+        owner = panel.store.project_access(name, None)
+        return owner is not None and owner.path == path
+
+    return include
+
+
+def project_images(panel: Panel, path: str) -> catalogue.Listing[catalogue.RepositorySummary]:
+    """Every repository of the project `path` (one listing, all pages at once)."""
+    return catalogue.list_repositories(
+        panel.context.registry.meta, under=path, include=owned_by(panel, path), per_page=ALL
+    )
+
+
+def visible_projects(panel: Panel, who: Viewer, search: str) -> list[ProjectRow]:
+    rows = []
+    for record in panel.store.projects():
+        path = record["path"]
+        if search.lower() not in path.lower():
+            continue
+        access = project_access(panel, path, who)
+        if not rights.may_see(who, access) or access is None:
+            continue
+        images = project_images(panel, path)
+        size = sum(summary.size for summary in images.items)
+        rows.append(ProjectRow(path, access.public, access.registry_enabled, access.role, images.total, size))
+    return rows
+
+
+def add_routes(pages: Blueprint, panel: Panel) -> None:
+    @pages.get("/")
+    async def index() -> Response:
+        who = viewer()
+        if who.open_registry:
+            from tinyreg.http.panel.registry import registry_page
+
+            return await registry_page(panel, "")
+        search = request.args.get("search", "").strip()
+        page = page_number(request.args.get("page"))
+        rows = visible_projects(panel, who, search)
+        shown = rows[(page - 1) * PER_PAGE : page * PER_PAGE]
+        return await render(
+            "projects.html", projects=shown, total=len(rows), page=page, per_page=PER_PAGE, search=search, title="Projects"
+        )

@@ -1,0 +1,104 @@
+"""A project's Container Registry page: its repositories, or the commands to push the first one.
+
+`/<project path>/-/container_registry` (GitLab's `/<project path>/container_registry` redirects
+there). Project and repository paths hold slashes, and `-` is never a component of a name, so
+`/-/` separates the path from the page. On an open registry any path prefix is a "project".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from quart import Blueprint, Response, redirect, request
+
+from tinyreg.access.policy import ProjectAccess
+from tinyreg.http.panel import rights
+from tinyreg.http.panel.base import Panel, Viewer, is_https, not_found, page_number, registry_host, render, viewer
+from tinyreg.http.panel.projects import owned_by, project_access
+from tinyreg.registry import catalogue
+from tinyreg.registry.errors import RegistryError
+from tinyreg.registry.names import check_name
+
+PER_PAGE = 20
+
+
+@dataclass(frozen=True)
+class Place:
+    """A project (or, on an open registry, a path prefix) as the pages show it."""
+
+    path: str  # "" on an open registry's front page: every repository
+    access: ProjectAccess | None  # None on an open registry
+    may_delete: bool
+    may_manage: bool
+
+
+def listing_args() -> tuple[str, str, str, int]:
+    """search, sort (`name` or `updated`), order and page from the query string, made valid."""
+    search = request.args.get("search", "").strip()
+    sort = request.args.get("sort", "name")
+    sort = sort if sort in catalogue.SORTS else "name"
+    order = request.args.get("order", "desc" if sort == "updated" else "asc")
+    order = order if order in catalogue.ORDERS else "asc"
+    return search, sort, order, page_number(request.args.get("page"))
+
+
+def find_project(panel: Panel, path: str, who: Viewer) -> Place:
+    """The project at `path` if the viewer may see it, else a 404 page (the same for both)."""
+    if who.open_registry:
+        if path:
+            try:
+                check_name(path)
+            except RegistryError:
+                not_found("This path")
+        return Place(path, None, True, False)
+    access = project_access(panel, path, who)
+    if access is None or not rights.may_see(who, access):
+        not_found(f"Project {path}")
+    return Place(path, access, rights.may_delete(who, access), rights.may_manage(who, access))
+
+
+def push_commands(host: str, path: str, plain_http: bool) -> dict[str, list[str]]:
+    """The commands that log in to this registry and push a first image to `path`."""
+    image = f"{host}/{path}/image" if path else f"{host}/group/project/image"
+    insecure = " --tls-verify=false" if plain_http else ""
+    return {
+        "docker": [f"docker login {host}", f"docker build -t {image} .", f"docker push {image}"],
+        "podman": [f"podman login{insecure} {host}", f"podman build -t {image} .", f"podman push{insecure} {image}"],
+    }
+
+
+async def registry_page(panel: Panel, path: str) -> Response:
+    """The repositories of a project (or prefix), searchable, sortable, paginated; the empty state."""
+    who = viewer()
+    place = find_project(panel, path, who)
+    search, sort, order, page = listing_args()
+    meta = panel.context.registry.meta
+    include = owned_by(panel, path) if place.access is not None else None
+    listing = catalogue.list_repositories(
+        meta, under=path or None, include=include, search=search, sort=sort, order=order, page=page, per_page=PER_PAGE
+    )
+    host = registry_host(panel.context)
+    plain_http = not is_https() and not panel.context.external_url.startswith("https:")
+    return await render(
+        "container_registry.html",
+        place=place,
+        listing=listing,
+        search=search,
+        sort=sort,
+        order=order,
+        page=page,
+        per_page=PER_PAGE,
+        commands=push_commands(host, path, plain_http),
+        host=host,
+        removed=request.args.get("removed", ""),
+    )
+
+
+def add_routes(pages: Blueprint, panel: Panel) -> None:
+    @pages.get("/<path:path>/-/container_registry")
+    async def container_registry(path: str) -> Response:
+        return await registry_page(panel, path)
+
+    @pages.get("/<path:path>/container_registry")
+    async def gitlab_container_registry(path: str) -> Response:
+        return redirect(f"/{path}/-/container_registry", 301)
