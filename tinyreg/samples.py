@@ -14,7 +14,7 @@ import tarfile
 from dataclasses import dataclass
 from typing import Any
 
-from tinyreg.registry.manifests import OCI_EMPTY, OCI_MANIFEST
+from tinyreg.registry.manifests import OCI_EMPTY, OCI_INDEX, OCI_MANIFEST
 
 LAYER_TYPE = "application/vnd.oci.image.layer.v1.tar+gzip"
 CONFIG_TYPE = "application/vnd.oci.image.config.v1+json"
@@ -100,3 +100,15 @@ def artifact(
     if annotations:
         document["annotations"] = annotations
     return Sample(json.dumps(document, indent=2).encode(), OCI_MANIFEST, (EMPTY_CONFIG, *files.values()))
+
+
+def index(children: list[Sample], platforms: list[dict[str, str]]) -> Sample:
+    """An OCI image index over `children` (push them first, by digest), one platform each."""
+    document = {
+        "schemaVersion": 2,
+        "mediaType": OCI_INDEX,
+        "manifests": [
+            descriptor(child.media_type, child.manifest, platform=p) for child, p in zip(children, platforms, strict=True)
+        ],
+    }
+    return Sample(json.dumps(document, indent=2).encode(), OCI_INDEX, ())

@@ -236,3 +236,42 @@ def test_a_manifest_with_its_own_copy_of_the_bytes_shares_none(backend: Backend)
     with backend.meta.read() as tx:
         assert tx.manifest("r", D1) == own
         assert tx.manifest_data(D1) is None
+
+
+def test_one_repositorys_tags_and_manifests_are_listed_without_its_neighbours(backend: Backend) -> None:
+    def push(tx: MetaWriter) -> None:
+        for repo in ("r", "r/sub", "r-x"):
+            tx.put_manifest(repo, D2, b"two", row(created=2.0))
+            tx.set_tag(repo, "b", D2, 5.0)
+        tx.put_manifest("r", D1, b"one", row(created=1.0))
+        tx.set_tag("r", "a", D1, 7.0)
+
+    backend.meta.write(push)
+    with backend.meta.read() as tx:
+        assert list(tx.iter_tags("r")) == [("a", (D1, 7.0)), ("b", (D2, 5.0))]
+        assert list(tx.iter_tags("r/sub")) == [("b", (D2, 5.0))]
+        assert list(tx.iter_tags("nobody")) == []
+        assert list(tx.manifests_of("r")) == [(D1, row(created=1.0)), (D2, row(created=2.0))]
+        assert [digest for digest, _ in tx.manifests_of("r-x")] == [D2]
+
+
+def test_deleting_a_repository_removes_its_rows_and_keeps_shared_bytes_and_neighbours(backend: Backend) -> None:
+    def push(tx: MetaWriter) -> None:
+        for repo in ("r", "r/sub"):
+            tx.ensure_repository(repo)
+            tx.put_manifest(repo, D1, b"one", row())
+            tx.put_manifest(repo, D2, b"two", row(subject=D1))
+            tx.set_tag(repo, "v1", D1, 1.0)
+            tx.put_link(repo, D3, {"size": 3, "created": 1.0})
+        tx.put_blob(D3, {"size": 3, "created": 1.0})
+
+    backend.meta.write(push)
+    assert backend.meta.write(lambda tx: tx.delete_repository("r")) is True
+    assert backend.meta.write(lambda tx: tx.delete_repository("r")) is False
+    with backend.meta.read() as tx:
+        assert not tx.has_repository("r") and tx.has_repository("r/sub")
+        assert tx.tag("r", "v1") is None and tx.tags_of("r", D1) == [] and list(tx.manifests_of("r")) == []
+        assert list(tx.referrers("r", D1)) == [] and tx.link("r", D3) is None
+        assert tx.manifest_data(D1) == b"one" and tx.blob(D3) is not None
+        assert tx.tag("r/sub", "v1") == (D1, 1.0) and list(tx.referrers("r/sub", D1)) == [D2]
+        assert tx.link("r/sub", D3) is not None

@@ -117,3 +117,22 @@ class Manifests:
                     raise RegistryError("MANIFEST_UNKNOWN", detail={"reference": reference})
 
             self.meta.write(untag)
+
+    def delete_tag(self, repo: str, tag: str) -> None:
+        """Untag: the manifest stays (by digest, and under its other tags); MANIFEST_UNKNOWN if no such tag."""
+        self.delete(repo, check_tag(tag))
+
+    def delete_tags(self, repo: str, tags: list[str]) -> list[str]:
+        """Untag several tags in one unit of work; those that were there (the others are skipped)."""
+        checked = [check_tag(tag) for tag in tags]
+        return self.meta.write(lambda tx: [tag for tag in checked if tx.delete_tag(repo, tag)])
+
+    def delete_repository(self, repo: str) -> None:
+        """Remove a repository with all its tags, manifests and blob links in one unit of work;
+        NAME_UNKNOWN if it does not exist. Blobs and manifest bytes wait for garbage collection."""
+
+        def change(tx: MetaWriter) -> None:
+            if not tx.delete_repository(repo):
+                raise RegistryError("NAME_UNKNOWN", detail={"name": repo})
+
+        self.meta.write(change)

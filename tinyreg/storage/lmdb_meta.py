@@ -120,6 +120,10 @@ class LmdbReader:
     def iter_manifest_data(self) -> Iterator[str]:
         return (key.decode() for key, _ in self._scan("manifest_data", b""))
 
+    def manifests_of(self, repo: str) -> Iterator[tuple[str, ManifestRow]]:
+        cut = len(keys.repo_prefix(repo))
+        return ((key[cut:].decode(), _loads(value)) for key, value in self._scan("manifests", keys.repo_prefix(repo)))
+
     # -- tags -------------------------------------------------------------------------------
 
     def tag_digest(self, repo: str, tag: str) -> str | None:
@@ -136,6 +140,10 @@ class LmdbReader:
     def tags_of(self, repo: str, digest: str) -> list[str]:
         prefix = keys.referrer_key(repo, digest, "")
         return [key[len(prefix) :].decode() for key, _ in self._scan("tag_index", prefix)]
+
+    def iter_tags(self, repo: str) -> Iterator[tuple[str, Tag]]:
+        cut = len(keys.repo_prefix(repo))
+        return ((key[cut:].decode(), decode_tag(value)) for key, value in self._scan("tags", keys.repo_prefix(repo)))
 
     # -- blobs and links --------------------------------------------------------------------
 
@@ -257,6 +265,18 @@ class LmdbWriter(LmdbReader):
         self.txn.delete(key, db=self.d.tags)
         self.txn.delete(keys.referrer_key(repo, old.partition(SEP)[0].decode(), tag), db=self.d.tag_index)
         return True
+
+    def delete_repository(self, repo: str) -> bool:
+        existed = self.txn.delete(repo.encode(), db=self.d.repos)
+        prefix = keys.repo_prefix(repo)
+        # Listed before deleting: a cursor must not walk rows deleted under it.
+        for db in ("tags", "tag_index", "manifests", "referrers", "links"):
+            doomed = [key for key, _ in self._scan(db, prefix)]
+            existed = bool(doomed) or existed
+            handle = getattr(self.d, db)
+            for key in doomed:
+                self.txn.delete(key, db=handle)
+        return existed
 
     def put_blob(self, digest: str, row: BlobRow) -> None:
         if self.txn.get(digest.encode(), db=self.d.blobs) is None:
