@@ -5,11 +5,11 @@ Only admins see it; everyone else gets the 404 page of a page that does not exis
 
 from __future__ import annotations
 
-from quart import Blueprint, Response, redirect, request
+from quart import Blueprint, Response, request
 
 from tinyreg.access.store import AccessError
 from tinyreg.http.panel import rights
-from tinyreg.http.panel.base import Panel, Viewer, form_flag, not_found, refuse, render, viewer
+from tinyreg.http.panel.base import Panel, Viewer, form_flag, go, not_found, refuse, render, viewer
 from tinyreg.http.panel.user import MIN_PASSWORD
 
 
@@ -37,7 +37,7 @@ def add_routes(pages: Blueprint, panel: Panel) -> None:
     @pages.get("/admin")
     async def admin_home() -> Response:
         admin_only(panel)
-        return redirect("/admin/users")
+        return go("/admin/users")
 
     @pages.get("/admin/users")
     async def users() -> Response:
@@ -58,7 +58,7 @@ def add_routes(pages: Blueprint, panel: Panel) -> None:
                 panel.store.update_user(name, tokens_only=True)
         except AccessError as error:
             return await users_page(panel, status=400, problem=str(error))
-        return redirect(f"/admin/users?saved={name}", 303)
+        return go(f"/admin/users?saved={name}", 303)
 
     @pages.post("/admin/users/<name>/update")
     async def update_user(name: str) -> Response:
@@ -71,7 +71,7 @@ def add_routes(pages: Blueprint, panel: Panel) -> None:
             panel.store.update_user(name, **changes)
         except AccessError as error:
             return await users_page(panel, status=400, problem=str(error))
-        return redirect(f"/admin/users?saved={name}", 303)
+        return go(f"/admin/users?saved={name}", 303)
 
     @pages.post("/admin/users/<name>/remove")
     async def remove_user(name: str) -> Response:
@@ -91,7 +91,7 @@ def add_routes(pages: Blueprint, panel: Panel) -> None:
             panel.store.remove_user(name)
         except AccessError as error:
             return await users_page(panel, status=400, problem=str(error))
-        return redirect("/admin/users?saved=removed", 303)
+        return go("/admin/users?saved=removed", 303)
 
     @pages.get("/admin/projects")
     async def projects() -> Response:
@@ -107,4 +107,4 @@ def add_routes(pages: Blueprint, panel: Panel) -> None:
             panel.store.create_project(path, public=form.get("visibility") == "public", owner=owner)
         except AccessError as error:
             return await projects_page(panel, status=400, problem=str(error))
-        return redirect(f"/admin/projects?saved={path}", 303)
+        return go(f"/admin/projects?saved={path}", 303)

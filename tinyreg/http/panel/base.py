@@ -103,7 +103,12 @@ class Panel:
 
     async def finish(self, response: Response) -> Response:
         viewer: Viewer | None = g.get("viewer")
-        if viewer is not None and viewer.session is not None and self.sessions is not None and SESSION_COOKIE not in g.new_cookies:
+        if (
+            viewer is not None
+            and viewer.session is not None
+            and self.sessions is not None
+            and SESSION_COOKIE not in g.new_cookies
+        ):
             renewed = self.sessions.renewed(viewer.session)
             if renewed is not None:
                 g.new_cookies[SESSION_COOKIE] = (renewed, IDLE)
@@ -169,7 +174,14 @@ async def render(template: str, status: int = 200, headers: dict[str, str] | Non
 
 
 async def error_page(error: PanelError) -> Response:
-    return await render("error.html", status=error.code or 500, headers=error.extra_headers, title=error.title, message=error.message)
+    return await render(
+        "error.html", status=error.code or 500, headers=error.extra_headers, title=error.title, message=error.message
+    )
+
+
+def go(location: str, status: int = 303) -> Response:
+    """A redirect to a path of this site (303 after a form: the browser follows with a GET)."""
+    return Response("", status=status, headers={"Location": location})
 
 
 def url_with(**changes: Any) -> str:

@@ -50,9 +50,8 @@ def owned_by(panel: Panel, path: str) -> Callable[[str], bool]:
 
 def project_images(panel: Panel, path: str) -> catalogue.Listing[catalogue.RepositorySummary]:
     """Every repository of the project `path` (one listing, all pages at once)."""
-    return catalogue.list_repositories(
-        panel.context.registry.meta, under=path, include=owned_by(panel, path), per_page=ALL
-    )
+    query = catalogue.ListQuery(per_page=ALL)
+    return catalogue.list_repositories(panel.context.registry.meta, query, under=path, include=owned_by(panel, path))
 
 
 def visible_projects(panel: Panel, who: Viewer, search: str) -> list[ProjectRow]:

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from quart import Blueprint, Response, redirect, request
+from quart import Blueprint, Response, request
 
 from tinyreg.access.policy import ProjectAccess
 from tinyreg.http.panel import rights
-from tinyreg.http.panel.base import Panel, Viewer, is_https, not_found, page_number, registry_host, render, viewer
+from tinyreg.http.panel.base import Panel, Viewer, go, is_https, not_found, page_number, registry_host, render, viewer
 from tinyreg.http.panel.projects import owned_by, project_access
 from tinyreg.registry import catalogue
 from tinyreg.registry.errors import RegistryError
@@ -32,14 +32,14 @@ class Place:
     may_manage: bool
 
 
-def listing_args() -> tuple[str, str, str, int]:
+def listing_query() -> catalogue.ListQuery:
     """search, sort (`name` or `updated`), order and page from the query string, made valid."""
     search = request.args.get("search", "").strip()
     sort = request.args.get("sort", "name")
     sort = sort if sort in catalogue.SORTS else "name"
     order = request.args.get("order", "desc" if sort == "updated" else "asc")
     order = order if order in catalogue.ORDERS else "asc"
-    return search, sort, order, page_number(request.args.get("page"))
+    return catalogue.ListQuery(search, sort, order, page_number(request.args.get("page")), PER_PAGE)
 
 
 def find_project(panel: Panel, path: str, who: Viewer) -> Place:
@@ -71,23 +71,16 @@ async def registry_page(panel: Panel, path: str) -> Response:
     """The repositories of a project (or prefix), searchable, sortable, paginated; the empty state."""
     who = viewer()
     place = find_project(panel, path, who)
-    search, sort, order, page = listing_args()
-    meta = panel.context.registry.meta
+    query = listing_query()
     include = owned_by(panel, path) if place.access is not None else None
-    listing = catalogue.list_repositories(
-        meta, under=path or None, include=include, search=search, sort=sort, order=order, page=page, per_page=PER_PAGE
-    )
+    listing = catalogue.list_repositories(panel.context.registry.meta, query, under=path or None, include=include)
     host = registry_host(panel.context)
     plain_http = not is_https() and not panel.context.external_url.startswith("https:")
     return await render(
         "container_registry.html",
         place=place,
         listing=listing,
-        search=search,
-        sort=sort,
-        order=order,
-        page=page,
-        per_page=PER_PAGE,
+        query=query,
         commands=push_commands(host, path, plain_http),
         host=host,
         removed=request.args.get("removed", ""),
@@ -101,4 +94,4 @@ def add_routes(pages: Blueprint, panel: Panel) -> None:
 
     @pages.get("/<path:path>/container_registry")
     async def gitlab_container_registry(path: str) -> Response:
-        return redirect(f"/{path}/-/container_registry", 301)
+        return go(f"/{path}/-/container_registry", 301)

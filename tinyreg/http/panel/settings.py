@@ -7,11 +7,11 @@ import calendar
 import time
 from typing import Any
 
-from quart import Blueprint, Response, redirect, request
+from quart import Blueprint, Response, request
 
 from tinyreg.access.policy import ROLES, SCOPES
 from tinyreg.access.store import AccessError
-from tinyreg.http.panel.base import Panel, refuse, render, viewer
+from tinyreg.http.panel.base import Panel, go, refuse, render, viewer
 from tinyreg.http.panel.registry import Place, find_project
 
 #: Deploy tokens reach the registry only.
@@ -79,7 +79,7 @@ def add_routes(pages: Blueprint, panel: Panel) -> None:
         public = form.get("visibility") == "public"
         enabled = form.get("registry") == "on"
         panel.store.update_project(place.path, public=public, registry_enabled=enabled)
-        return redirect(f"/{path}/-/settings?saved=general", 303)
+        return go(f"/{path}/-/settings?saved=general", 303)
 
     @pages.post("/<path:path>/-/settings/members")
     async def member(path: str) -> Response:
@@ -92,7 +92,7 @@ def add_routes(pages: Blueprint, panel: Panel) -> None:
             panel.store.set_member(place.path, form.get("user", "").strip(), role)
         except AccessError as error:
             return await settings_page(panel, place, status=400, problem=str(error))
-        return redirect(f"/{path}/-/settings?saved=members#members", 303)
+        return go(f"/{path}/-/settings?saved=members#members", 303)
 
     @pages.post("/<path:path>/-/settings/deploy_tokens")
     async def create_deploy_token(path: str) -> Response:
@@ -100,7 +100,9 @@ def add_routes(pages: Blueprint, panel: Panel) -> None:
         form = await request.form
         name = form.get("name", "").strip() or "deploy token"
         try:
-            secret, record = panel.store.create_token("deploy", place.path, name, chosen_scopes(form), expiry(form.get("expires")))
+            secret, record = panel.store.create_token(
+                "deploy", place.path, name, chosen_scopes(form), expiry(form.get("expires"))
+            )
         except AccessError as error:
             return await settings_page(panel, place, status=400, problem=str(error))
         return await settings_page(panel, place, new_token=(record, secret))
@@ -112,4 +114,4 @@ def add_routes(pages: Blueprint, panel: Panel) -> None:
         if record is None or record.kind != "deploy" or record.owner != place.path:
             refuse(404, "Not found", f"Project {path} has no deploy token {token_id}.")
         panel.store.revoke_token(token_id)
-        return redirect(f"/{path}/-/settings?saved=tokens#deploy-tokens", 303)
+        return go(f"/{path}/-/settings?saved=tokens#deploy-tokens", 303)

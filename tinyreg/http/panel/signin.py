@@ -7,10 +7,10 @@ reasons (a tokens-only user is told to use a token).
 
 from __future__ import annotations
 
-from quart import Blueprint, Response, g, redirect, request
+from quart import Blueprint, Response, g, request
 
 from tinyreg.access.sessions import IDLE, SESSION_COOKIE
-from tinyreg.http.panel.base import Panel, refuse, render, viewer
+from tinyreg.http.panel.base import Panel, go, refuse, render, viewer
 from tinyreg.registry.errors import RegistryError
 
 SIGN_IN = "/users/sign_in"
@@ -29,7 +29,7 @@ def add_routes(pages: Blueprint, panel: Panel) -> None:
         if panel.sessions is None:
             refuse(404, "No sign-in", "This registry runs without --auth: there is nobody to sign in as.")
         if viewer().signed_in:
-            return redirect(safe_next(request.args.get("next")))
+            return go(safe_next(request.args.get("next")))
         return await render("signin.html", next=safe_next(request.args.get("next")), username="", problem="")
 
     @pages.post(SIGN_IN)
@@ -52,9 +52,9 @@ def add_routes(pages: Blueprint, panel: Panel) -> None:
         if principal is None:
             return await render("signin.html", status=401, next=target, username=username, problem=reason)
         g.new_cookies[SESSION_COOKIE] = (sessions.open(principal), IDLE)
-        return redirect(target, 303)
+        return go(target, 303)
 
     @pages.post("/users/sign_out")
     async def sign_out() -> Response:
         g.new_cookies[SESSION_COOKIE] = ("", 0)
-        return redirect(SIGN_IN, 303)
+        return go(SIGN_IN, 303)

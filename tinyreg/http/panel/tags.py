@@ -8,12 +8,12 @@ forged request from someone without the button is refused.
 
 from __future__ import annotations
 
-from quart import Blueprint, Response, redirect, request
+from quart import Blueprint, Response, request
 
 from tinyreg.access.policy import DELETE
 from tinyreg.http.panel import rights
-from tinyreg.http.panel.base import Panel, Viewer, not_found, refuse, registry_host, render, viewer
-from tinyreg.http.panel.registry import PER_PAGE, Place, listing_args
+from tinyreg.http.panel.base import Panel, Viewer, go, not_found, refuse, registry_host, render, viewer
+from tinyreg.http.panel.registry import Place, listing_query
 from tinyreg.registry import catalogue
 from tinyreg.registry.errors import RegistryError
 from tinyreg.registry.names import check_name
@@ -53,21 +53,15 @@ def add_routes(pages: Blueprint, panel: Panel) -> None:
     async def repository(repo: str) -> Response:
         who = viewer()
         place, summary = find_repository(panel, repo, who)
-        search, sort, order, page = listing_args()
-        listing = catalogue.list_tags(
-            panel.context.registry.meta, repo, search=search, sort=sort, order=order, page=page, per_page=PER_PAGE
-        )
+        query = listing_query()
+        listing = catalogue.list_tags(panel.context.registry.meta, repo, query)
         return await render(
             "repository.html",
             place=place,
             repo=repo,
             summary=summary,
             listing=listing,
-            search=search,
-            sort=sort,
-            order=order,
-            page=page,
-            per_page=PER_PAGE,
+            query=query,
             host=registry_host(panel.context),
             select_all=request.args.get("select") == "all",
             deleted=request.args.get("deleted", ""),
@@ -89,7 +83,7 @@ def add_routes(pages: Blueprint, panel: Panel) -> None:
             gone = panel.context.registry.manifests.delete_tags(repo, chosen)
         except RegistryError as error:
             refuse(400, "Not deleted", error.message)
-        return redirect(f"/{repo}/-/tags?deleted={len(gone)}", 303)
+        return go(f"/{repo}/-/tags?deleted={len(gone)}", 303)
 
     @pages.post("/<path:repo>/-/delete")
     async def delete_repository(repo: str) -> Response:
@@ -104,4 +98,4 @@ def add_routes(pages: Blueprint, panel: Panel) -> None:
         except RegistryError as error:
             refuse(400, "Not deleted", error.message)
         target = f"/{place.path}/-/container_registry" if place.path else "/"
-        return redirect(f"{target}?removed={repo}", 303)
+        return go(f"{target}?removed={repo}", 303)

@@ -10,12 +10,12 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from quart import Blueprint, Response, g, redirect, request
+from quart import Blueprint, Response, g, request
 
 from tinyreg.access.policy import SCOPES
 from tinyreg.access.sessions import IDLE, SESSION_COOKIE
 from tinyreg.access.store import AccessError
-from tinyreg.http.panel.base import Panel, Viewer, refuse, render, viewer
+from tinyreg.http.panel.base import Panel, Viewer, go, refuse, render, viewer
 from tinyreg.http.panel.settings import chosen_scopes, expiry
 from tinyreg.registry.errors import RegistryError
 
@@ -84,7 +84,7 @@ def add_routes(pages: Blueprint, panel: Panel) -> None:
         sessions = panel.sessions
         if sessions is not None:  # the others end with the old password; this one goes on
             g.new_cookies[SESSION_COOKIE] = (sessions.open(who.principal), IDLE)
-        return redirect(f"{BASE}?saved=password", 303)
+        return go(f"{BASE}?saved=password", 303)
 
     @pages.post(f"{BASE}/personal_access_tokens")
     async def create_token() -> Response:
@@ -105,4 +105,4 @@ def add_routes(pages: Blueprint, panel: Panel) -> None:
         if record is None or record.kind != "personal" or record.owner != who.name:
             refuse(404, "Not found", f"You have no personal access token {token_id}.")
         panel.store.revoke_token(token_id)
-        return redirect(f"{BASE}?saved=tokens", 303)
+        return go(f"{BASE}?saved=tokens", 303)
