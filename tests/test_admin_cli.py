@@ -91,13 +91,13 @@ def test_user_list_for_people_and_as_json(data: Path) -> None:
     done = tinyreg_admin(data, "user", "list")
     assert done.returncode == 0
     assert done.stdout.splitlines() == [
-        "NAME       ADMIN  TOKENS-ONLY",
-        "alice      no     no",
-        "root       yes    no",
-        "tokenonly  no     yes",
+        "ID  NAME       ADMIN  TOKENS-ONLY",
+        "2   alice      no     no",
+        "1   root       yes    no",
+        "3   tokenonly  no     yes",
     ]
-    listed = {u["name"]: (u["admin"], u["tokens_only"]) for u in admin_ok(data, "user", "list")}
-    assert listed == {"root": (True, False), "alice": (False, False), "tokenonly": (False, True)}
+    listed = {u["name"]: (u["id"], u["admin"], u["tokens_only"]) for u in admin_ok(data, "user", "list")}
+    assert listed == {"root": (1, True, False), "alice": (2, False, False), "tokenonly": (3, False, True)}
 
 
 def test_passwd_changes_the_password_read_from_stdin(data: Path) -> None:
@@ -118,17 +118,18 @@ def test_removing_a_user_revokes_their_tokens(data: Path) -> None:
 
 
 def test_projects_are_created_listed_and_updated(data: Path) -> None:
-    assert admin_ok(data, "project", "create", "group/sub/app", "--owner", "alice") == {"path": "group/sub/app", "public": False}
+    created = admin_ok(data, "project", "create", "group/sub/app", "--owner", "alice")
+    assert created == {"path": "group/sub/app", "id": 1, "public": False}
     done = tinyreg_admin(data, "project", "create", "open/site", "--public")
     assert (done.returncode, done.stdout.strip()) == (0, "created public project open/site")
     admin_ok(data, "project", "update", "group/sub/app", "--visibility", "public", "--registry", "off")
-    listed = {p["path"]: (p["public"], p["registry_enabled"]) for p in admin_ok(data, "project", "list")}
-    assert listed == {"group/sub/app": (True, False), "open/site": (True, True)}
+    listed = {p["path"]: (p["id"], p["public"], p["registry_enabled"]) for p in admin_ok(data, "project", "list")}
+    assert listed == {"group/sub/app": (1, True, False), "open/site": (2, True, True)}
     lines = tinyreg_admin(data, "project", "list").stdout.splitlines()
     assert lines == [
-        "PATH           VISIBILITY  REGISTRY",
-        "group/sub/app  public      off",
-        "open/site      public      on",
+        "ID  PATH           VISIBILITY  REGISTRY",
+        "1   group/sub/app  public      off",
+        "2   open/site      public      on",
     ]
 
 
@@ -224,13 +225,22 @@ def test_revoked_and_expired_tokens_are_listed_as_such_and_stop_working(data: Pa
     ("args", "message"),
     [
         (("token", "create", "nobody", "--name", "x", "--scopes", "read_registry"), "no user"),
-        (("token", "create", "alice", "--name", "x", "--scopes", "api"), "scopes must be among"),
+        (("token", "create", "alice", "--name", "x", "--scopes", "sudo"), "scopes must be among"),
+        (("deploy-token", "create", "no/project", "--name", "x", "--scopes", "read_api"), "scopes must be among"),
         (("token", "revoke", "999"), "no token 999"),
         (("deploy-token", "create", "no/project", "--name", "x", "--scopes", "read_registry"), "no project"),
     ],
 )
 def test_impossible_token_requests_are_refused_with_exit_code_1(data: Path, args: tuple[str, ...], message: str) -> None:
     assert message in refused(data, *args)
+
+
+def test_personal_tokens_may_have_the_api_scopes_and_deploy_tokens_may_not(data: Path) -> None:
+    created = admin_ok(data, "token", "create", "alice", "--name", "api", "--scopes", "api,read_user,read_api")
+    assert created["scopes"] == ["api", "read_api", "read_user"]
+    admin_ok(data, "project", "create", "team/app")
+    message = refused(data, "deploy-token", "create", "team/app", "--name", "x", "--scopes", "read_registry,api")
+    assert "scopes must be among read_registry, write_registry; got read_registry, api" in message
 
 
 def test_deploy_tokens_belong_to_a_project_and_have_a_generated_user_name(data: Path) -> None:

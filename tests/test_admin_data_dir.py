@@ -66,7 +66,7 @@ def test_init_creates_the_data_directory_and_says_so_on_stderr_keeping_json_clea
         tmp_path / "new", "user", "add", "root", "--admin", "--password-stdin", "--init", "--json", stdin=PASSWORD
     )
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout) == {"name": "root", "admin": True}
+    assert json.loads(done.stdout) == {"name": "root", "id": 1, "admin": True}
     assert done.stderr == f"tinyreg: new data directory {tmp_path / 'new'}\n"
     listed = tinyreg_admin(tmp_path / "new", "user", "list", "--json")
     assert [u["name"] for u in json.loads(listed.stdout)] == ["root"]
@@ -95,7 +95,7 @@ def test_a_config_file_names_the_data_directory_of_every_command(tmp_path: Path,
         return done
 
     run("user", "add", "root", "--password-stdin", "--init", stdin=PASSWORD)
-    assert run("user", "list").stdout.splitlines()[1].split()[0] == "root"
+    assert run("user", "list").stdout.splitlines()[1].split()[:2] == ["1", "root"]
     assert "would remove 0 unused links" in run("gc", "--dry-run").stdout
     assert not (tmp_path / "tinyreg-data").exists()
 

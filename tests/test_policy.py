@@ -171,7 +171,7 @@ def test_unknown_actions_are_never_granted() -> None:
 
 
 def test_an_unknown_token_scope_grants_nothing() -> None:
-    owner = Principal("user", "alice", scopes=frozenset({"api"}))
+    owner = Principal("user", "alice", scopes=frozenset({"sudo"}))
     assert allowed_actions(owner, ProjectAccess(PROJECT, False, True, "owner"), set(ACTIONS)) == set()
 
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tinyreg.access.policy import ROLES, SCOPES
+from tinyreg.access.policy import DEPLOY_SCOPES, ROLES, SCOPES
 from tinyreg.access.store import AccessError, AccessStore, TokenRecord
 from tinyreg.columns import format_table
 from tinyreg.config import ConfigError, load_settings
@@ -85,7 +85,8 @@ def add_admin_commands(commands: Any) -> None:
         tcreate = actions.add_parser("create", parents=[common], help="create a token; its secret is shown once")
         tcreate.add_argument("owner", metavar=owner)
         tcreate.add_argument("--name", required=True)
-        tcreate.add_argument("--scopes", type=_scopes, required=True, help=f"comma-separated: {', '.join(SCOPES)}")
+        allowed = SCOPES if kind == "token" else DEPLOY_SCOPES
+        tcreate.add_argument("--scopes", type=_scopes, required=True, help=f"comma-separated: {', '.join(allowed)}")
         tcreate.add_argument("--expires-in", type=duration_argument, help="e.g. 30d, 12h, 3600 (seconds) (default: never)")
         tlist = actions.add_parser("list", parents=[common], help="list tokens")
         tlist.add_argument("owner", metavar=owner, nargs="?")
@@ -143,6 +144,10 @@ def _yes(flag: bool) -> str:
     return "yes" if flag else "no"
 
 
+def _visibility(public: bool) -> str:
+    return "public" if public else "private"
+
+
 def run_admin(args: argparse.Namespace) -> int:
     """Run one administration command; return the process exit code."""
 
@@ -182,12 +187,15 @@ def _dispatch(args: argparse.Namespace, store: AccessStore, data: Any, out: Call
     command, action = args.command, getattr(args, "action", None)
     if command == "user":
         if action == "add":
-            store.add_user(args.name, _read_password(args), admin=args.admin)
-            out({"name": args.name, "admin": args.admin}, f"created user {args.name}{' (admin)' if args.admin else ''}")
+            user_id = store.add_user(args.name, _read_password(args), admin=args.admin)
+            out(
+                {"name": args.name, "id": user_id, "admin": args.admin},
+                f"created user {args.name}{' (admin)' if args.admin else ''}",
+            )
         elif action == "list":
             users = [{k: v for k, v in u.items() if k != "password"} for u in store.users()]
-            rows = [[u["name"], _yes(u["admin"]), _yes(u["tokens_only"])] for u in users]
-            out(users, format_table(["NAME", "ADMIN", "TOKENS-ONLY"], rows, "no users"))
+            rows = [[str(u["id"]), u["name"], _yes(u["admin"]), _yes(u["tokens_only"])] for u in users]
+            out(users, format_table(["ID", "NAME", "ADMIN", "TOKENS-ONLY"], rows, "no users"))
         elif action == "remove":
             store.remove_user(args.name)
             out({"removed": args.name}, f"removed user {args.name}; their tokens are revoked")
@@ -229,12 +237,15 @@ def _dispatch(args: argparse.Namespace, store: AccessStore, data: Any, out: Call
 def _project(args: argparse.Namespace, store: AccessStore, out: Callable[[Any, str], None]) -> None:
     action = args.action
     if action == "create":
-        store.create_project(args.path, public=args.public, owner=args.owner, adopt=args.adopt)
-        out({"path": args.path, "public": args.public}, f"created {'public' if args.public else 'private'} project {args.path}")
+        project_id = store.create_project(args.path, public=args.public, owner=args.owner, adopt=args.adopt)
+        out(
+            {"path": args.path, "id": project_id, "public": args.public},
+            f"created {'public' if args.public else 'private'} project {args.path}",
+        )
     elif action == "list":
         projects = store.projects()
-        rows = [[p["path"], "public" if p["public"] else "private", "on" if p["registry_enabled"] else "off"] for p in projects]
-        out(projects, format_table(["PATH", "VISIBILITY", "REGISTRY"], rows, "no projects"))
+        rows = [[str(p["id"]), p["path"], _visibility(p["public"]), "on" if p["registry_enabled"] else "off"] for p in projects]
+        out(projects, format_table(["ID", "PATH", "VISIBILITY", "REGISTRY"], rows, "no projects"))
     elif action == "update":
         public = None if args.visibility is None else args.visibility == "public"
         enabled = None if args.registry is None else args.registry == "on"

@@ -1,13 +1,19 @@
 """Who may do what: the permission decision as a pure function, and its tables.
 
-`allowed_actions(principal, project, requested)` is the whole rule set: role × visibility ×
-token scope × action → allowed. The HTTP layer and the token endpoint call it; tests call it
-directly, table by table. `explain_refusal` puts a refusal into words, pure as well, saying no
-more than the caller may know.
+`allowed_actions(principal, project, requested)` is the whole registry rule set: role ×
+visibility × token scope × action → allowed. The HTTP layer and the token endpoint call it;
+tests call it directly, table by table. `explain_refusal` puts a refusal into words, pure as
+well, saying no more than the caller may know.
+
+The management decisions (who may see or manage a project or group, delete its images,
+administer users) and the API's scope check are pure functions below as well, for the API,
+the panel and the command line alike. A role is always the effective one: the highest of the
+principal's roles in the project and in every group above it (`effective_role`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from tinyreg.access.paths import unowned_repository_message
@@ -25,12 +31,21 @@ ROLE_ACTIONS: dict[str, frozenset[str]] = {
 }
 #: Roles that may also change a project's settings and members.
 MANAGING_ROLES = frozenset({"maintainer", "owner"})
+ROLE_RANK = {role: rank for rank, role in enumerate(ROLES)}
 
 READ_REGISTRY, WRITE_REGISTRY = "read_registry", "write_registry"
+API, READ_API, READ_USER = "api", "read_api", "read_user"
+#: What each token scope allows on the registry. As in GitLab, `api` includes the registry
+#: (read and write) and `read_api` reading it; `read_user` gives nothing there.
 SCOPES: dict[str, frozenset[str]] = {
     READ_REGISTRY: frozenset({PULL}),
     WRITE_REGISTRY: frozenset({PUSH, DELETE}),
+    API: frozenset({PULL, PUSH, DELETE}),
+    READ_API: frozenset({PULL}),
+    READ_USER: frozenset(),
 }
+#: Scopes a deploy token may have: deploy tokens never reach the API.
+DEPLOY_SCOPES = (READ_REGISTRY, WRITE_REGISTRY)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +61,12 @@ class Principal:
 
 
 ANONYMOUS = Principal("anonymous")
+
+
+def effective_role(roles: Iterable[str | None]) -> str | None:
+    """The highest of `roles` (a project's and its groups' roles of one user); None if none."""
+    known = [role for role in roles if role in ROLE_RANK]
+    return max(known, key=ROLE_RANK.__getitem__) if known else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,3 +172,78 @@ def required_actions(resource: str, method: str) -> frozenset[str]:
     if method == "DELETE":
         return frozenset({DELETE})
     return frozenset({PULL})
+
+
+# -- management decisions, shared by the API, the panel and the command line ------------------
+
+
+@dataclass(frozen=True, slots=True)
+class GroupAccess:
+    """What a decision needs to know of a group."""
+
+    path: str
+    public: bool
+    role: str | None  # the principal's effective role in it (its own or from a group above)
+
+
+def _is_user(principal: Principal) -> bool:
+    return principal.kind == "user"
+
+
+def may_see_project(principal: Principal, project: ProjectAccess) -> bool:
+    """Public projects, projects the principal has any role in (guest too, via a group too),
+    a deploy token's own project, and everything for admins."""
+    return _knows(principal, project)
+
+
+def may_manage_project(principal: Principal, project: ProjectAccess) -> bool:
+    """Settings, visibility, the registry switch, members, deploy tokens, cleanup policy and
+    size limit: maintainers, owners and admins."""
+    return _is_user(principal) and (principal.admin or project.role in MANAGING_ROLES)
+
+
+def may_read_images(principal: Principal, project: ProjectAccess) -> bool:
+    """List and inspect a project's images: exactly who may pull them from the registry."""
+    return PULL in allowed_actions(principal, project, {PULL})
+
+
+def may_delete_images(principal: Principal, project: ProjectAccess) -> bool:
+    """Delete images and tags: exactly who may DELETE through the registry (developer and up)."""
+    return DELETE in allowed_actions(principal, project, {DELETE})
+
+
+def may_administer(principal: Principal) -> bool:
+    """Create, change and remove users and top-level groups; see everything: admins only."""
+    return _is_user(principal) and principal.admin
+
+
+def may_see_group(principal: Principal, group: GroupAccess) -> bool:
+    return group.public or (_is_user(principal) and (principal.admin or group.role is not None))
+
+
+def may_manage_group(principal: Principal, group: GroupAccess) -> bool:
+    """Change a group's settings and members, remove it: the group's owners and admins."""
+    return _is_user(principal) and (principal.admin or group.role == "owner")
+
+
+def may_create_in_group(principal: Principal, group: GroupAccess) -> bool:
+    """Create projects and subgroups in a group: its maintainers and owners, and admins."""
+    return _is_user(principal) and (principal.admin or group.role in MANAGING_ROLES)
+
+
+def may_call_api(principal: Principal, *, write: bool, user_only: bool = False) -> bool:
+    """Whether the credential used lets `principal` make an API call at all (before the
+    decisions above): a write needs the scope `api`, a read `api` or `read_api`, and a read of
+    the current user only (`GET /user`) `read_user` as well. A password login (no scopes) may
+    call anything its roles allow; anonymous callers may read (public things only, decided
+    above); deploy tokens and registry-only tokens never call the API."""
+    if principal.kind == "deploy":
+        return False
+    if principal.kind == "anonymous":
+        return not write and not user_only
+    if principal.scopes is None:
+        return True
+    if write:
+        return API in principal.scopes
+    allowed = {API, READ_API, READ_USER} if user_only else {API, READ_API}
+    return bool(principal.scopes & allowed)

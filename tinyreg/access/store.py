@@ -13,7 +13,7 @@ from typing import Any
 
 from tinyreg.access import secrets
 from tinyreg.access.paths import PathError, check_project_path, nearest_project, taken_over, takeover_refusal, within_reach
-from tinyreg.access.policy import ROLES, SCOPES, ProjectAccess
+from tinyreg.access.policy import DEPLOY_SCOPES, ROLES, SCOPES, ProjectAccess
 from tinyreg.storage.interfaces import MetaStore, MetaWriter
 
 USERNAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
@@ -64,10 +64,12 @@ class TokenRecord:
         }
 
 
-def _check_scopes(scopes: list[str]) -> tuple[str, ...]:
-    unknown = [s for s in scopes if s not in SCOPES]
+def _check_scopes(kind: str, scopes: list[str]) -> tuple[str, ...]:
+    """Personal tokens take any scope; deploy tokens registry scopes only (never the API)."""
+    allowed = tuple(SCOPES) if kind == "personal" else DEPLOY_SCOPES
+    unknown = [s for s in scopes if s not in allowed]
     if unknown or not scopes:
-        raise AccessError(f"scopes must be among {', '.join(SCOPES)}; got {', '.join(scopes) or 'none'}")
+        raise AccessError(f"scopes must be among {', '.join(allowed)}; got {', '.join(scopes) or 'none'}")
     return tuple(sorted(set(scopes)))
 
 
@@ -87,7 +89,14 @@ class AccessStore:
         with self.meta.read() as tx:
             return [{"name": name, **row} for name, row in tx.iter_users()]
 
-    def add_user(self, name: str, password: str | None, *, admin: bool = False) -> None:
+    def user_by_id(self, user_id: int) -> dict[str, Any] | None:
+        """The user numbered `user_id` as {"name", "id", ...its row}, or None."""
+        with self.meta.read() as tx:
+            found = tx.user_by_id(user_id)
+        return None if found is None else {"name": found[0], **found[1]}
+
+    def add_user(self, name: str, password: str | None, *, admin: bool = False) -> int:
+        """Create a user; their new id."""
         if USERNAME_RE.fullmatch(name) is None:
             raise AccessError(
                 f"invalid user name {name!r}: letters, digits, '_', '.', '-' (1-64, starting with a letter or digit)"
@@ -99,12 +108,14 @@ class AccessStore:
             "created": time.time(),
         }
 
-        def change(tx: MetaWriter) -> None:
+        def change(tx: MetaWriter) -> int:
             if tx.user(name) is not None:
                 raise AccessError(f"user {name!r} already exists")
-            tx.put_user(name, record)
+            user_id = tx.next_counter("user")
+            tx.put_user(name, {"id": user_id, **record})
+            return user_id
 
-        self.meta.write(change)
+        return self.meta.write(change)
 
     def update_user(self, name: str, **fields: Any) -> None:
         """Change `admin`, `tokens_only` or `password` (given in clear, stored hashed).
@@ -149,15 +160,33 @@ class AccessStore:
         with self.meta.read() as tx:
             return [{"path": path, **row} for path, row in tx.iter_projects()]
 
-    def create_project(self, path: str, *, public: bool = False, owner: str | None = None, adopt: bool = False) -> None:
-        """Add a project. Repositories of other projects that would move into it (see paths.py)
+    def project_by_id(self, project_id: int) -> dict[str, Any] | None:
+        """The project numbered `project_id` as {"path", "id", ...its row}, or None."""
+        with self.meta.read() as tx:
+            found = tx.project_by_id(project_id)
+        return None if found is None else {"path": found[0], **found[1]}
+
+    def repository_info(self, repo: str) -> dict[str, Any] | None:
+        """{"name", "id", "created", "updated"} of a repository (`updated`: last published, or None)."""
+        with self.meta.read() as tx:
+            row = tx.repository_info(repo)
+        return None if row is None else {"name": repo, **row}
+
+    def repository_by_id(self, repo_id: int) -> dict[str, Any] | None:
+        """Like `repository_info`, for the repository numbered `repo_id`."""
+        with self.meta.read() as tx:
+            found = tx.repository_by_id(repo_id)
+        return None if found is None else {"name": found[0], **found[1]}
+
+    def create_project(self, path: str, *, public: bool = False, owner: str | None = None, adopt: bool = False) -> int:
+        """Add a project; its new id. Repositories of other projects that would move into it (see paths.py)
         are a refusal naming them, unless `adopt` says that move is wanted."""
         try:
             check_project_path(path)
         except PathError as exc:
             raise AccessError(str(exc)) from None
 
-        def change(tx: MetaWriter) -> None:
+        def change(tx: MetaWriter) -> int:
             if tx.project(path) is not None:
                 raise AccessError(f"project {path!r} already exists")
             if owner is not None and tx.user(owner) is None:
@@ -166,11 +195,13 @@ class AccessStore:
                 moved = taken_over(path, tx.repositories_under(path), lambda candidate: tx.project(candidate) is not None)
                 if moved:
                     raise AccessError(takeover_refusal(path, moved))
-            tx.put_project(path, {"public": public, "registry_enabled": True, "created": time.time()})
+            project_id = tx.next_counter("project")
+            tx.put_project(path, {"id": project_id, "public": public, "registry_enabled": True, "created": time.time()})
             if owner is not None:
                 tx.put_member(path, owner, {"role": "owner"})
+            return project_id
 
-        self.meta.write(change)
+        return self.meta.write(change)
 
     def update_project(self, path: str, *, public: bool | None = None, registry_enabled: bool | None = None) -> None:
         changes = {k: v for k, v in (("public", public), ("registry_enabled", registry_enabled)) if v is not None}
@@ -232,7 +263,7 @@ class AccessStore:
         self, kind: str, owner: str, name: str, scopes: list[str], expires_at: float | None
     ) -> tuple[str, TokenRecord]:
         """Make a token for a user (`personal`) or a project (`deploy`); return its secret (shown once)."""
-        checked = _check_scopes(scopes)
+        checked = _check_scopes(kind, scopes)
         secret = secrets.new_token(secrets.PERSONAL_PREFIX if kind == "personal" else secrets.DEPLOY_PREFIX)
         key = secrets.token_key(secret)
 

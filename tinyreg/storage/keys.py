@@ -27,3 +27,13 @@ def referrer_key(repo: str, subject: str, referrer: str) -> bytes:
 def split_last(key: bytes) -> str:
     """The last component of a key, decoded."""
     return key.rsplit(SEP, 1)[-1].decode()
+
+
+def id_key(kind: str, number: int) -> bytes:
+    """`kind\\0<number, 8 bytes big-endian>`: one entry of the id index (ids sort numerically)."""
+    return kind.encode() + SEP + number.to_bytes(8, "big")
+
+
+def child_prefix(path: str) -> bytes:
+    """Prefix of every path below `path` (`path/`), for listing what a group holds."""
+    return path.encode() + b"/"

@@ -4,87 +4,44 @@ A snapshot is one LMDB read transaction, a unit of work one write transaction (r
 when the map must grow, so a change only touches its `tx`). The key layout is in
 `tinyreg.storage.keys`, the sub-databases in `tinyreg.storage.meta`.
 
-Upgrades of an existing environment run once, at open, inside one write transaction, and are
-recorded in the `schema` sub-database: version 2 builds the `tag_index` (repo, digest → tags)
-from the tags already stored.
+Upgrades of an existing environment run once, at open, inside one write transaction (see
+`tinyreg.storage.lmdb_upgrade`). The access model's rows (ids, groups) are in
+`tinyreg.storage.lmdb_access`.
 """
 
 from __future__ import annotations
 
-import struct
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 import cbor2
-import lmdb
 
 from tinyreg.storage import keys
-from tinyreg.storage.interfaces import BlobRow, LinkRow, ManifestRow, Tag, UploadRow
+from tinyreg.storage.interfaces import BlobRow, LinkRow, ManifestRow, RepositoryRow, Tag, UploadRow
+from tinyreg.storage.lmdb_access import AccessReader, AccessWriter
+from tinyreg.storage.lmdb_tx import Handles, decode_tag, encode_tag
+from tinyreg.storage.lmdb_upgrade import SCHEMA_VERSION, upgrade
 from tinyreg.storage.meta import Meta
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = 2
-_STAMP = struct.Struct(">d")
 _loads = cbor2.loads
 _dumps = cbor2.dumps
 SEP = keys.SEP
 
 
-def encode_tag(digest: str, pushed_at: float) -> bytes:
-    """A tag's value: the digest, NUL, when it was pushed (digests never hold a NUL)."""
-    return digest.encode() + SEP + _STAMP.pack(pushed_at)
+class LmdbReader(AccessReader):
+    """A read snapshot (also the base of the unit of work)."""
 
-
-def decode_tag(raw: bytes) -> Tag:
-    """A tag's value, new or old (bare digest bytes, written before pushed-at was kept)."""
-    digest, sep, stamp = raw.partition(SEP)
-    return Tag(digest.decode(), _STAMP.unpack(stamp)[0] if sep else None)
-
-
-class _Handles:
-    """The sub-database handles as attributes (cheaper than a dict lookup on hot paths)."""
-
-    def __init__(self, db: dict[str, Any]) -> None:
-        for name, handle in db.items():
-            setattr(self, name, handle)
-
-    def __getattr__(self, name: str) -> Any:  # only for the type checker: every name is set
-        raise AttributeError(name)
-
-
-class LmdbReader:
-    """A read snapshot (also the base of the unit of work). `rows_visited` counts rows scanned."""
-
-    __slots__ = ("txn", "d", "meta", "rows_visited")
-
-    def __init__(self, txn: lmdb.Transaction, meta: Meta, handles: _Handles) -> None:
-        self.txn: Any = txn  # opened without buffers: keys and values come back as bytes
-        self.meta = meta
-        self.d = handles
-        self.rows_visited = 0
+    __slots__ = ()
 
     def __enter__(self) -> LmdbReader:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.txn.abort()
-
-    def _get(self, db: Any, key: bytes) -> Any:
-        raw = self.txn.get(key, db=db)
-        return None if raw is None else _loads(raw)
-
-    def _scan(self, db: str, prefix: bytes, after: bytes | None = None) -> Iterator[tuple[bytes, bytes]]:
-        for row in self.meta.scan(self.txn, db, prefix, after=after):
-            self.rows_visited += 1
-            yield row
-
-    def _names(self, db: str, prefix: bytes, after: bytes | None, limit: int) -> tuple[list[str], bool]:
-        names, more = self.meta.scan_names(self.txn, db, prefix, after=after, limit=limit)
-        self.rows_visited += len(names) + more
-        return names, more
 
     # -- repositories -----------------------------------------------------------------------
 
@@ -100,6 +57,13 @@ class LmdbReader:
     def repositories_under(self, path: str) -> list[str]:
         below = (key.decode() for key, _ in self._scan("repos", path.encode() + b"/"))
         return [path, *below] if self.has_repository(path) else list(below)
+
+    def repository_info(self, repo: str) -> RepositoryRow | None:
+        row: RepositoryRow | None = self._get(self.d.repos, repo.encode())
+        return row
+
+    def repository_by_id(self, repo_id: int) -> tuple[str, RepositoryRow] | None:
+        return self._by_id("repository", self.d.repos, repo_id)  # type: ignore[return-value]
 
     # -- manifests --------------------------------------------------------------------------
 
@@ -191,13 +155,10 @@ class LmdbReader:
         return self._get(self.d.members, keys.repo_key(path, user))
 
     def members(self, path: str) -> Iterator[tuple[str, dict[str, Any]]]:
-        prefix = keys.repo_prefix(path)
-        return ((key[len(prefix) :].decode(), _loads(value)) for key, value in self._scan("members", prefix))
+        return self._members_of("members", path)
 
     def iter_members(self) -> Iterator[tuple[str, str]]:
-        for key, _ in self._scan("members", b""):
-            path, _, user = key.decode().rpartition("\0")
-            yield path, user
+        return self._memberships("members")
 
     def token(self, key: bytes) -> dict[str, Any] | None:
         return self._get(self.d.tokens, key)
@@ -212,17 +173,24 @@ class LmdbReader:
         return self._get(self.d.counters, name.encode()) or 0
 
 
-class LmdbWriter(LmdbReader):
+class LmdbWriter(LmdbReader, AccessWriter):
     """A unit of work: one LMDB write transaction."""
 
     __slots__ = ()
 
-    def _put(self, db: Any, key: bytes, value: Any) -> None:
-        self.txn.put(key, _dumps(value), db=db)
-
     def ensure_repository(self, repo: str) -> None:
         if self.txn.get(repo.encode(), db=self.d.repos) is None:
-            self._put(self.d.repos, repo.encode(), {"created": time.time()})
+            self._new_repository(repo, time.time(), None)
+
+    def _published(self, repo: str, when: float) -> None:
+        """Record that a manifest was put or a tag set in `repo` at `when` (one get, one put)."""
+        row = self._get(self.d.repos, repo.encode())
+        if row is None:
+            self._new_repository(repo, when, when)
+        elif "id" not in row:  # pragma: no cover - every row has an id once the schema is upgraded
+            self._new_repository(repo, row.get("created", when), when)
+        elif (row.get("updated") or 0.0) < when:
+            self._put(self.d.repos, repo.encode(), {**row, "updated": when})
 
     def put_manifest(self, repo: str, digest: str, data: bytes, row: ManifestRow) -> None:
         if "data" not in row and self.txn.get(digest.encode(), db=self.d.manifest_data) is None:
@@ -232,6 +200,7 @@ class LmdbWriter(LmdbReader):
         self._put(self.d.manifests, key, {**row, "created": old["created"]} if old else row)
         if row["subject"]:
             self.txn.put(keys.referrer_key(repo, row["subject"], digest), b"", db=self.d.referrers)
+        self._published(repo, row["created"])
 
     def delete_manifest(self, repo: str, digest: str) -> ManifestRow | None:
         key = keys.repo_key(repo, digest)
@@ -256,6 +225,7 @@ class LmdbWriter(LmdbReader):
             self.txn.delete(keys.referrer_key(repo, old.partition(SEP)[0].decode(), tag), db=self.d.tag_index)
         self.txn.put(key, encode_tag(digest, pushed_at), db=self.d.tags)
         self.txn.put(keys.referrer_key(repo, digest, tag), b"", db=self.d.tag_index)
+        self._published(repo, pushed_at)
 
     def delete_tag(self, repo: str, tag: str) -> bool:
         key = keys.repo_key(repo, tag)
@@ -298,13 +268,13 @@ class LmdbWriter(LmdbReader):
         return self.txn.delete(upload_id.encode(), db=self.d.uploads)
 
     def put_user(self, name: str, row: dict[str, Any]) -> None:
-        self._put(self.d.users, name.encode(), row)
+        self._put_numbered("user", self.d.users, name, row)
 
     def delete_user(self, name: str) -> bool:
-        return self.txn.delete(name.encode(), db=self.d.users)
+        return self._delete_numbered("user", self.d.users, name)
 
     def put_project(self, path: str, row: dict[str, Any]) -> None:
-        self._put(self.d.projects, path.encode(), row)
+        self._put_numbered("project", self.d.projects, path, row)
 
     def put_member(self, path: str, user: str, row: dict[str, Any]) -> None:
         self._put(self.d.members, keys.repo_key(path, user), row)
@@ -316,11 +286,6 @@ class LmdbWriter(LmdbReader):
         self._put(self.d.tokens, key, row)
         self.txn.put(str(token_id).encode(), key, db=self.d.token_ids)
 
-    def next_counter(self, name: str) -> int:
-        value = self.counter(name) + 1
-        self._put(self.d.counters, name.encode(), value)
-        return value
-
 
 class LmdbMetaStore:
     """The metadata of one data directory in an LMDB environment at `path`."""
@@ -328,10 +293,10 @@ class LmdbMetaStore:
     def __init__(self, path: Path) -> None:
         self.env_meta = Meta(path)
         self._env = self.env_meta.env
-        self._handles = _Handles(self.env_meta.db)
+        self._handles = Handles(self.env_meta.db)
         with self.read() as tx:
             current = tx._get(tx.d.schema, b"version") == SCHEMA_VERSION
-        self.upgrades = 0 if current else self.write(_upgrade)  # how many upgrade steps this open ran
+        self.upgrades = 0 if current else self.write(upgrade)  # how many upgrade steps this open ran
 
     def close(self) -> None:
         self.env_meta.close()
@@ -343,17 +308,3 @@ class LmdbMetaStore:
     def write(self, change: Callable[[LmdbWriter], T]) -> T:
         """Run `change` in one write transaction (again from the start if the map must grow)."""
         return self.env_meta.write(lambda txn: change(LmdbWriter(txn, self.env_meta, self._handles)))
-
-
-def _upgrade(tx: LmdbWriter) -> int:
-    """Bring an environment written by an older version up to `SCHEMA_VERSION`; steps run."""
-    version = tx._get(tx.d.schema, b"version") or 1
-    steps = 0
-    if version < 2:
-        for key, value in tx._scan("tags", b""):
-            repo, _, tag = key.decode().rpartition("\0")
-            tx.txn.put(keys.referrer_key(repo, value.partition(SEP)[0].decode(), tag), b"", db=tx.d.tag_index)
-        steps += 1
-    if version < SCHEMA_VERSION:
-        tx._put(tx.d.schema, b"version", SCHEMA_VERSION)
-    return steps

@@ -8,7 +8,7 @@ Sub-databases (keys from `tinyreg.storage.keys`):
 =============  =========================  ==============================================
 name           key                        value
 =============  =========================  ==============================================
-repos          repo                       {"created": float}
+repos          repo                       {"id": int, "created": float, "updated": float | None}
 blobs          digest                     {"size": int, "created": float}
 links          repo\\0digest               {"size": int}  (blob readable through repo)
 manifests      repo\\0digest               {"media_type", "size", "artifact_type",
@@ -19,9 +19,12 @@ tags           repo\\0tag                  digest \\0 pushed-at (big-endian doub
 tag_index      repo\\0digest\\0tag          b"" (the tags of a manifest, kept with `tags`)
 referrers      repo\\0subject\\0referrer     b""
 uploads        upload id                  {"repo", "size", "started", "updated"}
-users          user name                  {"admin", "password", "tokens_only", "created"}
-projects       project path               {"public", "registry_enabled", "created"}
+users          user name                  {"id", "admin", "password", "tokens_only", "created"}
+projects       project path               {"id", "public", "registry_enabled", "created"}
 members        path\0user                 {"role"}
+groups         group path                 {"id", "public", "created"}
+group_members  path\0user                 {"role"}
+ids            kind\0id (8 bytes, BE)      the name of the user, project, group or repository
 tokens         sha256 of the secret       {"id", "kind", "name", "username", "owner",
                                            "scopes", "expires_at", "revoked", "created"}
 token_ids      token id                   sha256 of the secret (bytes)
@@ -62,6 +65,9 @@ SUBDBS = (
     "users",
     "projects",
     "members",
+    "groups",
+    "group_members",
+    "ids",
     "tokens",
     "token_ids",
     "counters",
