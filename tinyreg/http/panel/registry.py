@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from quart import Blueprint, Response, request
 
-from tinyreg.access.policy import ProjectAccess
+from tinyreg.access.policy import PULL, ProjectAccess
 from tinyreg.http.panel import rights
 from tinyreg.http.panel.base import Panel, Viewer, go, is_https, not_found, page_number, registry_host, render, viewer
 from tinyreg.http.panel.projects import owned_by, project_access
@@ -28,8 +28,22 @@ class Place:
 
     path: str  # "" on an open registry's front page: every repository
     access: ProjectAccess | None  # None on an open registry
+    may_read: bool
     may_delete: bool
     may_manage: bool
+
+
+def place_of(path: str, access: ProjectAccess | None, who: Viewer) -> Place:
+    """What the viewer may do in the project at `path` (anything, on an open registry)."""
+    return Place(path, access, rights.may_read(who, access), rights.may_delete(who, access), rights.may_manage(who, access))
+
+
+def read_refusal(panel: Panel, place: Place, repo: str, who: Viewer) -> str:
+    """Why the viewer may not list the images of `place`, in the policy's words ("" if they may)."""
+    access = panel.context.access
+    if place.may_read or access is None:
+        return ""
+    return access.refusal(who.principal, repo, {PULL})
 
 
 def listing_query() -> catalogue.ListQuery:
@@ -50,11 +64,11 @@ def find_project(panel: Panel, path: str, who: Viewer) -> Place:
                 check_name(path)
             except RegistryError:
                 not_found("This path")
-        return Place(path, None, True, False)
+        return place_of(path, None, who)
     access = project_access(panel, path, who)
     if access is None or not rights.may_see(who, access):
         not_found(f"Project {path}")
-    return Place(path, access, rights.may_delete(who, access), rights.may_manage(who, access))
+    return place_of(path, access, who)
 
 
 def push_commands(host: str, path: str, plain_http: bool) -> dict[str, list[str]]:
@@ -73,12 +87,16 @@ async def registry_page(panel: Panel, path: str) -> Response:
     place = find_project(panel, path, who)
     query = listing_query()
     include = owned_by(panel, path) if place.access is not None else None
-    listing = catalogue.list_repositories(panel.context.registry.meta, query, under=path or None, include=include)
+    refusal = read_refusal(panel, place, path, who)
+    listing: catalogue.Listing[catalogue.RepositorySummary] = catalogue.Listing([], 0)
+    if not refusal:
+        listing = catalogue.list_repositories(panel.context.registry.meta, query, under=path or None, include=include)
     host = registry_host(panel.context)
     plain_http = not is_https() and not panel.context.external_url.startswith("https:")
     return await render(
         "container_registry.html",
         place=place,
+        refusal=refusal,
         listing=listing,
         query=query,
         commands=push_commands(host, path, plain_http),

@@ -9,13 +9,11 @@ from typing import Any
 
 from quart import Blueprint, Response, request
 
-from tinyreg.access.policy import ROLES, SCOPES
+from tinyreg.access import policy
+from tinyreg.access.policy import DEPLOY_SCOPES, ROLES
 from tinyreg.access.store import AccessError
 from tinyreg.http.panel.base import Panel, go, refuse, render, viewer
 from tinyreg.http.panel.registry import Place, find_project
-
-#: Deploy tokens reach the registry only.
-REGISTRY_SCOPES = [scope for scope in SCOPES if scope.endswith("_registry")]
 
 
 def expiry(value: str | None) -> float | None:
@@ -33,7 +31,7 @@ def expiry(value: str | None) -> float | None:
 
 def chosen_scopes(form: Any, allowed: frozenset[str] | None = None) -> list[str]:
     """The token scopes ticked in a form, among the known ones (and `allowed`, if given)."""
-    scopes = [scope for scope in form.getlist("scopes") if scope in SCOPES]
+    scopes = [scope for scope in form.getlist("scopes") if scope in policy.SCOPES]
     if allowed is not None and not set(scopes) <= allowed:
         refuse(403, "Not created", "A token made while signed in with a token may only have that token's scopes.")
     return scopes
@@ -57,7 +55,7 @@ async def settings_page(panel: Panel, place: Place, *, status: int = 200, new_to
         place=place,
         members=sorted(store.members(place.path).items()),
         roles=ROLES,
-        scopes=REGISTRY_SCOPES,
+        scopes=list(DEPLOY_SCOPES),
         tokens=tokens,
         users=users,
         new_token=new_token,

@@ -13,7 +13,7 @@ from quart import Blueprint, Response, request
 from tinyreg.access.policy import DELETE
 from tinyreg.http.panel import rights
 from tinyreg.http.panel.base import Panel, Viewer, go, not_found, refuse, registry_host, render, viewer
-from tinyreg.http.panel.registry import Place, listing_query
+from tinyreg.http.panel.registry import Place, listing_query, place_of, read_refusal
 from tinyreg.registry import catalogue
 from tinyreg.registry.errors import RegistryError
 from tinyreg.registry.names import check_name
@@ -26,13 +26,16 @@ def find_repository(panel: Panel, repo: str, who: Viewer) -> tuple[Place, catalo
     except RegistryError:
         not_found(f"Repository {repo}")
     if who.open_registry:
-        place = Place(repo.rpartition("/")[0], None, True, False)
+        place = place_of(repo.rpartition("/")[0], None, who)
     else:
         username = who.principal.name if who.principal.kind == "user" else None
         access = panel.store.project_access(repo, username)
         if access is None or not rights.may_see(who, access):
             not_found(f"Repository {repo}")
-        place = Place(access.path, access, rights.may_delete(who, access), rights.may_manage(who, access))
+        place = place_of(access.path, access, who)
+        refusal = read_refusal(panel, place, repo, who)
+        if refusal:
+            refuse(403, "Not allowed", f"{refusal}.")
     summary = catalogue.repository_summary(panel.context.registry.meta, repo)
     if summary is None:
         not_found(f"Repository {repo}")
