@@ -266,10 +266,14 @@ def test_deleting_a_repository_removes_its_rows_and_keeps_shared_bytes_and_neigh
         tx.put_blob(D3, {"size": 3, "created": 1.0})
 
     backend.meta.write(push)
+    with backend.meta.read() as tx:
+        numbered = tx.repository_info("r")
+    assert numbered is not None
     assert backend.meta.write(lambda tx: tx.delete_repository("r")) is True
     assert backend.meta.write(lambda tx: tx.delete_repository("r")) is False
     with backend.meta.read() as tx:
         assert not tx.has_repository("r") and tx.has_repository("r/sub")
+        assert tx.repository_info("r") is None and tx.repository_by_id(numbered["id"]) is None
         assert tx.tag("r", "v1") is None and tx.tags_of("r", D1) == [] and list(tx.manifests_of("r")) == []
         assert list(tx.referrers("r", D1)) == [] and tx.link("r", D3) is None
         assert tx.manifest_data(D1) == b"one" and tx.blob(D3) is not None

@@ -203,8 +203,17 @@ class AccessStore:
 
         return self.meta.write(change)
 
-    def update_project(self, path: str, *, public: bool | None = None, registry_enabled: bool | None = None) -> None:
-        changes = {k: v for k, v in (("public", public), ("registry_enabled", registry_enabled)) if v is not None}
+    def update_project(
+        self,
+        path: str,
+        *,
+        public: bool | None = None,
+        registry_enabled: bool | None = None,
+        registry_private: bool | None = None,
+    ) -> None:
+        """Change a project's visibility, and whether its registry is on and for members only."""
+        fields = (("public", public), ("registry_enabled", registry_enabled), ("registry_private", registry_private))
+        changes = {k: v for k, v in fields if v is not None}
 
         def change(tx: MetaWriter) -> None:
             record = tx.project(path)
@@ -255,7 +264,9 @@ class AccessStore:
                 return None
             member = tx.member(path, username) if username else None
         record = found[path]
-        return ProjectAccess(path, bool(record["public"]), bool(record["registry_enabled"]), member["role"] if member else None)
+        # A public project whose registry is private lets anyone see the project, not pull from it.
+        public = bool(record["public"]) and not record.get("registry_private", False)
+        return ProjectAccess(path, public, bool(record["registry_enabled"]), member["role"] if member else None)
 
     # -- tokens --------------------------------------------------------------------------
 

@@ -237,7 +237,7 @@ class LmdbWriter(LmdbReader, AccessWriter):
         return True
 
     def delete_repository(self, repo: str) -> bool:
-        existed = self.txn.delete(repo.encode(), db=self.d.repos)
+        existed = self._delete_numbered("repository", self.d.repos, repo)  # its row and its id
         prefix = keys.repo_prefix(repo)
         # Listed before deleting: a cursor must not walk rows deleted under it.
         for db in ("tags", "tag_index", "manifests", "referrers", "links"):

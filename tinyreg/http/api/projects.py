@@ -1,0 +1,178 @@
+"""`/projects`: a project as GitLab shows it, the visible ones, creating one, changing its
+visibility and container registry access level."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from quart import Blueprint, Response, request
+
+from tinyreg.access.policy import Principal
+from tinyreg.access.store import AccessError
+from tinyreg.http.api.context import ApiState, form_value, iso_time, request_form
+from tinyreg.http.api.errors import ApiError, bad_request, json_response
+from tinyreg.http.api.lookup import (
+    FoundProject,
+    find_project,
+    may_see,
+    project_access,
+    require_create_project,
+    require_manage,
+    require_scope,
+)
+from tinyreg.http.api.pagination import paged_list
+
+VISIBILITIES = ("private", "public")
+REGISTRY_LEVELS = ("enabled", "private", "disabled")
+
+
+def registry_access_level(row: dict[str, Any]) -> str:
+    if not row.get("registry_enabled", True):
+        return "disabled"
+    return "private" if row.get("registry_private") else "enabled"
+
+
+def namespace_json(state: ApiState, path: str) -> dict[str, Any]:
+    """The namespace a project sits in: a group, or a user's own namespace."""
+    full_path = path.rpartition("/")[0]
+    kind = "user" if "/" not in full_path and state.store.user(full_path) is not None else "group"
+    group = state.store.group(full_path) if kind == "group" else None
+    name = full_path.rpartition("/")[2]
+    return {
+        "id": group.get("id") if group else None,
+        "name": name,
+        "path": name,
+        "kind": kind,
+        "full_path": full_path,
+        "parent_id": None,
+        "web_url": f"{state.base_url()}/{full_path}",
+    }
+
+
+def project_json(state: ApiState, path: str, row: dict[str, Any]) -> dict[str, Any]:
+    name = path.rpartition("/")[2]
+    level = registry_access_level(row)
+    return {
+        "id": row.get("id"),
+        "name": name,
+        "path": name,
+        "path_with_namespace": path,
+        "name_with_namespace": " / ".join(path.split("/")),
+        "description": None,
+        "namespace": namespace_json(state, path),
+        "visibility": "public" if row.get("public") else "private",
+        "created_at": iso_time(row.get("created")),
+        "container_registry_enabled": level != "disabled",
+        "container_registry_access_level": level,
+        "container_registry_image_prefix": f"{state.registry_host()}/{path}".lower(),
+        "web_url": f"{state.base_url()}/{path}",
+    }
+
+
+def _listed(state: ApiState, principal: Principal) -> list[dict[str, Any]]:
+    """The projects the caller sees, filtered as `GET /projects` asks, newest first."""
+    search = request.args.get("search", "").lower()
+    membership = request.args.get("membership", "").lower() == "true"
+    owned = request.args.get("owned", "").lower() == "true"
+    visibility = request.args.get("visibility")
+    rows = []
+    for project in state.store.projects():
+        path = str(project["path"])
+        access = project_access(state, principal, path)
+        if access is None or access.path != path or not may_see(principal, access, project):
+            continue
+        if (membership and access.role is None) or (owned and access.role != "owner"):
+            continue
+        if search and search not in path.lower():
+            continue
+        if visibility and visibility != ("public" if project.get("public") else "private"):
+            continue
+        rows.append(project_json(state, path, project))
+    return sorted(rows, key=lambda row: -(row["id"] or 0))
+
+
+def _settings(form: dict[str, Any]) -> dict[str, Any]:
+    """The stored fields that `visibility` and `container_registry_access_level` (or the older
+    `container_registry_enabled`) ask for."""
+    changes: dict[str, Any] = {}
+    visibility = form_value(form, "visibility")
+    if visibility is not None:
+        if visibility not in VISIBILITIES:
+            raise bad_request("visibility does not have a valid value")
+        changes["public"] = visibility == "public"
+    level = form_value(form, "container_registry_access_level")
+    enabled = form_value(form, "container_registry_enabled")
+    if level is None and enabled is not None:
+        level = "enabled" if str(enabled).lower() in ("true", "1") else "disabled"
+    if level is not None:
+        if level not in REGISTRY_LEVELS:
+            raise bad_request("container_registry_access_level does not have a valid value")
+        changes["registry_enabled"] = level != "disabled"
+        changes["registry_private"] = level == "private"
+    return changes
+
+
+def _new_path(state: ApiState, principal: Principal, form: dict[str, Any]) -> str:
+    name = form_value(form, "name")
+    path = form_value(form, "path") or (str(name).strip().lower().replace(" ", "-") if name else None)
+    if not path:
+        raise bad_request("name, path are missing, at least one parameter must be provided")
+    namespace_id = form_value(form, "namespace_id")
+    if namespace_id is not None:
+        group = state.store.group_by_id(int(namespace_id)) if str(namespace_id).isdigit() else None
+        if group is None:
+            raise bad_request("namespace_id is invalid")
+        return f"{group['path']}/{path}"
+    if not principal.name:
+        raise bad_request("namespace_id is missing")
+    return f"{principal.name}/{path}"
+
+
+def register(api: Blueprint, state: ApiState) -> None:
+    @api.get("/projects")
+    async def list_projects() -> Response:
+        principal = state.caller()
+        require_scope(principal, write=False)
+        return paged_list(request.base_url, request.args, _listed(state, principal))
+
+    @api.get("/projects/<ident>")
+    async def get_project(ident: str) -> Response:
+        principal = state.caller()
+        require_scope(principal, write=False)
+        project = find_project(state, principal, ident)
+        return json_response(project_json(state, project.path, project.row))
+
+    @api.post("/projects")
+    async def create_project() -> Response:
+        principal = state.signed_in()
+        require_scope(principal, write=True)
+        form = await request_form()
+        path = _new_path(state, principal, form)
+        settings = _settings(form)
+        require_create_project(state, principal, path)
+        try:
+            state.store.create_project(path, public=bool(settings.get("public")), owner=principal.name or None)
+        except AccessError as exc:
+            taken = "already exists" in str(exc)
+            raise _invalid_path("has already been taken" if taken else str(exc)) from None
+        if settings:
+            state.store.update_project(path, **settings)
+        row = state.store.project(path) or {}
+        return json_response(project_json(state, path, row), 201)
+
+    @api.put("/projects/<ident>")
+    async def update_project(ident: str) -> Response:
+        principal = state.signed_in()
+        project = find_project(state, principal, ident)
+        require_manage(principal, project)
+        changes = _settings(await request_form())
+        if changes:
+            state.store.update_project(project.path, **changes)
+        return json_response(project_json(state, project.path, state.store.project(project.path) or project.row))
+
+
+def _invalid_path(message: str) -> ApiError:
+    return ApiError(400, {"message": {"path": [message]}})
+
+
+__all__ = ["FoundProject", "project_json", "register"]
