@@ -16,6 +16,7 @@ from urllib.parse import urlencode, urlsplit
 from quart import Response, g, render_template, request
 from werkzeug.exceptions import HTTPException
 
+from tinyreg.access import policy
 from tinyreg.access.policy import ANONYMOUS, Principal
 from tinyreg.access.sessions import CSRF_COOKIE, CSRF_FIELD, IDLE, SESSION_COOKIE, Session, Sessions, new_secret, same_secret
 
@@ -43,6 +44,16 @@ class Viewer:
     @property
     def name(self) -> str:
         return self.principal.name
+
+    @property
+    def may_change_settings(self) -> bool:
+        """Whether this sign-in may change settings at all: a password, or a token with the
+        scope `api` (as the API asks); a registry-only token reaches images, not settings."""
+        return not self.open_registry and policy.may_call_api(self.principal, write=True)
+
+    @property
+    def may_administer(self) -> bool:
+        return self.may_change_settings and policy.may_administer(self.principal)
 
 
 class PanelError(HTTPException):

@@ -36,10 +36,10 @@ def may_delete(viewer: Viewer, project: ProjectAccess | None) -> bool:
 
 def may_manage(viewer: Viewer, project: ProjectAccess | None) -> bool:
     """Whether the viewer may change the project's settings, members and deploy tokens."""
-    if viewer.open_registry or project is None:
+    if not viewer.may_change_settings or project is None:
         return False
     return policy.may_manage_project(viewer.principal, project)
 
 
 def is_admin(viewer: Viewer) -> bool:
-    return not viewer.open_registry and policy.may_administer(viewer.principal)
+    return viewer.may_administer
