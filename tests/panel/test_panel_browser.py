@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import pytest
 from tinyreg import samples
+from tinyreg.testing import RunningRegistry
 
 from tests.auth_helpers import AuthWorld, basic_auth, get_token
 from tests.panel.browsing import Shots, sign_in
@@ -96,7 +97,7 @@ def test_an_owner_pushes_sees_and_deletes_images(world: AuthWorld, page: Any, sh
     assert page.locator("tbody td.name").all_inner_texts() == ["alice/shop/web"]
 
 
-def test_deleting_without_javascript_asks_on_a_page(world: AuthWorld, browser: Any) -> None:
+def test_deleting_without_javascript_asks_on_a_page(world: AuthWorld, browser: Any, shots: Shots) -> None:
     world.registry.push_image("pub/site/nojs", "old")
     world.registry.push_image("pub/site/nojs", "keep")
     context = browser.new_context(java_script_enabled=False)
@@ -106,6 +107,7 @@ def test_deleting_without_javascript_asks_on_a_page(world: AuthWorld, browser: A
     assert page.locator("[data-copy]").first.is_hidden()  # copy buttons need JavaScript: not shown
     tag_row(page, "old").locator("button:has-text('Delete')").click()
     page.wait_for_selector("h1:has-text('Delete 1 tag of pub/site/nojs?')")
+    shots.take(page, "10-confirm-without-javascript")
     page.click("button:has-text('Delete')")
     page.wait_for_selector("text=Deleted 1 tag.")
     assert tag_names(page) == ["keep"]
@@ -183,3 +185,17 @@ def test_a_reporter_sees_no_delete_buttons(world: AuthWorld, page: Any, shots: S
     page.click("button:has-text('Sign out')")
     page.goto(f"{world.url}/-/user_settings")
     assert page.inner_text("h1") == "Sign in first"
+
+
+def test_an_open_registry_says_so_and_lists_every_repository(tinyreg: RunningRegistry, page: Any, shots: Shots) -> None:
+    page.goto(f"{tinyreg.url}/")
+    assert "runs without --auth" in page.inner_text(".banner")
+    assert f"docker login {tinyreg.host}" in page.locator("pre").all_inner_texts()
+    tinyreg.push_image("team/app", "1.0")
+    tinyreg.push_image("other/tool", "2.0")
+    page.reload()
+    assert page.locator("tbody td.name").all_inner_texts() == ["other/tool", "team/app"]
+    shots.take(page, "11-open-registry")
+    page.click("a:has-text('team/app')")
+    tag_row(page, "1.0").locator("button:has-text('Delete')").click()
+    page.wait_for_selector("text=Deleted 1 tag.")
