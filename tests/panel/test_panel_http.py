@@ -37,6 +37,15 @@ def test_a_session_cookie_is_httponly_samesite_and_expires(world: AuthWorld) -> 
     client.close()
 
 
+def test_a_session_cookie_is_secure_behind_an_https_proxy(world: AuthWorld) -> None:
+    client = PanelClient(world.url)
+    form = {"csrf_token": client.csrf(), "username": "alice", "password": world.PASSWORDS["alice"]}
+    response = client.http.post("/users/sign_in", data=form, headers={"X-Forwarded-Proto": "https"})
+    assert response.status_code == 303
+    assert "secure" in cookie_attributes(response, "tinyreg_session")
+    client.close()
+
+
 def test_a_form_without_its_csrf_token_is_refused(world: AuthWorld) -> None:
     client = PanelClient(world.url)
     refused = client.http.post("/users/sign_in", data={"username": "alice", "password": world.PASSWORDS["alice"]})

@@ -140,7 +140,10 @@ class Panel:
 
 
 def is_https() -> bool:
-    return request.scheme == "https"
+    """Whether the browser reached us over https: directly, or through a proxy that says so.
+    Trusting `X-Forwarded-Proto` here can only add `Secure` to the sender's own cookies."""
+    forwarded = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
+    return request.scheme == "https" or forwarded == "https"
 
 
 def set_cookie(response: Response, name: str, value: str, max_age: float | None) -> None:
