@@ -47,8 +47,9 @@ def test_an_owner_pushes_sees_and_deletes_images(world: AuthWorld, page: Any, sh
     assert f"podman push --tls-verify=false {host}/alice/shop/image" in commands
     shots.take(page, "03-empty-project")
 
-    for tag in ("1.0", "1.1", "2.0", "latest"):
-        registry.push_image("alice/shop/web", tag, layers=2)
+    digests = {tag: registry.push_image("alice/shop/web", tag, layers=2) for tag in ("1.0", "1.1", "2.0", "latest")}
+    sbom = {"sbom.json": b"{}"}
+    registry.push_artifact("alice/shop/web", None, sbom, artifact_type="application/spdx+json", subject=digests["latest"])
     children = [samples.image(architecture=arch, seed=arch) for arch in ("amd64", "arm64")]
     for child in children:
         registry.push("alice/shop/web", child, None)
@@ -72,6 +73,9 @@ def test_an_owner_pushes_sees_and_deletes_images(world: AuthWorld, page: Any, sh
     assert "index" in multi.inner_text() and "amd64, arm64" in multi.inner_text()
     multi.locator("summary").click()
     assert "application/vnd.oci.image.index.v1+json" in multi.inner_text()
+    latest = tag_row(page, "latest")
+    latest.locator("summary").click()
+    assert digests["latest"] in latest.inner_text() and "application/spdx+json" in latest.inner_text()
     shots.take(page, "05-repository-tags")
 
     tag_row(page, "1.1").locator("button:has-text('Delete')").click()  # the dialog is accepted
