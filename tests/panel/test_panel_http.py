@@ -159,5 +159,6 @@ def test_an_open_registry_says_so_and_lists_its_images(tinyreg: RunningRegistry)
     deleted = client.post("/team/app/-/tags/delete", {"only": "1.0", "confirmed": "yes"}, csrf_from="/team/app/-/tags")
     assert deleted.status_code == 303
     assert httpx.get(f"{tinyreg.url}/v2/team/app/tags/list").json()["tags"] in (None, [])
-    assert httpx.get(f"{tinyreg.url}/users/sign_in").status_code == 404
+    for page_of_users in ("/users/sign_in", "/-/user_settings", "/admin/users", "/team/app/-/settings"):
+        assert httpx.get(f"{tinyreg.url}{page_of_users}").status_code == 404
     client.close()

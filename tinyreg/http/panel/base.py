@@ -89,6 +89,11 @@ class Panel:
             not_found("This page of a registry with --auth")
         return self.context.access.store
 
+    def require_users(self) -> None:
+        """A 404 page on an open registry, which has no users, tokens or admin area."""
+        if self.context.access is None:
+            not_found("This page of a registry with --auth")
+
     async def load_viewer(self) -> None:
         g.nonce = secrets.token_urlsafe(16)
         g.new_cookies = {}

@@ -39,6 +39,7 @@ def chosen_scopes(form: Any, allowed: frozenset[str] | None = None) -> list[str]
 
 def managed_project(panel: Panel, path: str) -> Place:
     """The project, if the viewer may manage it (a 403 page for members who may not)."""
+    panel.require_users()
     place = find_project(panel, path, viewer())
     if place.access is None or not place.may_manage:
         refuse(403, "Not allowed", f"Only maintainers and owners of {path} (and admins) may change its settings.")

@@ -25,7 +25,7 @@ BASE = "/-/user_settings"
 
 def signed_in(panel: Panel) -> Viewer:
     who = viewer()
-    panel.store  # noqa: B018 -- a 404 page on an open registry, which has no users
+    panel.require_users()
     if not who.signed_in:
         refuse(401, "Sign in first", "Your settings are shown once you have signed in.")
     return who
