@@ -6,11 +6,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
+import gitlab
 import httpx
 import pytest
 from tinyreg.testing import run_registry
 
 from tests.gitlab_helpers import GitLabWorld, gitlab_error
+from tests.helpers import api_client
+from tests.manifest_builders import push_image
 
 
 @pytest.fixture(scope="module")
@@ -36,15 +39,16 @@ def test_a_projects_repositories_list_with_their_tags_and_counts(world: GitLabWo
     first = repos[0]
     assert first.project_id == project.id and isinstance(first.id, int)
     assert first.location == f"{world.registry.host}/team/app"
-    assert [t["name"] for t in first.tags] == ["latest", "v1", "v2"]
-    assert first.tags[0] == {"name": "latest", "path": "team/app:latest", "location": f"{world.registry.host}/team/app:latest"}
+    listed = first.attributes["tags"]  # `first.tags` is python-gitlab's tag manager
+    assert [t["name"] for t in listed] == ["latest", "v1", "v2"]
+    assert listed[0] == {"name": "latest", "path": "team/app:latest", "location": f"{world.registry.host}/team/app:latest"}
     assert "tags" not in project.repositories.list()[0].attributes
 
 
 def test_a_repository_by_id_shows_its_size_and_tags(world: GitLabWorld) -> None:
     listed = world.gitlab("bob").projects.get("team/app").repositories.list()[0]
     repo = world.gitlab("bob").registry_repositories.get(listed.id, tags=True, tags_count=True, size=True)
-    assert (repo.path, repo.tags_count, len(repo.tags)) == ("team/app", 3, 3)
+    assert (repo.path, repo.tags_count, len(repo.attributes["tags"])) == ("team/app", 3, 3)
     assert repo.size > 0
 
 
@@ -149,3 +153,17 @@ def test_bulk_deletion_refuses_bad_parameters_in_gitlabs_shape(world: GitLabWorl
     body = gitlab_error(lambda: repo.manager.gitlab.http_delete(repo.tags.path, query_data=params), 400)
     assert isinstance(body, str) and body.startswith(error), body
     assert len(repo.tags.list()) == 3
+
+
+def test_an_open_registry_lets_anyone_act_as_an_admin_on_what_exists() -> None:
+    with run_registry() as registry:
+        registry.create_project("team/app")
+        with api_client(registry.url) as client:
+            push_image(client, "team/app", "v1")
+            push_image(client, "team/app", "v2", seed="other")
+        anyone = gitlab.Gitlab(registry.url, timeout=60)
+        repo = anyone.projects.get("team/app").repositories.list()[0]
+        repo.tags.delete("v1")
+        assert [t.name for t in repo.tags.list()] == ["v2"]
+        assert gitlab_error(lambda: anyone.projects.get("team/none"), 404) == "404 Project Not Found"
+        assert gitlab_error(lambda: anyone.registry_repositories.get(12345), 404) == "404 Repository Not Found"

@@ -7,10 +7,11 @@ from typing import Any
 
 from quart import Blueprint, Response
 
+from tinyreg.access.policy import may_administer
 from tinyreg.access.store import AccessError
 from tinyreg.http.api.context import ApiState, form_value, integer, iso_time, request_form
 from tinyreg.http.api.errors import ApiError, bad_request, forbidden, json_response
-from tinyreg.http.api.lookup import find_group, require_group_manage, require_scope
+from tinyreg.http.api.lookup import find_group, require_create_in_group, require_group_manage, require_scope
 from tinyreg.http.api.members import Members, add_member, list_members, remove_member
 
 VISIBILITIES = ("private", "public")
@@ -35,6 +36,7 @@ def group_json(state: ApiState, path: str, row: dict[str, Any]) -> dict[str, Any
 
 
 def group_members(state: ApiState, path: str) -> Members:
+    """The group's own members (those inherited from groups above are listed there)."""
     return Members(lambda: state.store.group_members(path), lambda user, role: state.store.set_group_member(path, user, role))
 
 
@@ -59,12 +61,12 @@ def register(api: Blueprint, state: ApiState) -> None:
         parent_id = form_value(form, "parent_id")
         if parent_id not in (None, ""):
             parent = find_group(state, principal, str(integer(parent_id, "parent_id")))
-            require_group_manage(state, principal, parent)
+            require_create_in_group(principal, parent)
             path = f"{parent.path}/{path}"
-        elif not principal.admin:
+        elif not may_administer(principal):
             raise forbidden()
         try:
-            state.store.create_group(path, public=visibility == "public", owner=principal.name or None)
+            state.store.create_group(path, visibility=visibility, owner=principal.name or None)
         except AccessError as exc:
             message = "has already been taken" if "already exists" in str(exc) else str(exc)
             raise ApiError(400, {"message": {"path": [message]}}) from None
@@ -80,12 +82,12 @@ def register(api: Blueprint, state: ApiState) -> None:
     async def add_group_member(ident: str) -> Response:
         principal = state.signed_in()
         group = find_group(state, principal, ident)
-        require_group_manage(state, principal, group)
+        require_group_manage(principal, group)
         return await add_member(state, group_members(state, group.path))
 
     @api.delete("/groups/<ident>/members/<user_ident>")
     async def remove_group_member(ident: str, user_ident: str) -> Response:
         principal = state.signed_in()
         group = find_group(state, principal, ident)
-        require_group_manage(state, principal, group)
+        require_group_manage(principal, group)
         return remove_member(state, group_members(state, group.path), user_ident)

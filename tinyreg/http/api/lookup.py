@@ -11,27 +11,39 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
-from tinyreg.access.policy import DELETE, MANAGING_ROLES, PULL, Principal, ProjectAccess, allowed_actions
+from tinyreg.access.policy import (
+    API,
+    READ_API,
+    READ_USER,
+    GroupAccess,
+    Principal,
+    ProjectAccess,
+    may_administer,
+    may_call_api,
+    may_create_in_group,
+    may_delete_images,
+    may_manage_group,
+    may_manage_project,
+    may_read_images,
+    may_see_group,
+    may_see_project,
+)
 from tinyreg.http.api.context import ApiState
 from tinyreg.http.api.errors import ApiError, forbidden, not_found
 
-READ_SCOPES = frozenset({"api", "read_api"})
-WRITE_SCOPES = frozenset({"api"})
 
-
-def require_scope(principal: Principal, *, write: bool, also: frozenset[str] = frozenset()) -> None:
-    """403 `insufficient_scope` unless the caller's token allows this API call (`api` for a
-    change; `api` or `read_api`, or one of `also`, for a read), as GitLab answers."""
-    if principal.scopes is None:
-        return
-    needed = WRITE_SCOPES if write else READ_SCOPES | also
-    if not principal.scopes & needed:
+def require_scope(principal: Principal, *, write: bool, user_only: bool = False) -> None:
+    """403 `insufficient_scope` unless the caller's token allows this API call at all (`api`
+    for a change; `api` or `read_api` for a read; `read_user` too for the current user), as
+    GitLab answers."""
+    if not may_call_api(principal, write=write, user_only=user_only):
+        needed = [API] if write else [API, READ_API, READ_USER] if user_only else [API, READ_API]
         raise ApiError(
             403,
             {
                 "error": "insufficient_scope",
                 "error_description": "The request requires higher privileges than provided by the access token.",
-                "scope": " ".join(sorted(needed)),
+                "scope": " ".join(needed),
             },
         )
 
@@ -54,8 +66,9 @@ def project_access(state: ApiState, principal: Principal, path: str) -> ProjectA
 
 
 def may_see(principal: Principal, access: ProjectAccess, row: dict[str, Any]) -> bool:
-    """Whether the caller may learn the project exists: public, a member, or an admin."""
-    return principal.admin or bool(row.get("public")) or (principal.kind == "user" and access.role is not None)
+    """Whether the caller may learn the project exists. A public project whose registry is for
+    members only is still public as a project (`access` says who may pull)."""
+    return bool(row.get("public")) or may_see_project(principal, access)
 
 
 def find_project(state: ApiState, principal: Principal, ident: str) -> FoundProject:
@@ -73,20 +86,16 @@ def find_project(state: ApiState, principal: Principal, ident: str) -> FoundProj
     return FoundProject(path, row, access)
 
 
-def can_read_registry(principal: Principal, project: FoundProject) -> bool:
-    return PULL in allowed_actions(principal, project.access, {PULL})
-
-
 def require_registry_read(principal: Principal, project: FoundProject) -> None:
     """403 unless the caller may read the project's container registry."""
-    if not can_read_registry(principal, project):
+    if not may_read_images(principal, project.access):
         raise forbidden()
 
 
 def require_registry_delete(principal: Principal, project: FoundProject) -> None:
     """403 unless the caller may delete in the project's container registry."""
     require_scope(principal, write=True)
-    if DELETE not in allowed_actions(principal, project.access, {DELETE}):
+    if not may_delete_images(principal, project.access):
         raise forbidden()
 
 
@@ -94,19 +103,23 @@ def require_manage(principal: Principal, project: FoundProject, *, write: bool =
     """403 unless the caller may change the project's settings, members and deploy tokens (or,
     with `write` False, see what only those who manage it see, such as its deploy tokens)."""
     require_scope(principal, write=write)
-    if not (principal.admin or project.access.role in MANAGING_ROLES):
+    if not may_manage_project(principal, project.access):
         raise forbidden()
 
 
 def require_admin(principal: Principal) -> None:
-    if not principal.admin:
+    if not may_administer(principal):
         raise forbidden()
 
 
 def require_create_project(state: ApiState, principal: Principal, path: str) -> None:
-    """403 unless the caller may create a project at `path`: an admin anywhere, a user in their
-    own namespace."""
-    if not (principal.admin or path.rpartition("/")[0] == principal.name):
+    """403 unless the caller may create a project at `path`: in their own namespace (a path
+    under their user name), or in a group the policy lets them create in."""
+    namespace = path.rpartition("/")[0]
+    if may_administer(principal) or (namespace and namespace == _user_name(principal)):
+        return
+    group = state.store.group_access(namespace, _user_name(principal))
+    if group is None or not may_create_in_group(principal, group):
         raise forbidden()
 
 
@@ -120,38 +133,40 @@ def find_user(state: ApiState, ident: str) -> dict[str, Any]:
 
 @dataclass(frozen=True, slots=True)
 class FoundGroup:
-    """A group the caller may see: its path and stored row."""
+    """A group the caller may see: its path, stored row, and what the policy needs of it."""
 
     path: str
     row: dict[str, Any]
+    access: GroupAccess
 
     @property
     def id(self) -> int:
         return int(self.row["id"])
 
 
-def group_role(state: ApiState, principal: Principal, path: str) -> str | None:
-    """The caller's role in the group `path`, its own or inherited from a group above it."""
-    if principal.kind != "user":
-        return None
-    return state.store.group_role(path, principal.name)
+def _user_name(principal: Principal) -> str | None:
+    return principal.name if principal.kind == "user" and principal.name else None
 
 
 def find_group(state: ApiState, principal: Principal, ident: str) -> FoundGroup:
-    """The group `ident` names (a number or its path); 404 Group Not Found unless the caller may
-    see it: an admin, a public group, a member of it or of a group above it."""
+    """The group `ident` names (a number or its path); 404 Group Not Found unless the caller may see it."""
     ident = unquote(ident)
     found = state.store.group_by_id(int(ident)) if ident.isdigit() else state.store.group(ident)
-    if found is None:
+    access = state.store.group_access(str(found["path"]), _user_name(principal)) if found is not None else None
+    if found is None or access is None or not may_see_group(principal, access):
         raise not_found("Group")
-    path = str(found["path"])
-    if not (principal.admin or found.get("public") or group_role(state, principal, path) is not None):
-        raise not_found("Group")
-    return FoundGroup(path, found)
+    return FoundGroup(str(found["path"]), found, access)
 
 
-def require_group_manage(state: ApiState, principal: Principal, group: FoundGroup) -> None:
-    """403 unless the caller may change the group's members and subgroups."""
+def require_group_manage(principal: Principal, group: FoundGroup) -> None:
+    """403 unless the caller may change the group's members."""
     require_scope(principal, write=True)
-    if not (principal.admin or group_role(state, principal, group.path) in MANAGING_ROLES):
+    if not may_manage_group(principal, group.access):
+        raise forbidden()
+
+
+def require_create_in_group(principal: Principal, group: FoundGroup) -> None:
+    """403 unless the caller may create projects and subgroups in the group."""
+    require_scope(principal, write=True)
+    if not may_create_in_group(principal, group.access):
         raise forbidden()

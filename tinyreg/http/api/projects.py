@@ -13,9 +13,8 @@ from tinyreg.http.api.context import ApiState, form_value, iso_time, request_for
 from tinyreg.http.api.errors import ApiError, bad_request, json_response
 from tinyreg.http.api.lookup import (
     FoundProject,
+    find_group,
     find_project,
-    may_see,
-    project_access,
     require_create_project,
     require_manage,
     require_scope,
@@ -36,7 +35,7 @@ def namespace_json(state: ApiState, path: str) -> dict[str, Any]:
     """The namespace a project sits in: a group, or a user's own namespace."""
     full_path = path.rpartition("/")[0]
     kind = "user" if "/" not in full_path and state.store.user(full_path) is not None else "group"
-    group = state.store.group(full_path) if kind == "group" else None
+    group = state.store.group(full_path)
     name = full_path.rpartition("/")[2]
     return {
         "id": group.get("id") if group else None,
@@ -76,12 +75,9 @@ def _listed(state: ApiState, principal: Principal) -> list[dict[str, Any]]:
     owned = request.args.get("owned", "").lower() == "true"
     visibility = request.args.get("visibility")
     rows = []
-    for project in state.store.projects():
+    for project in state.store.visible_projects(principal):
         path = str(project["path"])
-        access = project_access(state, principal, path)
-        if access is None or access.path != path or not may_see(principal, access, project):
-            continue
-        if (membership and access.role is None) or (owned and access.role != "owner"):
+        if (membership and project["role"] is None) or (owned and project["role"] != "owner"):
             continue
         if search and search not in path.lower():
             continue
@@ -119,10 +115,10 @@ def _new_path(state: ApiState, principal: Principal, form: dict[str, Any]) -> st
         raise bad_request("name, path are missing, at least one parameter must be provided")
     namespace_id = form_value(form, "namespace_id")
     if namespace_id is not None:
-        group = state.store.group_by_id(int(namespace_id)) if str(namespace_id).isdigit() else None
+        group = find_group(state, principal, str(namespace_id)) if str(namespace_id).isdigit() else None
         if group is None:
             raise bad_request("namespace_id is invalid")
-        return f"{group['path']}/{path}"
+        return f"{group.path}/{path}"
     if not principal.name:
         raise bad_request("namespace_id is missing")
     return f"{principal.name}/{path}"

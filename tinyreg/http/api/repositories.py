@@ -6,12 +6,11 @@ from typing import Any
 
 from quart import Blueprint, Response, request
 
-from tinyreg.access.policy import Principal
+from tinyreg.access.policy import Principal, may_read_images
 from tinyreg.http.api.context import ApiState, iso_time
 from tinyreg.http.api.errors import ApiError, bad_request, json_response, not_found
 from tinyreg.http.api.lookup import (
     FoundProject,
-    can_read_registry,
     find_group,
     find_project,
     require_registry_delete,
@@ -111,7 +110,7 @@ def register(api: Blueprint, state: ApiState) -> None:
                 return False
             if owner not in readable:
                 try:
-                    readable[owner] = can_read_registry(principal, find_project(state, principal, owner))
+                    readable[owner] = may_read_images(principal, find_project(state, principal, owner).access)
                 except ApiError:  # a project the caller may not see
                     readable[owner] = False
             return readable[owner]

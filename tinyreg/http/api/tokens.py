@@ -42,7 +42,9 @@ async def create_token(state: ApiState, kind: str, owner: str) -> tuple[str, Tok
     """Make a token from the request's `name`, `scopes` and `expires_at`; 400 for bad values."""
     form = await request_form()
     name = str(form_value(form, "name", required=True))
-    scopes = form_value(form, "scopes", required=True) or form_value(form, "scopes[]")
+    scopes = form_value(form, "scopes") or form_value(form, "scopes[]")
+    if not scopes:
+        raise bad_request("scopes is missing")
     if isinstance(scopes, str):
         scopes = [scope for scope in scopes.split(",") if scope]
     expires_at = parse_date(form_value(form, "expires_at"), "expires_at")

@@ -13,8 +13,6 @@ from tinyreg.http.api.errors import bad_request, conflict, json_response
 from tinyreg.http.api.lookup import find_user, require_admin, require_scope
 from tinyreg.http.api.pagination import paged_list
 
-USER_SCOPES = frozenset({"read_user"})
-
 
 def user_json(state: ApiState, user: dict[str, Any], *, full: bool = False) -> dict[str, Any]:
     """A user as GitLab lists them; `full` adds what only the user and admins see."""
@@ -44,13 +42,13 @@ def register(api: Blueprint, state: ApiState) -> None:
     @api.get("/user")
     async def current_user() -> Response:
         principal = state.signed_in()
-        require_scope(principal, write=False, also=USER_SCOPES)
+        require_scope(principal, write=False, user_only=True)
         return json_response(user_json(state, _user_of(state, principal), full=True))
 
     @api.get("/users")
     async def list_users() -> Response:
         principal = state.signed_in()
-        require_scope(principal, write=False, also=USER_SCOPES)
+        require_scope(principal, write=False, user_only=True)
         username = request.args.get("username")
         search = request.args.get("search", "").lower()
         users = [
@@ -63,7 +61,7 @@ def register(api: Blueprint, state: ApiState) -> None:
     @api.get("/users/<ident>")
     async def get_user(ident: str) -> Response:
         principal = state.signed_in()
-        require_scope(principal, write=False, also=USER_SCOPES)
+        require_scope(principal, write=False, user_only=True)
         return json_response(user_json(state, find_user(state, ident), full=principal.admin))
 
     @api.post("/users")
