@@ -221,6 +221,36 @@ def test_revoked_and_expired_tokens_are_listed_as_such_and_stop_working(data: Pa
     assert not can_log_in(data, "alice", gone["token"])
 
 
+# -- groups ---------------------------------------------------------------------------------
+
+
+def test_groups_are_created_listed_and_given_members(data: Path) -> None:
+    assert admin_ok(data, "group", "create", "eng/web", "--public", "--owner", "alice") == {
+        "path": "eng/web",
+        "id": 2,
+        "public": True,
+    }
+    done = tinyreg_admin(data, "project", "create", "ops/infra/app")
+    assert done.returncode == 0, done.stderr
+    assert tinyreg_admin(data, "group", "list").stdout.splitlines() == [
+        "ID  PATH       VISIBILITY",
+        "1   eng        private",
+        "2   eng/web    public",
+        "3   ops        private",
+        "4   ops/infra  private",
+    ]
+    assert [(g["path"], g["id"]) for g in admin_ok(data, "group", "list")][:2] == [("eng", 1), ("eng/web", 2)]
+    done = tinyreg_admin(data, "group", "member", "add", "eng", "root", "maintainer")
+    assert (done.returncode, done.stdout.strip()) == (0, "root is maintainer of group eng")
+    assert admin_ok(data, "group", "member", "list", "eng/web") == {"alice": "owner"}
+    assert tinyreg_admin(data, "group", "member", "list", "eng").stdout.splitlines() == ["USER  ROLE", "root  maintainer"]
+    assert admin_ok(data, "group", "member", "remove", "eng", "root") == {"path": "eng", "user": "root"}
+    assert tinyreg_admin(data, "group", "member", "list", "eng").stdout.strip() == "no members in group eng"
+    assert "no user 'nobody'" in refused(data, "group", "member", "add", "eng", "nobody", "owner")
+    assert "group 'eng/web' already exists" in refused(data, "group", "create", "eng/web")
+    assert "no group 'nope'" in refused(data, "group", "member", "remove", "nope", "alice")
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -55,6 +55,8 @@ def test_a_repository_summary_counts_tags_and_distinct_bytes(registry: Registry)
     assert (summary.name, summary.tags_count) == ("team/app", 3)
     assert summary.size == sizes(one) + sizes(two)
     assert summary.created is not None and summary.updated is not None and summary.updated >= summary.created
+    with registry.meta.read() as tx:
+        assert tx.repository_by_id(summary.id) is not None
     assert repository_summary(registry.meta, "team/none") is None
 
 

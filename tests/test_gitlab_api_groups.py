@@ -43,7 +43,11 @@ def test_groups_subgroups_projects_and_inherited_roles(world: GitLabWorld) -> No
     dave = world.gitlab("dave")
     assert gitlab_error(lambda: dave.projects.get("acme/web/app"), 404) == "404 Project Not Found"
     acme.members.create({"user_id": user_id(world, "dave"), "access_level": gitlab.const.AccessLevel.DEVELOPER})
-    assert {m.username: m.access_level for m in acme.members.list()} == {"alice": 50, "dave": 30}
+    assert {m.username: m.access_level for m in acme.members.list()} == {
+        "root": 50,
+        "alice": 50,
+        "dave": 30,
+    }  # its creator owns it
     repo = dave.projects.get("acme/web/app").repositories.list()[0]
     repo.tags.delete("v1")
     assert [t.name for t in repo.tags.list()] == ["v2"]

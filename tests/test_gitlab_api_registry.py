@@ -4,11 +4,13 @@ pushed over `/v2/`: listings, details, pagination, deletions and GitLab's bulk t
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import gitlab
 import httpx
 import pytest
+from gitlab.v4.objects import ProjectRegistryRepository
 from tinyreg.testing import run_registry
 
 from tests.gitlab_helpers import GitLabWorld, gitlab_error
@@ -27,7 +29,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GitLabWorld]:
         yield built
 
 
-def repository_of(world: GitLabWorld, path: str, who: str = "alice") -> object:
+def repository_of(world: GitLabWorld, path: str, who: str = "alice") -> ProjectRegistryRepository:
     project = world.gitlab(who).projects.get(path.split("/")[0] + "/" + path.split("/")[1])
     return next(repo for repo in project.repositories.list(get_all=True) if repo.path == path)
 
@@ -70,9 +72,9 @@ def test_anyone_lists_the_repositories_of_a_public_project(world: GitLabWorld) -
 def test_pages_carry_gitlabs_headers_and_python_gitlab_follows_them(world: GitLabWorld) -> None:
     world.push("team/app/many", *[f"t{i:02d}" for i in range(45)])
     repo = repository_of(world, "team/app/many")
-    assert len(repo.tags.list(get_all=True)) == 45  # type: ignore[attr-defined]
-    assert [t.name for t in repo.tags.list(per_page=20, page=3)] == [f"t{i:02d}" for i in range(40, 45)]  # type: ignore[attr-defined]
-    url = f"{world.url}/api/v4/projects/team%2Fapp/registry/repositories/{repo.id}/tags"  # type: ignore[attr-defined]
+    assert len(repo.tags.list(get_all=True)) == 45
+    assert [t.name for t in repo.tags.list(per_page=20, page=3)] == [f"t{i:02d}" for i in range(40, 45)]
+    url = f"{world.url}/api/v4/projects/team%2Fapp/registry/repositories/{repo.id}/tags"
     response = httpx.get(url, params={"per_page": 20, "page": 2}, headers={"PRIVATE-TOKEN": world.tokens["alice"]})
     assert response.status_code == 200 and len(response.json()) == 20
     headers = response.headers
@@ -99,18 +101,18 @@ def _links(header: str) -> list[tuple[str, str]]:
 def test_deleting_a_tag_untags_only_that_tag(world: GitLabWorld) -> None:
     world.push("team/app/del", "a", "b")
     repo = repository_of(world, "team/app/del", "dave")
-    repo.tags.delete("a")  # type: ignore[attr-defined]
-    assert [t.name for t in repo.tags.list()] == ["b"]  # type: ignore[attr-defined]
-    assert gitlab_error(lambda: repo.tags.delete("a"), 404) == "404 Tag Not Found"  # type: ignore[attr-defined]
+    repo.tags.delete("a")
+    assert [t.name for t in repo.tags.list()] == ["b"]
+    assert gitlab_error(lambda: repo.tags.delete("a"), 404) == "404 Tag Not Found"
 
 
 def test_deleting_a_repository_answers_202_and_removes_it(world: GitLabWorld) -> None:
     world.push("team/app/gone", "v1")
     project = world.gitlab("dave").projects.get("team/app")
     repo = repository_of(world, "team/app/gone", "dave")
-    project.repositories.delete(repo.id)  # type: ignore[attr-defined]
+    project.repositories.delete(repo.id)
     assert "team/app/gone" not in [r.path for r in project.repositories.list(get_all=True)]
-    assert gitlab_error(lambda: project.repositories.delete(repo.id), 404) == "404 Repository Not Found"  # type: ignore[attr-defined]
+    assert gitlab_error(lambda: project.repositories.delete(repo.id), 404) == "404 Repository Not Found"
     with world.v2_client("team/app/gone") as client:
         assert client.get("/v2/team/app/gone/tags/list").status_code == 404
 
@@ -127,15 +129,15 @@ BULK_CASES = [
 
 
 @pytest.mark.parametrize(("params", "left"), BULK_CASES)
-def test_bulk_deletion_follows_gitlabs_rules(world: GitLabWorld, params: dict[str, object], left: set[str]) -> None:
+def test_bulk_deletion_follows_gitlabs_rules(world: GitLabWorld, params: dict[str, Any], left: set[str]) -> None:
     repo_path = f"team/app/bulk{BULK_CASES.index((params, left))}"
     world.push(repo_path, "v1.0", "v1.1", "v2.0", "main", "dev", "latest")  # pushed in this order: dev newest
     repo = repository_of(world, repo_path, "dave")
     if "name_regex" in params:  # the legacy name, which python-gitlab's helper does not send
-        repo.manager.gitlab.http_delete(repo.tags.path, query_data=params)  # type: ignore[attr-defined]
+        repo.manager.gitlab.http_delete(repo.tags.path, query_data=params)
     else:
-        repo.tags.delete_in_bulk(**params)  # type: ignore[attr-defined]
-    assert {t.name for t in repo.tags.list(get_all=True)} == left  # type: ignore[attr-defined]
+        repo.tags.delete_in_bulk(**params)
+    assert {t.name for t in repo.tags.list(get_all=True)} == left
 
 
 @pytest.mark.parametrize(

@@ -45,7 +45,7 @@ def test_old_tags_are_read_and_indexed_once_at_open(tmp_path: Path) -> None:
     _write_old_rows(tmp_path / "meta")
     store = LmdbMetaStore(tmp_path / "meta")
     try:
-        assert store.upgrades == 2  # the tag index, then the numbering of rows
+        assert store.upgrades == 3  # the tag index, the numbering of rows, the groups of projects
         with store.read() as tx:
             assert tx.tag("team/app", "v1") == (OLD, None)
             assert tx.tag_digest("team/app", "v2") == OTHER
@@ -88,7 +88,7 @@ def test_users_projects_and_repositories_get_numbers_and_last_published_times_at
     _write_version_2_rows(tmp_path / "meta")
     store = LmdbMetaStore(tmp_path / "meta")
     try:
-        assert store.upgrades == 1
+        assert store.upgrades == 2
         with store.read() as tx:
             assert [(name, row["id"]) for name, row in tx.iter_users()] == [("alice", 1), ("bob", 2), ("carol", 3)]
             assert tx.user_by_id(3) == ("carol", tx.user("carol"))
@@ -108,3 +108,23 @@ def test_users_projects_and_repositories_get_numbers_and_last_published_times_at
             assert tx.repository_by_id(4) == ("team/new", tx.repository_info("team/new"))
     finally:
         again.close()
+
+
+def test_the_groups_of_existing_projects_are_added_once_at_open(tmp_path: Path) -> None:
+    def fill(put: Put) -> None:
+        for path in ("a/b/c", "a/d", "a/b/e/f", "top"):
+            put("projects", path.encode(), cbor2.dumps({"id": 1, "public": True, "registry_enabled": True, "created": 2.0}))
+        put("schema", b"version", cbor2.dumps(3))
+
+    _write_raw(tmp_path / "meta", fill)
+    store = LmdbMetaStore(tmp_path / "meta")
+    try:
+        assert store.upgrades == 1
+        with store.read() as tx:
+            groups = list(tx.iter_groups())
+            assert [path for path, _ in groups] == ["a", "a/b", "a/b/e"]  # no group for top-level "top"
+            assert [row for _, row in groups] == [{"id": i, "public": False, "created": 2.0} for i in (1, 2, 3)]
+            assert tx.group_by_id(2) == ("a/b", groups[1][1]) and tx.counter("group") == 3
+            assert list(tx.group_members("a")) == []
+    finally:
+        store.close()

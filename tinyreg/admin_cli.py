@@ -1,4 +1,4 @@
-"""`tinyreg user|project|token|deploy-token|keys|gc ...`: administer a data directory.
+"""`tinyreg user|project|group|token|deploy-token|keys|gc ...`: administer a data directory.
 
 These commands open the data directory's LMDB environment directly, so they work while
 `tinyreg serve` runs on it. Each prints a line for people, or JSON with `--json`.
@@ -66,18 +66,15 @@ def add_admin_commands(commands: Any) -> None:
     pupdate.add_argument("path")
     pupdate.add_argument("--visibility", choices=["public", "private"])
     pupdate.add_argument("--registry", choices=["on", "off"])
-    member = project.add_parser("member", help="manage members").add_subparsers(
-        dest="member_action", metavar="ACTION", required=True
-    )
-    madd = member.add_parser("add", parents=[common], help="give a user a role")
-    madd.add_argument("path")
-    madd.add_argument("user")
-    madd.add_argument("role", choices=ROLES)
-    mremove = member.add_parser("remove", parents=[common], help="remove a member")
-    mremove.add_argument("path")
-    mremove.add_argument("user")
-    mlist = member.add_parser("list", parents=[common], help="list members")
-    mlist.add_argument("path")
+    _member_commands(project, common, "manage members")
+
+    group = commands.add_parser("group", help="manage groups").add_subparsers(dest="action", metavar="ACTION", required=True)
+    gcreate = group.add_parser("create", parents=[common], help="create a group (and the missing groups above it)")
+    gcreate.add_argument("path")
+    gcreate.add_argument("--public", action="store_true", help="anyone may see the group")
+    gcreate.add_argument("--owner", help="user made owner of the group")
+    group.add_parser("list", parents=[common], help="list groups")
+    _member_commands(group, common, "manage members (their role holds in every project and group below)")
 
     for kind, owner in (("token", "USER"), ("deploy-token", "PROJECT")):
         tokens = commands.add_parser(kind, help=f"manage {'personal access' if kind == 'token' else 'deploy'} tokens")
@@ -104,6 +101,20 @@ def add_admin_commands(commands: Any) -> None:
 
     keys = commands.add_parser("keys", help="token signing keys").add_subparsers(dest="action", metavar="ACTION", required=True)
     keys.add_parser("rotate", parents=[common], help="make a new signing key; the old one verifies until its tokens expire")
+
+
+def _member_commands(parent: Any, common: argparse.ArgumentParser, help_text: str) -> None:
+    """`... member add PATH USER ROLE | remove PATH USER | list PATH` under a project or group parser."""
+    member = parent.add_parser("member", help=help_text).add_subparsers(dest="member_action", metavar="ACTION", required=True)
+    madd = member.add_parser("add", parents=[common], help="give a user a role")
+    madd.add_argument("path")
+    madd.add_argument("user")
+    madd.add_argument("role", choices=ROLES)
+    mremove = member.add_parser("remove", parents=[common], help="remove a member")
+    mremove.add_argument("path")
+    mremove.add_argument("user")
+    mlist = member.add_parser("list", parents=[common], help="list members")
+    mlist.add_argument("path")
 
 
 def _read_password(args: argparse.Namespace) -> str | None:
@@ -211,6 +222,8 @@ def _dispatch(args: argparse.Namespace, store: AccessStore, data: Any, out: Call
             )
     elif command == "project":
         _project(args, store, out)
+    elif command == "group":
+        _group(args, store, out)
     elif command in ("token", "deploy-token"):
         _tokens(args, store, "personal" if command == "token" else "deploy", out)
     elif command == "gc":
@@ -252,15 +265,40 @@ def _project(args: argparse.Namespace, store: AccessStore, out: Callable[[Any, s
         store.update_project(args.path, public=public, registry_enabled=enabled)
         out({"path": args.path, "public": public, "registry_enabled": enabled}, f"updated project {args.path}")
     elif action == "member":
-        if args.member_action == "add":
-            store.set_member(args.path, args.user, args.role)
-            out({"path": args.path, "user": args.user, "role": args.role}, f"{args.user} is {args.role} of {args.path}")
-        elif args.member_action == "remove":
-            store.set_member(args.path, args.user, None)
-            out({"path": args.path, "user": args.user}, f"{args.user} is no longer a member of {args.path}")
-        else:
-            members = store.members(args.path)
-            out(members, format_table(["USER", "ROLE"], list(members.items()), f"no members in {args.path}"))
+        _members(args, store.set_member, store.members, "", out)
+
+
+def _group(args: argparse.Namespace, store: AccessStore, out: Callable[[Any, str], None]) -> None:
+    action = args.action
+    if action == "create":
+        visibility = _visibility(args.public)
+        group_id = store.create_group(args.path, visibility=visibility, owner=args.owner)
+        out({"path": args.path, "id": group_id, "public": args.public}, f"created {visibility} group {args.path}")
+    elif action == "list":
+        groups = store.groups()
+        rows = [[str(g["id"]), g["path"], _visibility(g["public"])] for g in groups]
+        out(groups, format_table(["ID", "PATH", "VISIBILITY"], rows, "no groups"))
+    else:
+        _members(args, store.set_group_member, store.group_members, "group ", out)
+
+
+def _members(
+    args: argparse.Namespace,
+    set_role: Callable[[str, str, str | None], None],
+    members_of: Callable[[str], dict[str, str]],
+    what: str,
+    out: Callable[[Any, str], None],
+) -> None:
+    """`member add|remove|list` of a project (`what` "") or a group (`what` "group ")."""
+    if args.member_action == "add":
+        set_role(args.path, args.user, args.role)
+        out({"path": args.path, "user": args.user, "role": args.role}, f"{args.user} is {args.role} of {what}{args.path}")
+    elif args.member_action == "remove":
+        set_role(args.path, args.user, None)
+        out({"path": args.path, "user": args.user}, f"{args.user} is no longer a member of {what}{args.path}")
+    else:
+        members = members_of(args.path)
+        out(members, format_table(["USER", "ROLE"], list(members.items()), f"no members in {what}{args.path}"))
 
 
 def _tokens(args: argparse.Namespace, store: AccessStore, kind: str, out: Callable[[Any, str], None]) -> None:

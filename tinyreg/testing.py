@@ -63,6 +63,14 @@ class RunningRegistry:
         """Give `user` a role (guest, reporter, developer, maintainer, owner) in `project`."""
         self._access.set_member(project, user, role)
 
+    def create_group(self, path: str, *, public: bool = False, owner: str | None = None) -> None:
+        """Add a group (and the missing groups above it); `owner` becomes its owner."""
+        self._access.create_group(path, visibility="public" if public else "private", owner=owner)
+
+    def add_group_member(self, group: str, user: str, role: str) -> None:
+        """Give `user` a role in `group`: it holds in every project and subgroup below it."""
+        self._access.set_group_member(group, user, role)
+
     def create_token(
         self, user: str, scopes: list[str] | None = None, *, name: str = "test", expires_in: float | None = None
     ) -> str:

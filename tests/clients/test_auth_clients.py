@@ -288,3 +288,19 @@ def test_podman_search_lists_the_repositories_its_logged_in_user_may_pull(podman
     )
     found = must(podman.run("search", "--tls-verify=false", "--limit", "100", "--format", "{{.Name}}", f"{host}/"))
     assert sorted(found.text.split()) == [f"{host}/pub/site", f"{host}/team/app"]
+
+
+@pytest.mark.parametrize("client", ["skopeo"], indirect=True)
+def test_a_developer_of_the_group_pushes_with_a_password_or_an_api_scoped_token(
+    client: LoginClient, tinyreg: RunningRegistry
+) -> None:
+    tinyreg.create_user("gina", "gina-client-passphrase")
+    tinyreg.add_group_member("team", "gina", "developer")  # the group of team/app, made with it
+    must(client.login("gina", "gina-client-passphrase"))
+    must(client.push("team/app/img:by-group"))
+    assert served_digest(tinyreg, "team/app/img", "by-group") == client.pushed_digest()
+    must_fail(client.push("other/app:by-group"))
+    must(client.logout())
+    must(client.login("gina", tinyreg.create_token("gina", ["api"])))  # as in GitLab, api includes the registry
+    must(client.push("team/app/img:by-api-token"))
+    assert served_digest(tinyreg, "team/app/img", "by-api-token") == client.pushed_digest()

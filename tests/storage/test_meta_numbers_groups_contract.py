@@ -34,7 +34,12 @@ def test_rows_with_an_id_are_found_by_it_until_deleted(backend: Backend) -> None
 def test_repositories_are_numbered_once_and_updated_by_manifests_and_tags(backend: Backend) -> None:
     meta = backend.meta
     meta.write(lambda tx: tx.ensure_repository("blobs"))
-    meta.write(lambda tx: [tx.put_manifest("r", D1, b"one", row(created=10.0)), tx.ensure_repository("r")])
+
+    def push(tx: MetaWriter) -> None:
+        tx.put_manifest("r", D1, b"one", row(created=10.0))
+        tx.ensure_repository("r")
+
+    meta.write(push)
     with meta.read() as tx:
         blobs, first = tx.repository_info("blobs"), tx.repository_info("r")
         assert blobs is not None and blobs["id"] == 1 and blobs["updated"] is None

@@ -1,7 +1,9 @@
-"""Project paths and how repositories map onto projects (pure).
+"""Project and group paths, and how repositories map onto projects (pure).
 
 A repository belongs to the project whose path is the longest prefix of its name, with at
 most two more components: `group/project`, `group/project/image`, `group/project/my/image`.
+Groups nest as GitLab's do: project `a/b/c` lives in group `a/b`, which lives in group `a`;
+a top-level project (`myproject`) lives in no group.
 """
 
 from __future__ import annotations
@@ -20,12 +22,28 @@ class PathError(ValueError):
     """A project or group path that cannot be used, saying which character is wrong and where."""
 
 
-def check_project_path(path: str) -> str:
+def check_project_path(path: str, what: str = "project path") -> str:
     """Return `path` if every component is a valid repository-name component; else PathError."""
-    fault = name_fault(path, "project path")
+    fault = name_fault(path, what)
     if fault is not None:
-        raise PathError(f"invalid project path {path[:300]!r}: {fault}" if path else fault)
+        raise PathError(f"invalid {what} {path[:300]!r}: {fault}" if path else fault)
     return path
+
+
+def check_group_path(path: str) -> str:
+    """The same rule for a group's path (the message says group)."""
+    return check_project_path(path, "group path")
+
+
+def parent_groups(path: str) -> list[str]:
+    """The groups a project or group at `path` lives in, outermost first: `a/b/c` → `a`, `a/b`."""
+    parts = path.split("/")
+    return ["/".join(parts[:keep]) for keep in range(1, len(parts))]
+
+
+def is_child(path: str, parent: str) -> bool:
+    """Whether `path` lies directly in group `parent` (not deeper)."""
+    return path.startswith(parent + "/") and "/" not in path[len(parent) + 1 :]
 
 
 def nearest_project(repo: str, is_project: Callable[[str], bool]) -> str | None:

@@ -1,4 +1,4 @@
-"""Users, projects, members and tokens, kept in the registry's metadata store.
+"""Users, projects, groups, members and tokens, kept in the registry's metadata store.
 
 Every change is one short unit of work, so the command line can administer a data
 directory while `tinyreg serve` runs on it.
@@ -12,16 +12,22 @@ from dataclasses import dataclass
 from typing import Any
 
 from tinyreg.access import secrets
+from tinyreg.access.groups import AccessError as AccessError  # raised by every operation here: importable from here
+from tinyreg.access.groups import (
+    GroupStore,
+    change_membership,
+    check_role,
+    ensure_groups,
+    members_with_roles,
+    named_row,
+    project_role,
+)
 from tinyreg.access.paths import PathError, check_project_path, nearest_project, taken_over, takeover_refusal, within_reach
-from tinyreg.access.policy import DEPLOY_SCOPES, ROLES, SCOPES, ProjectAccess
+from tinyreg.access.policy import DEPLOY_SCOPES, SCOPES, ProjectAccess
 from tinyreg.storage.interfaces import MetaStore, MetaWriter
 
 USERNAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 DEPLOY_USER_PREFIX = "tinyreg+deploy-token-"
-
-
-class AccessError(ValueError):
-    """An administration request that cannot be done, with a message for a person."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,8 +79,8 @@ def _check_scopes(kind: str, scopes: list[str]) -> tuple[str, ...]:
     return tuple(sorted(set(scopes)))
 
 
-class AccessStore:
-    """The access model's operations on the metadata store."""
+class AccessStore(GroupStore):
+    """The access model's operations on the metadata store (groups: see `GroupStore`)."""
 
     def __init__(self, meta: MetaStore) -> None:
         self.meta = meta
@@ -92,8 +98,7 @@ class AccessStore:
     def user_by_id(self, user_id: int) -> dict[str, Any] | None:
         """The user numbered `user_id` as {"name", "id", ...its row}, or None."""
         with self.meta.read() as tx:
-            found = tx.user_by_id(user_id)
-        return None if found is None else {"name": found[0], **found[1]}
+            return named_row(tx.user_by_id(user_id), "name")
 
     def add_user(self, name: str, password: str | None, *, admin: bool = False) -> int:
         """Create a user; their new id."""
@@ -136,13 +141,15 @@ class AccessStore:
         self.meta.write(change)
 
     def remove_user(self, name: str) -> None:
-        """Remove a user, their memberships, and revoke their tokens."""
+        """Remove a user, their memberships (of projects and groups), and revoke their tokens."""
 
         def change(tx: MetaWriter) -> None:
             if not tx.delete_user(name):
                 raise AccessError(f"no user {name!r}")
             for path in [path for path, user in tx.iter_members() if user == name]:
                 tx.delete_member(path, name)
+            for path in [path for path, user in tx.iter_group_members() if user == name]:
+                tx.delete_group_member(path, name)
             for key in list(tx.iter_token_keys()):
                 record = tx.token(key)
                 if record and record["kind"] == "personal" and record["owner"] == name:
@@ -163,24 +170,22 @@ class AccessStore:
     def project_by_id(self, project_id: int) -> dict[str, Any] | None:
         """The project numbered `project_id` as {"path", "id", ...its row}, or None."""
         with self.meta.read() as tx:
-            found = tx.project_by_id(project_id)
-        return None if found is None else {"path": found[0], **found[1]}
+            return named_row(tx.project_by_id(project_id))
 
     def repository_info(self, repo: str) -> dict[str, Any] | None:
         """{"name", "id", "created", "updated"} of a repository (`updated`: last published, or None)."""
         with self.meta.read() as tx:
-            row = tx.repository_info(repo)
-        return None if row is None else {"name": repo, **row}
+            return named_row((repo, row) if (row := tx.repository_info(repo)) else None, "name")
 
     def repository_by_id(self, repo_id: int) -> dict[str, Any] | None:
         """Like `repository_info`, for the repository numbered `repo_id`."""
         with self.meta.read() as tx:
-            found = tx.repository_by_id(repo_id)
-        return None if found is None else {"name": found[0], **found[1]}
+            return named_row(tx.repository_by_id(repo_id), "name")
 
     def create_project(self, path: str, *, public: bool = False, owner: str | None = None, adopt: bool = False) -> int:
-        """Add a project; its new id. Repositories of other projects that would move into it (see paths.py)
-        are a refusal naming them, unless `adopt` says that move is wanted."""
+        """Add a project, and the missing groups it lives in (private, without members); its new id.
+        Repositories of other projects that would move into it (see paths.py) are a refusal
+        naming them, unless `adopt` says that move is wanted."""
         try:
             check_project_path(path)
         except PathError as exc:
@@ -195,6 +200,7 @@ class AccessStore:
                 moved = taken_over(path, tx.repositories_under(path), lambda candidate: tx.project(candidate) is not None)
                 if moved:
                     raise AccessError(takeover_refusal(path, moved))
+            ensure_groups(tx, path)
             project_id = tx.next_counter("project")
             tx.put_project(path, {"id": project_id, "public": public, "registry_enabled": True, "created": time.time()})
             if owner is not None:
@@ -225,25 +231,14 @@ class AccessStore:
 
     def set_member(self, path: str, user: str, role: str | None) -> None:
         """Give `user` a role in the project, or remove them with role None."""
-        if role is not None and role not in ROLES:
-            raise AccessError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+        check_role(role)
+        self.meta.write(lambda tx: change_membership(tx, "project", path, user, role))
 
-        def change(tx: MetaWriter) -> None:
-            if tx.project(path) is None:
-                raise AccessError(f"no project {path!r}")
-            if tx.user(user) is None:
-                raise AccessError(f"no user {user!r}")
-            if role is None:
-                if not tx.delete_member(path, user):
-                    raise AccessError(f"{user!r} is not a member of {path!r}")
-            else:
-                tx.put_member(path, user, {"role": role})
-
-        self.meta.write(change)
-
-    def members(self, path: str) -> dict[str, str]:
+    def members(self, path: str, *, inherited: bool = False) -> dict[str, str]:
+        """{user: role} of the project's own members; with `inherited`, also the members of the
+        groups it lives in, each with their effective role in it."""
         with self.meta.read() as tx:
-            return {user: row["role"] for user, row in tx.members(path)}
+            return members_with_roles(tx, path, tx.members(path), inherited=inherited)
 
     def project_access(self, repo: str, username: str | None) -> ProjectAccess | None:
         """The project owning `repo` and `username`'s role in it (one read snapshot)."""
@@ -251,7 +246,8 @@ class AccessStore:
         return project if project is not None and within_reach(repo, project.path) else None
 
     def nearest_project_access(self, repo: str, username: str | None) -> ProjectAccess | None:
-        """The longest project path that prefixes `repo`, even one too far above it to own it."""
+        """The longest project path that prefixes `repo`, even one too far above it to own it; the
+        role is `username`'s effective one (the project's own or from a group above)."""
         with self.meta.read() as tx:
             found: dict[str, Any] = {}
 
@@ -262,11 +258,11 @@ class AccessStore:
             path = nearest_project(repo, is_project)
             if path is None:
                 return None
-            member = tx.member(path, username) if username else None
+            role = project_role(tx, path, username)
         record = found[path]
         # A public project whose registry is private lets anyone see the project, not pull from it.
         public = bool(record["public"]) and not record.get("registry_private", False)
-        return ProjectAccess(path, public, bool(record["registry_enabled"]), member["role"] if member else None)
+        return ProjectAccess(path, public, bool(record["registry_enabled"]), role)
 
     # -- tokens --------------------------------------------------------------------------
 

@@ -42,10 +42,11 @@ class RepositorySummary:
     manifests reference and the manifests' own bytes; times are epoch seconds (None: unknown)."""
 
     name: str
+    id: int  # the repository's number, as `/api/v4` shows it
     tags_count: int
     size: int
     created: float | None
-    updated: float | None  # when a tag was last pushed (or, without one, a manifest stored)
+    updated: float | None  # last published: a manifest put or a tag set
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +169,8 @@ def total_size(tx: MetaReader, repo: str, digest: str) -> int:
 
 def summarize(tx: MetaReader, repo: str) -> RepositorySummary | None:
     """The summary of `repo` read in the snapshot `tx` (None if it does not exist)."""
-    if not tx.has_repository(repo):
+    info = tx.repository_info(repo)
+    if info is None:
         return None
     manifests = dict(tx.manifests_of(repo))
     blobs: dict[str, int] = {}
@@ -176,11 +178,9 @@ def summarize(tx: MetaReader, repo: str) -> RepositorySummary | None:
         for ref in row["refs"]:
             if ref not in manifests and ref not in blobs:
                 blobs[ref] = _blob_size(tx, repo, ref)
-    pushed = [tag.pushed_at for _, tag in tx.iter_tags(repo)]
-    created = min((row["created"] for row in manifests.values()), default=None)
-    updated = _newest(pushed) or _newest(row["created"] for row in manifests.values())
+    tags_count = sum(1 for _ in tx.iter_tags(repo))
     size = sum(blobs.values()) + sum(row["size"] for row in manifests.values())
-    return RepositorySummary(repo, len(pushed), size, created, updated)
+    return RepositorySummary(repo, info["id"], tags_count, size, info["created"], _last_update(tx, repo))
 
 
 def repository_summary(meta: MetaStore, repo: str) -> RepositorySummary | None:
@@ -190,6 +190,11 @@ def repository_summary(meta: MetaStore, repo: str) -> RepositorySummary | None:
 
 
 def _last_update(tx: MetaReader, repo: str) -> float | None:
+    """When a manifest was last put or a tag last set in `repo` (recorded with the repository;
+    for repositories from before that was recorded, the newest tag or manifest)."""
+    info = tx.repository_info(repo)
+    if info is not None and info["updated"] is not None:
+        return info["updated"]
     newest = _newest(tag.pushed_at for _, tag in tx.iter_tags(repo))
     return newest if newest is not None else _newest(row["created"] for _, row in tx.manifests_of(repo))
 

@@ -4,7 +4,9 @@ They run inside one write transaction and are recorded in the `schema` sub-datab
 
 * version 2 builds the `tag_index` (repo, digest → tags) from the tags already stored;
 * version 3 numbers the users, projects and repositories (in name order) and indexes the
-  numbers; a repository's `updated` (last published) is its newest tag push or manifest.
+  numbers; a repository's `updated` (last published) is its newest tag push or manifest;
+* version 4 adds the groups the existing projects live in (`a/b/c` lives in `a/b`, which
+  lives in `a`): private, without members, as creating a project now makes them.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from tinyreg.storage import keys
 from tinyreg.storage.lmdb_access import AccessWriter
 from tinyreg.storage.lmdb_tx import decode_tag
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 SEP = keys.SEP
 
 
@@ -32,6 +34,9 @@ def upgrade(tx: AccessWriter) -> int:
         steps += 1
     if version < 3:
         _number_rows(tx)
+        steps += 1
+    if version < 4:
+        _add_implied_groups(tx)
         steps += 1
     if version < SCHEMA_VERSION:
         tx._put(tx.d.schema, b"version", SCHEMA_VERSION)
@@ -62,3 +67,12 @@ def _number_rows(tx: AccessWriter) -> None:
         if "id" not in row:
             created = row.get("created", first.get(repo, published.get(repo, 0.0)))
             tx._new_repository(repo, created, published.get(repo))
+
+
+def _add_implied_groups(tx: AccessWriter) -> None:
+    for path, row in _rows(tx, "projects"):
+        parts = path.split("/")
+        for group in ("/".join(parts[:keep]) for keep in range(1, len(parts))):
+            if tx.group(group) is None:
+                created = row.get("created", 0.0)
+                tx.put_group(group, {"id": tx.next_counter("group"), "public": False, "created": created})

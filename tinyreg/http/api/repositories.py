@@ -41,14 +41,13 @@ def owner_path(state: ApiState, repo: str) -> str | None:
 def repository_json(state: ApiState, summary: RepositorySummary, project: FoundProject) -> dict[str, Any]:
     """A repository as GitLab shows it; `tags`, `tags_count` and `size` when the request asks."""
     name = summary.name
-    info = state.store.repository_info(name) or {}
     shown: dict[str, Any] = {
-        "id": info.get("id"),
+        "id": summary.id,
         "name": name[len(project.path) + 1 :],
         "path": name,
         "project_id": project.id,
         "location": f"{state.registry_host()}/{name}",
-        "created_at": iso_time(info.get("created", summary.created)),
+        "created_at": iso_time(summary.created),
         "cleanup_policy_started_at": None,
         "status": None,
     }
