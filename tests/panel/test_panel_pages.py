@@ -95,3 +95,24 @@ def test_a_sign_in_with_a_registry_token_reaches_images_not_settings(world: Auth
     assert admin.http.get("/admin/users").status_code == 200
     for client in (root, admin):
         client.close()
+
+
+def test_a_group_role_holds_in_the_projects_below_it(world: AuthWorld) -> None:
+    root = PanelClient(world.url).signed_in("root", world.PASSWORDS["root"])
+    created = root.post("/admin/groups", {"path": "acme", "visibility": "private", "owner": "alice"}, csrf_from="/admin/groups")
+    assert created.status_code == 303 and "acme" in root.http.get("/admin/groups").text
+    assert root.post("/admin/projects", {"path": "acme/web"}, csrf_from="/admin/projects").status_code == 303
+    world.registry.push_image("acme/web", "v1")
+    carol = PanelClient(world.url).signed_in("carol", world.PASSWORDS["carol"])
+    assert carol.http.get("/acme/web/-/tags").status_code == 404
+    world.registry.add_group_member("acme", "carol", "developer")
+    assert "acme/web" in carol.http.get("/").text
+    tags = carol.http.get("/acme/web/-/tags")
+    assert tags.status_code == 200 and "Delete" in tags.text
+    assert carol.http.get("/acme/web/-/settings").status_code == 403
+    alice = PanelClient(world.url).signed_in("alice", world.PASSWORDS["alice"])  # the group's owner
+    assert alice.http.get("/acme/web/-/settings").status_code == 200
+    duplicate = root.post("/admin/groups", {"path": "acme"}, csrf_from="/admin/groups")
+    assert duplicate.status_code == 400 and "already exists" in duplicate.text
+    for client in (root, carol, alice):
+        client.close()

@@ -1,4 +1,4 @@
-"""The admin area: users (create, make admin, tokens only, remove) and projects (create).
+"""The admin area: users (create, make admin, tokens only, remove), projects and groups (create).
 
 Only admins see it; everyone else gets the 404 page of a page that does not exist.
 """
@@ -31,6 +31,11 @@ async def projects_page(panel: Panel, *, status: int = 200, problem: str = "") -
     return await render(
         "admin_projects.html", status=status, projects=projects, problem=problem, saved=request.args.get("saved", "")
     )
+
+
+async def groups_page(panel: Panel, *, status: int = 200, problem: str = "") -> Response:
+    groups = sorted(panel.store.groups(), key=lambda group: group["path"])
+    return await render("admin_groups.html", status=status, groups=groups, problem=problem, saved=request.args.get("saved", ""))
 
 
 def add_routes(pages: Blueprint, panel: Panel) -> None:
@@ -108,3 +113,19 @@ def add_routes(pages: Blueprint, panel: Panel) -> None:
         except AccessError as error:
             return await projects_page(panel, status=400, problem=str(error))
         return go(f"/admin/projects?saved={path}", 303)
+
+    @pages.get("/admin/groups")
+    async def groups() -> Response:
+        admin_only(panel)
+        return await groups_page(panel)
+
+    @pages.post("/admin/groups")
+    async def create_group() -> Response:
+        admin_only(panel)
+        form = await request.form
+        path, owner = form.get("path", "").strip().strip("/"), form.get("owner", "").strip() or None
+        try:
+            panel.store.create_group(path, visibility=form.get("visibility", "private"), owner=owner)
+        except AccessError as error:
+            return await groups_page(panel, status=400, problem=str(error))
+        return go(f"/admin/groups?saved={path}")

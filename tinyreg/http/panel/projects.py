@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from quart import Blueprint, Response, request
 
 from tinyreg.access.policy import ProjectAccess
-from tinyreg.http.panel import rights
 from tinyreg.http.panel.base import Panel, Viewer, page_number, render, viewer
 from tinyreg.registry import catalogue
 
@@ -55,17 +54,17 @@ def project_images(panel: Panel, path: str) -> catalogue.Listing[catalogue.Repos
 
 
 def visible_projects(panel: Panel, who: Viewer, search: str) -> list[ProjectRow]:
+    """The projects the viewer may see (the store asks `policy.may_see_project`) whose path holds `search`."""
     rows = []
-    for record in panel.store.projects():
+    for record in panel.store.visible_projects(who.principal):
         path = record["path"]
         if search.lower() not in path.lower():
             continue
-        access = project_access(panel, path, who)
-        if not rights.may_see(who, access) or access is None:
-            continue
         images = project_images(panel, path)
         size = sum(summary.size for summary in images.items)
-        rows.append(ProjectRow(path, access.public, access.registry_enabled, access.role, images.total, size))
+        rows.append(
+            ProjectRow(path, bool(record["public"]), bool(record["registry_enabled"]), record["role"], images.total, size)
+        )
     return rows
 
 
