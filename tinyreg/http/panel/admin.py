@@ -26,16 +26,24 @@ async def users_page(panel: Panel, *, status: int = 200, problem: str = "") -> R
     return await render("admin_users.html", status=status, users=users, problem=problem, saved=request.args.get("saved", ""))
 
 
-async def projects_page(panel: Panel, *, status: int = 200, problem: str = "") -> Response:
-    projects = sorted(panel.store.projects(), key=lambda project: project["path"])
+#: The kinds of place an admin creates here: projects and groups, each with a path, a
+#: visibility and an optional owner.
+PLACES = ("projects", "groups")
+
+
+async def places_page(panel: Panel, kind: str, *, status: int = 200, problem: str = "") -> Response:
+    rows = panel.store.projects() if kind == "projects" else panel.store.groups()
+    places = sorted(rows, key=lambda row: row["path"])
     return await render(
-        "admin_projects.html", status=status, projects=projects, problem=problem, saved=request.args.get("saved", "")
+        "admin_places.html", status=status, kind=kind, places=places, problem=problem, saved=request.args.get("saved", "")
     )
 
 
-async def groups_page(panel: Panel, *, status: int = 200, problem: str = "") -> Response:
-    groups = sorted(panel.store.groups(), key=lambda group: group["path"])
-    return await render("admin_groups.html", status=status, groups=groups, problem=problem, saved=request.args.get("saved", ""))
+def create_place(panel: Panel, kind: str, path: str, public: bool, owner: str | None) -> None:
+    if kind == "projects":
+        panel.store.create_project(path, public=public, owner=owner)
+    else:
+        panel.store.create_group(path, visibility="public" if public else "private", owner=owner)
 
 
 def add_routes(pages: Blueprint, panel: Panel) -> None:
@@ -98,34 +106,18 @@ def add_routes(pages: Blueprint, panel: Panel) -> None:
             return await users_page(panel, status=400, problem=str(error))
         return go("/admin/users?saved=removed", 303)
 
-    @pages.get("/admin/projects")
-    async def projects() -> Response:
+    @pages.get("/admin/<any(projects, groups):kind>")
+    async def places(kind: str) -> Response:
         admin_only(panel)
-        return await projects_page(panel)
+        return await places_page(panel, kind)
 
-    @pages.post("/admin/projects")
-    async def create_project() -> Response:
+    @pages.post("/admin/<any(projects, groups):kind>")
+    async def create(kind: str) -> Response:
         admin_only(panel)
         form = await request.form
         path, owner = form.get("path", "").strip().strip("/"), form.get("owner", "").strip() or None
         try:
-            panel.store.create_project(path, public=form.get("visibility") == "public", owner=owner)
+            create_place(panel, kind, path, form.get("visibility") == "public", owner)
         except AccessError as error:
-            return await projects_page(panel, status=400, problem=str(error))
-        return go(f"/admin/projects?saved={path}", 303)
-
-    @pages.get("/admin/groups")
-    async def groups() -> Response:
-        admin_only(panel)
-        return await groups_page(panel)
-
-    @pages.post("/admin/groups")
-    async def create_group() -> Response:
-        admin_only(panel)
-        form = await request.form
-        path, owner = form.get("path", "").strip().strip("/"), form.get("owner", "").strip() or None
-        try:
-            panel.store.create_group(path, visibility=form.get("visibility", "private"), owner=owner)
-        except AccessError as error:
-            return await groups_page(panel, status=400, problem=str(error))
-        return go(f"/admin/groups?saved={path}")
+            return await places_page(panel, kind, status=400, problem=str(error))
+        return go(f"/admin/{kind}?saved={path}", 303)
