@@ -8,18 +8,13 @@ JavaScript; the little script there is only copies commands and asks for confirm
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from quart import Blueprint, Response
 
 from tinyreg.http.panel import admin, projects, registry, settings, signin, tags, user
-from tinyreg.http.panel.base import Panel, PanelError, error_page
-
-if TYPE_CHECKING:
-    from tinyreg.http.web import WebContext
+from tinyreg.http.panel.base import Panel, PanelContext, PanelError, error_page
 
 
-def blueprint(context: WebContext) -> Blueprint:
+def blueprint(context: PanelContext) -> Blueprint:
     panel = Panel(context)
     pages = Blueprint("panel", __name__, template_folder="templates", static_folder="static", static_url_path="/-/static")
     pages.before_request(panel.load_viewer)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 from urllib.parse import urlencode, urlsplit
 
 from quart import Response, g, render_template, request
@@ -21,11 +21,24 @@ from tinyreg.access.policy import ANONYMOUS, Principal
 from tinyreg.access.sessions import CSRF_COOKIE, CSRF_FIELD, IDLE, SESSION_COOKIE, Session, Sessions, new_secret, same_secret
 
 if TYPE_CHECKING:
+    from tinyreg.access.control import AccessControl
     from tinyreg.access.store import AccessStore
-    from tinyreg.http.web import WebContext
+    from tinyreg.registry.core import Registry
 
 HTML = "text/html; charset=utf-8"
 UNITS = ("B", "KiB", "MiB", "GiB", "TiB")
+
+
+class PanelContext(Protocol):
+    """What the panel reads of the web app's context: structural, so `http.web` imports the
+    panel and not the other way round."""
+
+    @property
+    def registry(self) -> Registry: ...
+    @property
+    def access(self) -> AccessControl | None: ...  # None: an open registry (no --auth)
+    @property
+    def external_url(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -78,7 +91,7 @@ def not_found(what: str = "This page") -> NoReturn:
 class Panel:
     """The panel's state: the web context and, with --auth, the sessions."""
 
-    def __init__(self, context: WebContext) -> None:
+    def __init__(self, context: PanelContext) -> None:
         self.context = context
         self.sessions = Sessions(context.access) if context.access is not None else None
 
@@ -169,7 +182,7 @@ def viewer() -> Viewer:
     return found
 
 
-def registry_host(context: WebContext) -> str:
+def registry_host(context: PanelContext) -> str:
     """`host[:port]` as image references name this registry: the external URL's, else the request's."""
     if context.external_url:
         return urlsplit(context.external_url).netloc or request.host

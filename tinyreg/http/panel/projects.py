@@ -5,13 +5,12 @@ On an open registry there are no projects: `/` lists every repository instead.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from quart import Blueprint, Response, request
 
-from tinyreg.access.policy import ProjectAccess
 from tinyreg.http.panel.base import Panel, Viewer, page_number, render, viewer
+from tinyreg.http.panel.registry import owned_by, registry_page
 from tinyreg.registry import catalogue
 
 PER_PAGE = 20
@@ -28,23 +27,6 @@ class ProjectRow:
     role: str | None
     images: int
     size: int
-
-
-def project_access(panel: Panel, path: str, who: Viewer) -> ProjectAccess | None:
-    """The project at exactly `path` with the viewer's role in it, or None if there is none."""
-    username = who.principal.name if who.principal.kind == "user" else None
-    found = panel.store.project_access(path, username)
-    return found if found is not None and found.path == path else None
-
-
-def owned_by(panel: Panel, path: str) -> Callable[[str], bool]:
-    """A filter for the repositories that project `path` owns (not those of a project below it)."""
-
-    def include(name: str) -> bool:
-        owner = panel.store.project_access(name, None)
-        return owner is not None and owner.path == path
-
-    return include
 
 
 def project_images(panel: Panel, path: str) -> catalogue.Listing[catalogue.RepositorySummary]:
@@ -73,8 +55,6 @@ def add_routes(pages: Blueprint, panel: Panel) -> None:
     async def index() -> Response:
         who = viewer()
         if who.open_registry:
-            from tinyreg.http.panel.registry import registry_page
-
             return await registry_page(panel, "")
         search = request.args.get("search", "").strip()
         page = page_number(request.args.get("page"))

@@ -7,6 +7,7 @@ there). Project and repository paths hold slashes, and `-` is never a component 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from quart import Blueprint, Response, request
@@ -14,12 +15,28 @@ from quart import Blueprint, Response, request
 from tinyreg.access.policy import PULL, ProjectAccess
 from tinyreg.http.panel import rights
 from tinyreg.http.panel.base import Panel, Viewer, go, is_https, not_found, page_number, registry_host, render, viewer
-from tinyreg.http.panel.projects import owned_by, project_access
 from tinyreg.registry import catalogue
 from tinyreg.registry.errors import RegistryError
 from tinyreg.registry.names import check_name
 
 PER_PAGE = 20
+
+
+def project_access(panel: Panel, path: str, who: Viewer) -> ProjectAccess | None:
+    """The project at exactly `path` with the viewer's role in it, or None if there is none."""
+    username = who.principal.name if who.principal.kind == "user" else None
+    found = panel.store.project_access(path, username)
+    return found if found is not None and found.path == path else None
+
+
+def owned_by(panel: Panel, path: str) -> Callable[[str], bool]:
+    """A filter for the repositories that project `path` owns (not those of a project below it)."""
+
+    def include(name: str) -> bool:
+        owner = panel.store.project_access(name, None)
+        return owner is not None and owner.path == path
+
+    return include
 
 
 @dataclass(frozen=True)
