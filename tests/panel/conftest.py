@@ -35,7 +35,7 @@ def browser() -> Iterator[Any]:
     except ImportError:
         require(False, "the playwright Python package is not installed")
     executable = os.environ.get("TINYREG_CHROMIUM") or shutil.which("chromium")
-    require(executable is not None and Path(executable).exists(), "`chromium` is not on PATH")
+    require(executable is not None and Path(executable).exists(), f"no chromium at {executable or '`chromium` on PATH'}")
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=executable, headless=True, args=["--no-sandbox"])
         yield launched
