@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Install everything the tests need, then run the whole suite.
 #   Python: tinyreg itself (editable) with its test extras.
-#   Debian (as root, when missing): the real clients the tests drive.
-# With CI=true a client tool that cannot be installed makes its tests fail, never skip.
+#   Debian (as root, when missing): the real clients the tests drive, and chromium for the
+#   panel's browser tests (Playwright drives Debian's chromium; `playwright install` is not used).
+# With CI=true a client tool or browser that cannot be installed makes its tests fail, never skip.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 python3 -m pip install --disable-pip-version-check -q -e '.[test]'
 
-tools=(skopeo podman buildah umoci jq docker-registry wrk)
+tools=(skopeo podman buildah umoci jq docker-registry wrk chromium)
 missing=()
 for tool in "${tools[@]}"; do
     command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")

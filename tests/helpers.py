@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import http.client
+import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -130,3 +131,13 @@ def upload_in_chunks(client: httpx.Client, location: str, data: bytes, size: int
         assert response.headers["Range"] == f"0-{min(start + size, len(data)) - 1}"
         location = response.headers["Location"]
     return location
+
+
+def require_tool(condition: bool, what: str, *, kind: str, install: str) -> None:
+    """Fail (on CI, `CI=true`) or skip loudly (elsewhere) a test whose outside tool is unavailable."""
+    if condition:
+        return
+    message = f"{kind} UNAVAILABLE, TEST NOT RUN: {what} (install: {install})"
+    if os.environ.get("CI") == "true":
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)

@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 from tinyreg.testing import RunningRegistry
 
+from tests.helpers import require_tool
+
 from .tools import (
     ImageFactory,
     LocalImage,
@@ -38,12 +40,7 @@ INSTALL_HINT = "apt-get install -y skopeo podman buildah umoci; pip install oras
 
 def require(condition: bool, what: str) -> None:
     """Fail (on CI) or skip (elsewhere) the test when a client it drives is unavailable."""
-    if condition:
-        return
-    message = f"REAL CLIENT UNAVAILABLE, TEST NOT RUN: {what} (install: {INSTALL_HINT})"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message, pytrace=False)
-    pytest.skip(message)
+    require_tool(condition, what, kind="REAL CLIENT", install=INSTALL_HINT)
 
 
 def require_executable(name: str) -> None:

@@ -174,11 +174,23 @@ class AccessControl:
         }
         if use == "refresh":
             claims["use"] = "refresh"
+        claims.update(self.identity_claims(principal))
+        return self.keys.sign(claims), now
+
+    def identity_claims(self, principal: Principal) -> dict[str, Any]:
+        """The claims that name `principal` so `current_principal` can look it up again later:
+        the token it logged in with, or the user's credentials version (a password login)."""
+        claims: dict[str, Any] = {"sub": principal.name, "kind": principal.kind}
         if principal.token_id is not None:
             claims["tid"] = principal.token_id
         elif principal.kind == "user":
             claims["cv"] = _credentials_version(self.store.user(principal.name))
-        return self.keys.sign(claims), now
+        return claims
+
+    def current_principal(self, claims: dict[str, Any]) -> Principal | None:
+        """The principal that claims signed earlier name, as it is now: None once its token is
+        revoked or expired, its user removed, switched to tokens only or given a new password."""
+        return self._principal_of_claims(claims)
 
     def verify(self, token: str, *, use: str = "access") -> tuple[Principal, list[dict[str, Any]]]:
         """The principal behind a token and its access entries; TokenError when it must be refused.

@@ -1,28 +1,29 @@
-"""The web panel: server-rendered pages to see and manage projects, images and tags."""
+"""The web panel: server-rendered pages to see and manage projects, images, tags and tokens.
+
+One module per group of pages (signin, projects, registry, tags, settings, user, admin), all on one
+blueprint; `base.py` holds what they share (viewer, CSRF, rendering), `rights.py` the questions
+they put to the access policy. Every action is a plain form POST, so the panel works without
+JavaScript; the little script there is only copies commands and asks for confirmations.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from quart import Blueprint, Response
 
-from quart import Blueprint
-
-from tinyreg import __version__
-
-if TYPE_CHECKING:
-    from tinyreg.http.webcontext import WebContext
-
-PAGE = """<!doctype html>
-<html><head><meta charset="utf-8"><title>tinyreg</title></head>
-<body><h1>tinyreg {version}</h1>
-<p>A container registry. The API is at <a href="/v2/">/v2/</a>.</p></body></html>
-"""
+from tinyreg.http.panel import admin, projects, registry, settings, signin, tags, user
+from tinyreg.http.panel.base import Panel, PanelContext, PanelError, error_page
 
 
-def blueprint(context: WebContext) -> Blueprint:
-    panel = Blueprint("panel", __name__)
+def blueprint(context: PanelContext) -> Blueprint:
+    panel = Panel(context)
+    pages = Blueprint("panel", __name__, template_folder="templates", static_folder="static", static_url_path="/-/static")
+    pages.before_request(panel.load_viewer)
+    pages.after_request(panel.finish)
 
-    @panel.get("/")
-    async def index() -> tuple[str, int, dict[str, str]]:
-        return PAGE.format(version=__version__), 200, {"Content-Type": "text/html; charset=utf-8"}
+    @pages.errorhandler(PanelError)
+    async def refused(error: PanelError) -> Response:
+        return await error_page(error)
 
-    return panel
+    for module in (signin, projects, registry, tags, settings, user, admin):
+        module.add_routes(pages, panel)
+    return pages
