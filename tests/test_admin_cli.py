@@ -126,9 +126,9 @@ def test_projects_are_created_listed_and_updated(data: Path) -> None:
     assert listed == {"group/sub/app": (True, False), "open/site": (True, True)}
     lines = tinyreg_admin(data, "project", "list").stdout.splitlines()
     assert lines == [
-        "PATH           VISIBILITY  REGISTRY",
-        "group/sub/app  public      off",
-        "open/site      public      on",
+        "PATH           VISIBILITY  REGISTRY  USAGE",
+        "group/sub/app  public      off       0 B",
+        "open/site      public      on        0 B",
     ]
 
 

@@ -35,8 +35,9 @@ def test_old_tags_are_read_and_indexed_once_at_open(tmp_path: Path) -> None:
     _write_old_rows(tmp_path / "meta")
     store = LmdbMetaStore(tmp_path / "meta")
     try:
-        assert store.upgrades == 1
+        assert store.upgrades == 2  # the tag index, then the bytes stored
         with store.read() as tx:
+            assert tx.stored_bytes() == 4  # the two manifests' bytes
             assert tx.tag("team/app", "v1") == (OLD, None)
             assert tx.tag_digest("team/app", "v2") == OTHER
             assert sorted(tx.tags_of("team/app", OLD)) == ["latest", "v1"]

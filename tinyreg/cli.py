@@ -60,6 +60,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--external-url", help="the public address shown in the page and the API, e.g. https://registry.example.com"
     )
+    serve.add_argument(
+        "--default-size-limit",
+        help="size limit of projects without their own, e.g. 10GB, 5GiB (default none; env TINYREG_DEFAULT_SIZE_LIMIT)",
+    )
     add_admin_commands(commands)
     return parser
 

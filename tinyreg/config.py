@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from tinyreg.durations import SYNTAX, parse_duration
+from tinyreg.registry.usage import parse_size
 
 ENV_PREFIX = "TINYREG_"
 _TRUE = {"1", "true", "yes", "on"}
@@ -47,6 +48,12 @@ class Settings:
     external_url: str = ""
     """The registry's public address (`https://registry.example.com`) used in the page's instructions
     and the API's image prefixes; empty means the address each request came to."""
+    default_size_limit: str = "none"
+    """The size limit of a project without its own (`10GB`, `5GiB`, `none`): pushes beyond it are refused."""
+
+    def size_limit_bytes(self) -> int | None:
+        """`default_size_limit` in bytes (None: no limit)."""
+        return parse_size(self.default_size_limit)
 
 
 def is_loopback(host: str) -> bool:
@@ -195,6 +202,11 @@ def _problem(name: str, value: Any) -> str | None:
         return "must be a positive duration"
     if name == "host" and not value:
         return "cannot be empty"
+    if name == "default_size_limit":
+        try:
+            parse_size(value)
+        except ValueError as exc:
+            return f"must be {str(exc).split('expected ', 1)[1]}"
     return None
 
 

@@ -142,7 +142,7 @@ async def open_registry(
             shutil.rmtree(path, ignore_errors=True)
         raise RegistryStartError(str(exc)) from None
     try:
-        registry = Registry(path)
+        registry = Registry(path, default_size_limit=settings.size_limit_bytes())
     except OSError as exc:
         raise RegistryStartError(f"cannot use data directory {path}: {exc.strerror or exc}") from exc
     single: BaseException | None = None

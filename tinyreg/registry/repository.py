@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from tinyreg.registry.accounting import Accounting
 from tinyreg.registry.blobs import manifest_bytes
 from tinyreg.registry.errors import RegistryError
 from tinyreg.registry.manifests import ParsedManifest, digested_bytes, parse_manifest, shares_bytes
@@ -36,8 +37,9 @@ class PutResult:
 class Manifests:
     """The manifest and tag operations of the registry."""
 
-    def __init__(self, meta: MetaStore) -> None:
+    def __init__(self, meta: MetaStore, accounting: Accounting | None = None) -> None:
         self.meta = meta
+        self.accounting = accounting or Accounting()
 
     def put(self, repo: str, reference: str, data: bytes, content_type: str | None) -> PutResult:
         """Validate and store a manifest under a tag or its digest."""
@@ -54,11 +56,14 @@ class Manifests:
         return PutResult(digest, str(parsed.subject) if parsed.subject else None)
 
     def _store(self, tx: MetaWriter, repo: str, digest: str, tag: str | None, data: bytes, parsed: ParsedManifest) -> None:
+        blob_sizes = {}
         for blob in parsed.blobs:
-            if tx.link(repo, str(blob)) is None:
+            link = tx.link(repo, str(blob))
+            if link is None:
                 raise RegistryError(
                     "MANIFEST_BLOB_UNKNOWN", f"blob {blob} is not in repository {repo}", detail={"digest": str(blob)}
                 )
+            blob_sizes[str(blob)] = int(link.get("size", 0))
         for child in parsed.manifests:
             if not tx.has_manifest(repo, str(child)):
                 raise RegistryError(
@@ -78,9 +83,15 @@ class Manifests:
             "annotations": parsed.annotations,
             "refs": [str(d) for d in (*parsed.blobs, *parsed.manifests)],
             "created": now,
+            "children": len(parsed.manifests),
         }
         if own_copy:
             row["data"] = data
+        old = tx.manifest(repo, digest)
+        if old is None or old["size"] != row["size"]:  # pushed again as it was: counted already
+            if old is not None:
+                self.accounting.manifest_removed(tx, repo, digest, old)
+            self.accounting.manifest_added(tx, repo, digest, len(data), blob_sizes)
         tx.put_manifest(repo, digest, data, row)
         if tag is not None:
             tx.set_tag(repo, tag, digest, now)
@@ -105,8 +116,10 @@ class Manifests:
             digest = str(parse_digest(reference))
 
             def delete_manifest(tx: MetaWriter) -> None:
-                if tx.delete_manifest(repo, digest) is None:
+                row = tx.delete_manifest(repo, digest)
+                if row is None:
                     raise RegistryError("MANIFEST_UNKNOWN", detail={"reference": digest})
+                self.accounting.manifest_removed(tx, repo, digest, row)
 
             self.meta.write(delete_manifest)
         else:

@@ -6,7 +6,8 @@ when the map must grow, so a change only touches its `tx`). The key layout is in
 
 Upgrades of an existing environment run once, at open, inside one write transaction, and are
 recorded in the `schema` sub-database: version 2 builds the `tag_index` (repo, digest → tags)
-from the tags already stored.
+from the tags already stored; version 3 sums the bytes stored (`stored_bytes`). The usage of
+projects and repositories follows rules of the registry, which counts it on its first open.
 """
 
 from __future__ import annotations
@@ -21,12 +22,12 @@ import cbor2
 import lmdb
 
 from tinyreg.storage import keys
-from tinyreg.storage.interfaces import BlobRow, LinkRow, ManifestRow, Tag, UploadRow
+from tinyreg.storage.interfaces import BlobRow, LinkRow, ManifestRow, Tag, UploadRow, UsageKind, UsageRef
 from tinyreg.storage.meta import Meta
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 _STAMP = struct.Struct(">d")
 _loads = cbor2.loads
 _dumps = cbor2.dumps
@@ -203,6 +204,26 @@ class LmdbReader:
     def counter(self, name: str) -> int:
         return self._get(self.d.counters, name.encode()) or 0
 
+    # -- usage ------------------------------------------------------------------------------
+
+    def usage_ref(self, kind: UsageKind, owner: str, digest: str) -> UsageRef | None:
+        raw = self.txn.get(keys.usage_prefix(kind, owner) + digest.encode(), db=self.d.usage)
+        return None if raw is None else UsageRef(*_loads(raw))
+
+    def usage_refs(self, kind: UsageKind, owner: str) -> Iterator[tuple[str, UsageRef]]:
+        prefix = keys.usage_prefix(kind, owner)
+        return ((key[len(prefix) :].decode(), UsageRef(*_loads(value))) for key, value in self._scan("usage", prefix))
+
+    def usage_total(self, kind: UsageKind, owner: str) -> int:
+        return self._get(self.d.usage, keys.usage_total_key(kind, owner)) or 0
+
+    def usage_totals(self, kind: UsageKind) -> Iterator[tuple[str, int]]:
+        prefix = keys.usage_total_key(kind, "")
+        return ((key[len(prefix) :].decode(), _loads(value)) for key, value in self._scan("usage", prefix))
+
+    def stored_bytes(self) -> int:
+        return self._get(self.d.usage, keys.STORED_BYTES) or 0
+
 
 class LmdbWriter(LmdbReader):
     """A unit of work: one LMDB write transaction."""
@@ -219,6 +240,7 @@ class LmdbWriter(LmdbReader):
     def put_manifest(self, repo: str, digest: str, data: bytes, row: ManifestRow) -> None:
         if "data" not in row and self.txn.get(digest.encode(), db=self.d.manifest_data) is None:
             self.txn.put(digest.encode(), data, db=self.d.manifest_data)
+            self._add_stored(len(data))
         key = keys.repo_key(repo, digest)
         old = self._get(self.d.manifests, key)
         self._put(self.d.manifests, key, {**row, "created": old["created"]} if old else row)
@@ -239,7 +261,10 @@ class LmdbWriter(LmdbReader):
         return row
 
     def delete_manifest_data(self, digest: str) -> None:
-        self.txn.delete(digest.encode(), db=self.d.manifest_data)
+        old = self.txn.get(digest.encode(), db=self.d.manifest_data)
+        if old is not None:
+            self.txn.delete(digest.encode(), db=self.d.manifest_data)
+            self._add_stored(-len(old))
 
     def set_tag(self, repo: str, tag: str, digest: str, pushed_at: float) -> None:
         key = keys.repo_key(repo, tag)
@@ -261,9 +286,16 @@ class LmdbWriter(LmdbReader):
     def put_blob(self, digest: str, row: BlobRow) -> None:
         if self.txn.get(digest.encode(), db=self.d.blobs) is None:
             self._put(self.d.blobs, digest.encode(), row)
+            self._add_stored(row["size"])
 
     def delete_blob(self, digest: str) -> None:
-        self.txn.delete(digest.encode(), db=self.d.blobs)
+        old = self._get(self.d.blobs, digest.encode())
+        if old is not None:
+            self.txn.delete(digest.encode(), db=self.d.blobs)
+            self._add_stored(-old["size"])
+
+    def _add_stored(self, change: int) -> None:
+        self.set_stored_bytes(self.stored_bytes() + change)
 
     def put_link(self, repo: str, digest: str, row: LinkRow) -> None:
         self._put(self.d.links, keys.repo_key(repo, digest), row)
@@ -301,6 +333,24 @@ class LmdbWriter(LmdbReader):
         self._put(self.d.counters, name.encode(), value)
         return value
 
+    def set_usage_ref(self, kind: UsageKind, owner: str, digest: str, ref: UsageRef | None) -> None:
+        key = keys.usage_prefix(kind, owner) + digest.encode()
+        if ref is None or ref.manifests <= 0:
+            self.txn.delete(key, db=self.d.usage)
+        else:
+            self._put(self.d.usage, key, [ref.manifests, ref.size])
+
+    def set_usage_total(self, kind: UsageKind, owner: str, total: int) -> None:
+        self._put(self.d.usage, keys.usage_total_key(kind, owner), total)
+
+    def clear_usage(self, kind: UsageKind, owner: str) -> None:
+        for key, _ in list(self._scan("usage", keys.usage_prefix(kind, owner))):
+            self.txn.delete(key, db=self.d.usage)
+        self.txn.delete(keys.usage_total_key(kind, owner), db=self.d.usage)
+
+    def set_stored_bytes(self, total: int) -> None:
+        self._put(self.d.usage, keys.STORED_BYTES, total)
+
 
 class LmdbMetaStore:
     """The metadata of one data directory in an LMDB environment at `path`."""
@@ -333,6 +383,10 @@ def _upgrade(tx: LmdbWriter) -> int:
         for key, value in tx._scan("tags", b""):
             repo, _, tag = key.decode().rpartition("\0")
             tx.txn.put(keys.referrer_key(repo, value.partition(SEP)[0].decode(), tag), b"", db=tx.d.tag_index)
+        steps += 1
+    if version < 3:
+        blobs = sum(_loads(value)["size"] for _, value in tx._scan("blobs", b""))
+        tx.set_stored_bytes(blobs + sum(len(value) for _, value in tx._scan("manifest_data", b"")))
         steps += 1
     if version < SCHEMA_VERSION:
         tx._put(tx.d.schema, b"version", SCHEMA_VERSION)
