@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from tinyreg.config import ConfigError, Settings, load_settings
 from tinyreg.registry import usage
 from tinyreg.storage.interfaces import UsageRef
 
@@ -150,3 +153,14 @@ def test_the_refusal_names_the_project_the_numbers_and_the_way_out() -> None:
 )
 def test_usage_as_a_percentage_of_the_limit(used: int, limit: int | None, share: float | None) -> None:
     assert usage.percent(used, limit) == share
+
+
+def test_the_default_size_limit_comes_from_toml_env_or_flag_and_a_wrong_one_says_what_is_expected(tmp_path: Path) -> None:
+    assert Settings().size_limit_bytes() is None
+    file = tmp_path / "tinyreg.toml"
+    file.write_text('default_size_limit = "10GB"\n')
+    assert load_settings(env={}, config_file=file).size_limit_bytes() == 10 * GB
+    assert load_settings(env={"TINYREG_DEFAULT_SIZE_LIMIT": "5GiB"}, config_file=file).size_limit_bytes() == 5 * 2**30
+    assert load_settings({"default_size_limit": "none"}, env={"TINYREG_DEFAULT_SIZE_LIMIT": "5GiB"}).size_limit_bytes() is None
+    with pytest.raises(ConfigError, match=r"TINYREG_DEFAULT_SIZE_LIMIT='lots' cannot be used: .*a size such as 500MB"):
+        load_settings(env={"TINYREG_DEFAULT_SIZE_LIMIT": "lots"})
