@@ -66,7 +66,7 @@ def test_recompute_reports_drift_and_fixes_it(tmp_path: Path) -> None:
 
         def damage(tx):  # type: ignore[no-untyped-def]
             tx.set_usage_total("project", "team", 1)
-            tx.set_usage_ref("repository", "team/app", D, UsageRef(3, 7))
+            tx.set_usage_refs("repository", "team/app", {D: UsageRef(3, 7)})
             tx.set_stored_bytes(5)
 
         meta.write(damage)

@@ -11,10 +11,9 @@ D1, D2, D3 = ("sha256:" + c * 64 for c in "123")
 
 def test_usage_counts_are_kept_per_kind_and_owner_and_listed_in_digest_order(backend: Backend) -> None:
     def change(tx):  # type: ignore[no-untyped-def]
-        tx.set_usage_ref("project", "team", D2, UsageRef(2, 20))
-        tx.set_usage_ref("project", "team", D1, UsageRef(1, 10))
-        tx.set_usage_ref("project", "team/app", D3, UsageRef(1, 30))  # a project below: not listed with team
-        tx.set_usage_ref("repository", "team", D1, UsageRef(5, 10))  # same name, other kind
+        tx.set_usage_refs("project", "team", {D2: UsageRef(2, 20), D1: UsageRef(1, 10)})
+        tx.set_usage_refs("project", "team/app", {D3: UsageRef(1, 30)})  # a project below: not listed with team
+        tx.set_usage_refs("repository", "team", {D1: UsageRef(5, 10)})  # same name, other kind
         tx.set_usage_total("project", "team", 30)
         tx.set_usage_total("project", "team/app", 30)
         tx.set_usage_total("repository", "team", 10)
@@ -24,6 +23,7 @@ def test_usage_counts_are_kept_per_kind_and_owner_and_listed_in_digest_order(bac
         assert tx.usage_ref("project", "team", D1) == UsageRef(1, 10)
         assert tx.usage_ref("project", "team", D3) is None
         assert tx.usage_ref("repository", "team", D1) == UsageRef(5, 10)
+        assert tx.usage_counts("project", "team", [D3, D2]) == {D3: None, D2: UsageRef(2, 20)}
         assert list(tx.usage_refs("project", "team")) == [(D1, UsageRef(1, 10)), (D2, UsageRef(2, 20))]
         assert tx.usage_total("project", "team") == 30 and tx.usage_total("project", "nobody") == 0
         assert list(tx.usage_totals("project")) == [("team", 30), ("team/app", 30)]
@@ -32,15 +32,13 @@ def test_usage_counts_are_kept_per_kind_and_owner_and_listed_in_digest_order(bac
 
 def test_a_count_of_none_or_zero_removes_it_and_clearing_an_owner_removes_all_of_it(backend: Backend) -> None:
     def fill(tx):  # type: ignore[no-untyped-def]
-        for digest in (D1, D2, D3):
-            tx.set_usage_ref("project", "team", digest, UsageRef(1, 1))
-        tx.set_usage_ref("project", "other", D1, UsageRef(1, 1))
+        tx.set_usage_refs("project", "team", dict.fromkeys((D1, D2, D3), UsageRef(1, 1)))
+        tx.set_usage_refs("project", "other", {D1: UsageRef(1, 1)})
         tx.set_usage_total("project", "team", 3)
         tx.set_usage_total("project", "other", 1)
 
     backend.meta.write(fill)
-    backend.meta.write(lambda tx: tx.set_usage_ref("project", "team", D1, None))
-    backend.meta.write(lambda tx: tx.set_usage_ref("project", "team", D2, UsageRef(0, 1)))
+    backend.meta.write(lambda tx: tx.set_usage_refs("project", "team", {D1: None, D2: UsageRef(0, 1)}))
     with backend.meta.read() as tx:
         assert list(tx.usage_refs("project", "team")) == [(D3, UsageRef(1, 1))]
     backend.meta.write(lambda tx: tx.clear_usage("project", "team"))
@@ -91,7 +89,7 @@ def test_stored_bytes_follow_blob_rows_and_shared_manifest_bytes(backend: Backen
 
 def test_usage_changes_in_a_failed_unit_of_work_are_not_kept(backend: Backend) -> None:
     def change(tx):  # type: ignore[no-untyped-def]
-        tx.set_usage_ref("project", "team", D1, UsageRef(1, 10))
+        tx.set_usage_refs("project", "team", {D1: UsageRef(1, 10)})
         tx.set_usage_total("project", "team", 10)
         raise RuntimeError("half way")
 

@@ -30,7 +30,19 @@ KINDS: tuple[UsageKind, ...] = ("project", "repository")
 
 def owner_project(tx: MetaReader, repo: str) -> str | None:
     """The project owning `repo` as the metadata says now."""
-    return project_of(repo, lambda path: tx.project(path) is not None)
+    return owner_and_row(tx, repo)[0]
+
+
+def owner_and_row(tx: MetaReader, repo: str) -> tuple[str | None, dict[str, Any] | None]:
+    """The project owning `repo` and its row, each project row read once."""
+    rows: dict[str, dict[str, Any] | None] = {}
+
+    def is_project(path: str) -> bool:
+        rows[path] = tx.project(path)
+        return rows[path] is not None
+
+    project = project_of(repo, is_project)
+    return project, rows.get(project) if project is not None else None
 
 
 def row_blob_refs(tx: MetaReader, digest: str, row: ManifestRow) -> list[str]:
@@ -75,17 +87,14 @@ class Accounting:
     def __init__(self, default_limit: int | None = None) -> None:
         self.default_limit = default_limit
 
-    def limit(self, tx: MetaReader, project: str) -> int | None:
-        return usage.effective_limit(tx.project(project), self.default_limit)
-
     def manifest_added(self, tx: MetaWriter, repo: str, digest: str, size: int, blob_sizes: dict[str, int]) -> None:
         """Count a manifest new to `repo`; DENIED if it takes its project over the limit."""
         contribution = usage.manifest_contribution(digest, size, blob_sizes)
-        project = owner_project(tx, repo)
+        project, row = owner_and_row(tx, repo)
         if project is not None:
             used = tx.usage_total("project", project)
             added = self._apply(tx, "project", project, contribution, 1, used)
-            limit = self.limit(tx, project)
+            limit = usage.effective_limit(row, self.default_limit)
             if limit is not None and usage.over_limit(used, added, limit):
                 raise RegistryError("DENIED", usage.refusal_message(project, used, limit, added))
             if limit is not None and usage.crosses_warning(used, used + added, limit):
@@ -104,21 +113,20 @@ class Accounting:
 
     @staticmethod
     def _apply(tx: MetaWriter, kind: UsageKind, owner: str, contribution: dict[str, int], step: int, total: int) -> int:
-        current = {digest: tx.usage_ref(kind, owner, digest) for digest in contribution}
-        changes, delta = usage.apply_manifest(current, contribution, step)
-        for digest, ref in changes.items():
-            tx.set_usage_ref(kind, owner, digest, ref)
-        tx.set_usage_total(kind, owner, total + delta)
+        changes, delta = usage.apply_manifest(tx.usage_counts(kind, owner, contribution), contribution, step)
+        tx.set_usage_refs(kind, owner, changes)
+        if delta:
+            tx.set_usage_total(kind, owner, total + delta)
         return delta
 
     def check_upload(self, tx: MetaReader, repo: str, digest: str | None, size: int) -> None:
         """DENIED if a blob of `size` bytes (`digest` when known) would take the project of `repo`
         over its limit: a refusal before the bytes are read, instead of at the manifest."""
-        project = owner_project(tx, repo)
-        if project is None:
+        project, row = owner_and_row(tx, repo)
+        limit = usage.effective_limit(row, self.default_limit) if project is not None else None
+        if project is None or limit is None:
             return
-        limit = self.limit(tx, project)
-        if limit is None or (digest is not None and tx.usage_ref("project", project, digest) is not None):
+        if digest is not None and tx.usage_ref("project", project, digest) is not None:
             return
         used = tx.usage_total("project", project)
         if usage.over_limit(used, size, limit):
@@ -166,8 +174,7 @@ def recount(tx: MetaWriter, projects: Iterable[str] | None = None) -> Drift:
             continue
         drift.owners.append({"kind": kind, "owner": owner, "stored": stored_total, "counted": total})
         tx.clear_usage(kind, owner)
-        for digest, ref in refs.items():
-            tx.set_usage_ref(kind, owner, digest, ref)
+        tx.set_usage_refs(kind, owner, refs)
         if refs:
             tx.set_usage_total(kind, owner, total)
     if only is None:

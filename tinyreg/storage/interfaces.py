@@ -17,7 +17,7 @@ Rows are plain dicts (typed below): cheap to decode on the hot read paths.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from typing import Any, BinaryIO, Literal, NamedTuple, NotRequired, Protocol, TypedDict, TypeVar
 
@@ -132,6 +132,9 @@ class MetaReader(Protocol):
 
     # usage: reference counts per (owner, digest) and the bytes of each owner's distinct digests
     def usage_ref(self, kind: UsageKind, owner: str, digest: str) -> UsageRef | None: ...
+    def usage_counts(self, kind: UsageKind, owner: str, digests: Iterable[str]) -> dict[str, UsageRef | None]:
+        """The counts of several digests at once (None: not counted): a manifest put reads them all."""
+
     def usage_refs(self, kind: UsageKind, owner: str) -> Iterator[tuple[str, UsageRef]]:
         """The counted digests of one owner, in digest order."""
 
@@ -174,8 +177,8 @@ class MetaWriter(MetaReader, Protocol):
     def next_counter(self, name: str) -> int:
         """Increment the counter and return its new value."""
 
-    def set_usage_ref(self, kind: UsageKind, owner: str, digest: str, ref: UsageRef | None) -> None:
-        """Record the count of a digest (None, or a count of 0, removes it)."""
+    def set_usage_refs(self, kind: UsageKind, owner: str, refs: Mapping[str, UsageRef | None]) -> None:
+        """Record the counts of these digests (None, or a count of 0, removes one)."""
 
     def set_usage_total(self, kind: UsageKind, owner: str, total: int) -> None: ...
     def clear_usage(self, kind: UsageKind, owner: str) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import struct
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -29,6 +29,8 @@ T = TypeVar("T")
 
 SCHEMA_VERSION = 3
 _STAMP = struct.Struct(">d")
+_USAGE_REF = struct.Struct(">QQ")  # manifests, size: fixed width, cheaper than cbor on the manifest-put path
+_USAGE_TOTAL = struct.Struct(">q")
 _loads = cbor2.loads
 _dumps = cbor2.dumps
 SEP = keys.SEP
@@ -208,21 +210,39 @@ class LmdbReader:
 
     def usage_ref(self, kind: UsageKind, owner: str, digest: str) -> UsageRef | None:
         raw = self.txn.get(keys.usage_prefix(kind, owner) + digest.encode(), db=self.d.usage)
-        return None if raw is None else UsageRef(*_loads(raw))
+        return None if raw is None else UsageRef._make(_USAGE_REF.unpack(raw))
+
+    def usage_counts(self, kind: UsageKind, owner: str, digests: Iterable[str]) -> dict[str, UsageRef | None]:
+        prefix, get, db, unpack, make = (
+            keys.usage_prefix(kind, owner),
+            self.txn.get,
+            self.d.usage,
+            _USAGE_REF.unpack,
+            UsageRef._make,
+        )
+        found: dict[str, UsageRef | None] = {}
+        for digest in digests:
+            raw = get(prefix + digest.encode(), db=db)
+            found[digest] = None if raw is None else make(unpack(raw))
+        return found
 
     def usage_refs(self, kind: UsageKind, owner: str) -> Iterator[tuple[str, UsageRef]]:
         prefix = keys.usage_prefix(kind, owner)
-        return ((key[len(prefix) :].decode(), UsageRef(*_loads(value))) for key, value in self._scan("usage", prefix))
+        for key, value in self._scan("usage", prefix):
+            yield key[len(prefix) :].decode(), UsageRef._make(_USAGE_REF.unpack(value))
 
     def usage_total(self, kind: UsageKind, owner: str) -> int:
-        return self._get(self.d.usage, keys.usage_total_key(kind, owner)) or 0
+        raw = self.txn.get(keys.usage_total_key(kind, owner), db=self.d.usage)
+        return 0 if raw is None else int(_USAGE_TOTAL.unpack(raw)[0])
 
     def usage_totals(self, kind: UsageKind) -> Iterator[tuple[str, int]]:
         prefix = keys.usage_total_key(kind, "")
-        return ((key[len(prefix) :].decode(), _loads(value)) for key, value in self._scan("usage", prefix))
+        for key, value in self._scan("usage", prefix):
+            yield key[len(prefix) :].decode(), int(_USAGE_TOTAL.unpack(value)[0])
 
     def stored_bytes(self) -> int:
-        return self._get(self.d.usage, keys.STORED_BYTES) or 0
+        raw = self.txn.get(keys.STORED_BYTES, db=self.d.usage)
+        return 0 if raw is None else int(_USAGE_TOTAL.unpack(raw)[0])
 
 
 class LmdbWriter(LmdbReader):
@@ -333,15 +353,22 @@ class LmdbWriter(LmdbReader):
         self._put(self.d.counters, name.encode(), value)
         return value
 
-    def set_usage_ref(self, kind: UsageKind, owner: str, digest: str, ref: UsageRef | None) -> None:
-        key = keys.usage_prefix(kind, owner) + digest.encode()
-        if ref is None or ref.manifests <= 0:
-            self.txn.delete(key, db=self.d.usage)
-        else:
-            self._put(self.d.usage, key, [ref.manifests, ref.size])
+    def set_usage_refs(self, kind: UsageKind, owner: str, refs: Mapping[str, UsageRef | None]) -> None:
+        prefix, put, delete, db, pack = (
+            keys.usage_prefix(kind, owner),
+            self.txn.put,
+            self.txn.delete,
+            self.d.usage,
+            _USAGE_REF.pack,
+        )
+        for digest, ref in refs.items():
+            if ref is None or ref.manifests <= 0:
+                delete(prefix + digest.encode(), db=db)
+            else:
+                put(prefix + digest.encode(), pack(ref.manifests, ref.size), db=db)
 
     def set_usage_total(self, kind: UsageKind, owner: str, total: int) -> None:
-        self._put(self.d.usage, keys.usage_total_key(kind, owner), total)
+        self.txn.put(keys.usage_total_key(kind, owner), _USAGE_TOTAL.pack(total), db=self.d.usage)
 
     def clear_usage(self, kind: UsageKind, owner: str) -> None:
         for key, _ in list(self._scan("usage", keys.usage_prefix(kind, owner))):
@@ -349,7 +376,7 @@ class LmdbWriter(LmdbReader):
         self.txn.delete(keys.usage_total_key(kind, owner), db=self.d.usage)
 
     def set_stored_bytes(self, total: int) -> None:
-        self._put(self.d.usage, keys.STORED_BYTES, total)
+        self.txn.put(keys.STORED_BYTES, _USAGE_TOTAL.pack(total), db=self.d.usage)
 
 
 class LmdbMetaStore:
