@@ -3,7 +3,8 @@
 A manifest put is one write transaction: it checks that every referenced blob and child
 manifest is in this repository, then stores the bytes (once per digest, or in the repository's
 row for a signed schema 1 manifest), the repository's row, the tag and the referrer entry
-together, so a reader never sees half of it.
+together, so a reader never sees half of it; its usage is counted (and its project's size limit
+checked) in that same unit of work, and uncounted in the one that deletes it.
 """
 
 from __future__ import annotations
