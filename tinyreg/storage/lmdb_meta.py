@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import struct
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -22,15 +22,14 @@ import cbor2
 import lmdb
 
 from tinyreg.storage import keys
-from tinyreg.storage.interfaces import BlobRow, LinkRow, ManifestRow, Tag, UploadRow, UsageKind, UsageRef
+from tinyreg.storage.interfaces import BlobRow, LinkRow, ManifestRow, Tag, UploadRow
+from tinyreg.storage.lmdb_usage import UsageReading, UsageWriting
 from tinyreg.storage.meta import Meta
 
 T = TypeVar("T")
 
 SCHEMA_VERSION = 3
 _STAMP = struct.Struct(">d")
-_USAGE_REF = struct.Struct(">QQ")  # manifests, size: fixed width, cheaper than cbor on the manifest-put path
-_USAGE_TOTAL = struct.Struct(">q")
 _loads = cbor2.loads
 _dumps = cbor2.dumps
 SEP = keys.SEP
@@ -58,7 +57,7 @@ class _Handles:
         raise AttributeError(name)
 
 
-class LmdbReader:
+class LmdbReader(UsageReading):
     """A read snapshot (also the base of the unit of work). `rows_visited` counts rows scanned."""
 
     __slots__ = ("txn", "d", "meta", "rows_visited")
@@ -206,46 +205,8 @@ class LmdbReader:
     def counter(self, name: str) -> int:
         return self._get(self.d.counters, name.encode()) or 0
 
-    # -- usage ------------------------------------------------------------------------------
 
-    def usage_ref(self, kind: UsageKind, owner: str, digest: str) -> UsageRef | None:
-        raw = self.txn.get(keys.usage_prefix(kind, owner) + digest.encode(), db=self.d.usage)
-        return None if raw is None else UsageRef._make(_USAGE_REF.unpack(raw))
-
-    def usage_counts(self, kind: UsageKind, owner: str, digests: Iterable[str]) -> dict[str, UsageRef | None]:
-        prefix, get, db, unpack, make = (
-            keys.usage_prefix(kind, owner),
-            self.txn.get,
-            self.d.usage,
-            _USAGE_REF.unpack,
-            UsageRef._make,
-        )
-        found: dict[str, UsageRef | None] = {}
-        for digest in digests:
-            raw = get(prefix + digest.encode(), db=db)
-            found[digest] = None if raw is None else make(unpack(raw))
-        return found
-
-    def usage_refs(self, kind: UsageKind, owner: str) -> Iterator[tuple[str, UsageRef]]:
-        prefix = keys.usage_prefix(kind, owner)
-        for key, value in self._scan("usage", prefix):
-            yield key[len(prefix) :].decode(), UsageRef._make(_USAGE_REF.unpack(value))
-
-    def usage_total(self, kind: UsageKind, owner: str) -> int:
-        raw = self.txn.get(keys.usage_total_key(kind, owner), db=self.d.usage)
-        return 0 if raw is None else int(_USAGE_TOTAL.unpack(raw)[0])
-
-    def usage_totals(self, kind: UsageKind) -> Iterator[tuple[str, int]]:
-        prefix = keys.usage_total_key(kind, "")
-        for key, value in self._scan("usage", prefix):
-            yield key[len(prefix) :].decode(), int(_USAGE_TOTAL.unpack(value)[0])
-
-    def stored_bytes(self) -> int:
-        raw = self.txn.get(keys.STORED_BYTES, db=self.d.usage)
-        return 0 if raw is None else int(_USAGE_TOTAL.unpack(raw)[0])
-
-
-class LmdbWriter(LmdbReader):
+class LmdbWriter(LmdbReader, UsageWriting):
     """A unit of work: one LMDB write transaction."""
 
     __slots__ = ()
@@ -314,9 +275,6 @@ class LmdbWriter(LmdbReader):
             self.txn.delete(digest.encode(), db=self.d.blobs)
             self._add_stored(-old["size"])
 
-    def _add_stored(self, change: int) -> None:
-        self.set_stored_bytes(self.stored_bytes() + change)
-
     def put_link(self, repo: str, digest: str, row: LinkRow) -> None:
         self._put(self.d.links, keys.repo_key(repo, digest), row)
 
@@ -352,31 +310,6 @@ class LmdbWriter(LmdbReader):
         value = self.counter(name) + 1
         self._put(self.d.counters, name.encode(), value)
         return value
-
-    def set_usage_refs(self, kind: UsageKind, owner: str, refs: Mapping[str, UsageRef | None]) -> None:
-        prefix, put, delete, db, pack = (
-            keys.usage_prefix(kind, owner),
-            self.txn.put,
-            self.txn.delete,
-            self.d.usage,
-            _USAGE_REF.pack,
-        )
-        for digest, ref in refs.items():
-            if ref is None or ref.manifests <= 0:
-                delete(prefix + digest.encode(), db=db)
-            else:
-                put(prefix + digest.encode(), pack(ref.manifests, ref.size), db=db)
-
-    def set_usage_total(self, kind: UsageKind, owner: str, total: int) -> None:
-        self.txn.put(keys.usage_total_key(kind, owner), _USAGE_TOTAL.pack(total), db=self.d.usage)
-
-    def clear_usage(self, kind: UsageKind, owner: str) -> None:
-        for key, _ in list(self._scan("usage", keys.usage_prefix(kind, owner))):
-            self.txn.delete(key, db=self.d.usage)
-        self.txn.delete(keys.usage_total_key(kind, owner), db=self.d.usage)
-
-    def set_stored_bytes(self, total: int) -> None:
-        self.txn.put(keys.STORED_BYTES, _USAGE_TOTAL.pack(total), db=self.d.usage)
 
 
 class LmdbMetaStore:
