@@ -127,9 +127,9 @@ def test_projects_are_created_listed_and_updated(data: Path) -> None:
     assert listed == {"group/sub/app": (1, True, False), "open/site": (2, True, True)}
     lines = tinyreg_admin(data, "project", "list").stdout.splitlines()
     assert lines == [
-        "ID  PATH           VISIBILITY  REGISTRY",
-        "1   group/sub/app  public      off",
-        "2   open/site      public      on",
+        "ID  PATH           VISIBILITY  REGISTRY  USAGE",
+        "1   group/sub/app  public      off       0 B",
+        "2   open/site      public      on        0 B",
     ]
 
 

@@ -45,8 +45,9 @@ def test_old_tags_are_read_and_indexed_once_at_open(tmp_path: Path) -> None:
     _write_old_rows(tmp_path / "meta")
     store = LmdbMetaStore(tmp_path / "meta")
     try:
-        assert store.upgrades == 3  # the tag index, the numbering of rows, the groups of projects
+        assert store.upgrades == 4  # the tag index, the numbering of rows, the groups of projects, the bytes stored
         with store.read() as tx:
+            assert tx.stored_bytes() == 4  # the two manifests' bytes
             assert tx.tag("team/app", "v1") == (OLD, None)
             assert tx.tag_digest("team/app", "v2") == OTHER
             assert sorted(tx.tags_of("team/app", OLD)) == ["latest", "v1"]
@@ -88,7 +89,7 @@ def test_users_projects_and_repositories_get_numbers_and_last_published_times_at
     _write_version_2_rows(tmp_path / "meta")
     store = LmdbMetaStore(tmp_path / "meta")
     try:
-        assert store.upgrades == 2
+        assert store.upgrades == 3  # numbers, groups, bytes stored
         with store.read() as tx:
             assert [(name, row["id"]) for name, row in tx.iter_users()] == [("alice", 1), ("bob", 2), ("carol", 3)]
             assert tx.user_by_id(3) == ("carol", tx.user("carol"))
@@ -119,7 +120,7 @@ def test_the_groups_of_existing_projects_are_added_once_at_open(tmp_path: Path) 
     _write_raw(tmp_path / "meta", fill)
     store = LmdbMetaStore(tmp_path / "meta")
     try:
-        assert store.upgrades == 1
+        assert store.upgrades == 2  # groups, bytes stored
         with store.read() as tx:
             groups = list(tx.iter_groups())
             assert [path for path, _ in groups] == ["a", "a/b", "a/b/e"]  # no group for top-level "top"

@@ -66,6 +66,7 @@ def add_admin_commands(commands: Any) -> None:
     pupdate.add_argument("path")
     pupdate.add_argument("--visibility", choices=["public", "private"])
     pupdate.add_argument("--registry", choices=["on", "off"])
+    pupdate.add_argument("--size-limit", help="the project's own size limit: 5GB, 500MiB, none (no limit) or default")
     _member_commands(project, common, "manage members")
 
     group = commands.add_parser("group", help="manage groups").add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -89,6 +90,10 @@ def add_admin_commands(commands: Any) -> None:
         tlist.add_argument("owner", metavar=owner, nargs="?")
         trevoke = actions.add_parser("revoke", parents=[common], help="revoke a token by id")
         trevoke.add_argument("id", type=int)
+
+    usage = commands.add_parser("usage", parents=[common], help="registry usage of projects, and their size limits")
+    usage.add_argument("project", nargs="?", help="only this project, with the usage of each of its repositories")
+    usage.add_argument("--recompute", action="store_true", help="count everything again; report and fix any drift")
 
     gc = commands.add_parser("gc", parents=[common], help="remove blobs and manifest bytes nothing refers to")
     gc.add_argument("--dry-run", action="store_true", help="only say what would be removed")
@@ -185,7 +190,7 @@ def run_admin(args: argparse.Namespace) -> int:
         return 1
     out: Callable[[Any, str], None] = (lambda doc, text: print(json.dumps(doc))) if args.json else (lambda doc, text: print(text))
     try:
-        _dispatch(args, AccessStore(meta), data, out)
+        _dispatch(args, AccessStore(meta), data, out, settings.size_limit_bytes())
     except AccessError as exc:
         print(f"tinyreg: {exc}", file=sys.stderr)
         return 1
@@ -197,7 +202,9 @@ def run_admin(args: argparse.Namespace) -> int:
     return 0
 
 
-def _dispatch(args: argparse.Namespace, store: AccessStore, data: Any, out: Callable[[Any, str], None]) -> None:
+def _dispatch(
+    args: argparse.Namespace, store: AccessStore, data: Any, out: Callable[[Any, str], None], default_limit: int | None
+) -> None:
     command, action = args.command, getattr(args, "action", None)
     if command == "user":
         if action == "add":
@@ -224,11 +231,15 @@ def _dispatch(args: argparse.Namespace, store: AccessStore, data: Any, out: Call
                 f"updated user {args.name}: " + ", ".join(f"{k}={'on' if v else 'off'}" for k, v in changes.items()),
             )
     elif command == "project":
-        _project(args, store, out)
+        _project(args, store, out, default_limit)
     elif command == "group":
         _group(args, store, out)
     elif command in ("token", "deploy-token"):
         _tokens(args, store, "personal" if command == "token" else "deploy", out)
+    elif command == "usage":
+        from tinyreg.usage_cli import show_usage
+
+        show_usage(args, store.meta, default_limit, out)
     elif command == "gc":
         from tinyreg.registry.gc import CollectionRunning, collect
         from tinyreg.storage.opening import open_blobs
@@ -250,7 +261,7 @@ def _dispatch(args: argparse.Namespace, store: AccessStore, data: Any, out: Call
         out({"kid": kid}, f"new signing key {kid}: running servers sign with it from their next token on")
 
 
-def _project(args: argparse.Namespace, store: AccessStore, out: Callable[[Any, str], None]) -> None:
+def _project(args: argparse.Namespace, store: AccessStore, out: Callable[[Any, str], None], default_limit: int | None) -> None:
     action = args.action
     if action == "create":
         project_id = store.create_project(args.path, public=args.public, owner=args.owner, adopt=args.adopt)
@@ -259,14 +270,32 @@ def _project(args: argparse.Namespace, store: AccessStore, out: Callable[[Any, s
             f"created {'public' if args.public else 'private'} project {args.path}",
         )
     elif action == "list":
+        from tinyreg.usage_cli import usage_cell, usages
+
         projects = store.projects()
-        rows = [[str(p["id"]), p["path"], _visibility(p["public"]), "on" if p["registry_enabled"] else "off"] for p in projects]
-        out(projects, format_table(["ID", "PATH", "VISIBILITY", "REGISTRY"], rows, "no projects"))
+        used = usages(store.meta, default_limit)
+        rows = [
+            [
+                str(p["id"]),
+                p["path"],
+                _visibility(p["public"]),
+                "on" if p["registry_enabled"] else "off",
+                usage_cell(used[p["path"]]),
+            ]
+            for p in projects
+        ]
+        docs = [{**p, "usage": used[p["path"]]["usage"], "size_limit": used[p["path"]]["limit"]} for p in projects]
+        out(docs, format_table(["ID", "PATH", "VISIBILITY", "REGISTRY", "USAGE"], rows, "no projects"))
     elif action == "update":
         public = None if args.visibility is None else args.visibility == "public"
         enabled = None if args.registry is None else args.registry == "on"
         store.update_project(args.path, public=public, registry_enabled=enabled)
-        out({"path": args.path, "public": public, "registry_enabled": enabled}, f"updated project {args.path}")
+        doc: dict[str, Any] = {"path": args.path, "public": public, "registry_enabled": enabled}
+        if args.size_limit is not None:
+            from tinyreg.usage_cli import set_size_limit
+
+            doc["size_limit"] = set_size_limit(store, args.path, args.size_limit)
+        out(doc, f"updated project {args.path}")
     elif action == "member":
         _members(args, store.set_member, store.members, "", out)
 

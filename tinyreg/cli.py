@@ -82,6 +82,10 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="allow --auth over plain HTTP on a non-loopback address (behind a TLS proxy)",
     )
+    serve.add_argument(
+        "--default-size-limit",
+        help="size limit of projects without their own, e.g. 10GB, 5GiB (default none; env TINYREG_DEFAULT_SIZE_LIMIT)",
+    )
     add_admin_commands(commands)
     return parser
 

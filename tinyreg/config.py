@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from tinyreg.durations import SYNTAX, parse_duration
+from tinyreg.registry.usage import parse_size
 
 ENV_PREFIX = "TINYREG_"
 _TRUE = {"1", "true", "yes", "on"}
@@ -56,17 +57,23 @@ class Settings:
     tls_reload_interval: float = 60.0
     """Seconds between two looks at the certificate files for a renewal."""
     insecure_http: bool = False
+    """Allow --auth over plain HTTP on an address other than loopback (passwords and tokens in clear)."""
     log_format: str = "text"
     """`text` lines, or `json`: one object per line (time, level, logger, message; the access log adds its fields)."""
     min_free_disk_mib: int = 512
+    """/readyz answers 503 when less than this many MiB are free where blobs are stored."""
     metrics: str = "loopback"
     """Who may read /metrics: open, loopback (clients on this machine), token:<secret>, admin (needs --auth) or off."""
-    """/readyz answers 503 when less than this many MiB are free where blobs are stored."""
-    """Allow --auth over plain HTTP on an address other than loopback (passwords and tokens in clear)."""
+    default_size_limit: str = "none"
+    """The size limit of a project without its own (`10GB`, `5GiB`, `none`): pushes beyond it are refused."""
 
     @property
     def serves_tls(self) -> bool:
         return bool(self.tls or self.tls_cert)
+
+    def size_limit_bytes(self) -> int | None:
+        """`default_size_limit` in bytes (None: no limit)."""
+        return parse_size(self.default_size_limit)
 
 
 def is_loopback(host: str) -> bool:
@@ -237,6 +244,11 @@ def _problem(name: str, value: Any) -> str | None:
         return "needs a secret after token:"
     if name == "tls" and value not in ("", "self-signed"):
         return "must be self-signed (or empty, with tls_cert and tls_key)"
+    if name == "default_size_limit":
+        try:
+            parse_size(value)
+        except ValueError as exc:
+            return f"must be {str(exc).split('expected ', 1)[1]}"
     return None
 
 

@@ -150,7 +150,7 @@ async def serve(
         peers = SharedCounts(metrics_dir)
     owned = registry is None
     if registry is None:
-        registry = Registry(settings.data)
+        registry = Registry(settings.data, default_size_limit=settings.size_limit_bytes())
     try:
         access = None
         if settings.auth:

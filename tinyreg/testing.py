@@ -67,6 +67,10 @@ class RunningRegistry:
         would move into it are refused (AccessError naming them) unless `adopt` is True."""
         self._access.create_project(path, public=public, owner=owner, adopt=adopt)
 
+    def set_size_limit(self, project: str, limit: int | None) -> None:
+        """Give `project` its own size limit in bytes (None: no limit, whatever the default)."""
+        self._access.set_size_limit(project, limit)
+
     def add_member(self, project: str, user: str, role: str) -> None:
         """Give `user` a role (guest, reporter, developer, maintainer, owner) in `project`."""
         self._access.set_member(project, user, role)
@@ -167,7 +171,7 @@ async def open_registry(
             from tinyreg.tls import resolve_tls
 
             settings = resolve_tls(settings)
-        registry = Registry(path)
+        registry = Registry(path, default_size_limit=settings.size_limit_bytes())
     except ConfigError as exc:
         raise RegistryStartError(str(exc)) from None
     except OSError as exc:

@@ -12,7 +12,12 @@ from collections.abc import Callable, Iterable
 
 from tinyreg.registry.names import name_fault
 
-MAX_IMAGE_DEPTH = 2
+# The ownership rule lives with the registry, which counts usage by it; re-exported for access.
+from tinyreg.registry.owners import MAX_IMAGE_DEPTH as MAX_IMAGE_DEPTH
+from tinyreg.registry.owners import nearest_project as nearest_project
+from tinyreg.registry.owners import project_of as project_of
+from tinyreg.registry.owners import within_reach as within_reach
+
 NAMING_RULE = "repository names are <project path>/<at most two more components>"
 #: How many repositories a refusal lists by name before it only counts them.
 LISTED_REPOSITORIES = 10
@@ -44,27 +49,6 @@ def parent_groups(path: str) -> list[str]:
 def is_child(path: str, parent: str) -> bool:
     """Whether `path` lies directly in group `parent` (not deeper)."""
     return path.startswith(parent + "/") and "/" not in path[len(parent) + 1 :]
-
-
-def nearest_project(repo: str, is_project: Callable[[str], bool]) -> str | None:
-    """The longest path prefix of `repo` that is a project, however far below it `repo` is."""
-    parts = repo.split("/")
-    for keep in range(len(parts), 0, -1):
-        candidate = "/".join(parts[:keep])
-        if is_project(candidate):
-            return candidate
-    return None
-
-
-def within_reach(repo: str, path: str) -> bool:
-    """Whether `repo` is `path` or at most `MAX_IMAGE_DEPTH` components below it."""
-    return (repo == path or repo.startswith(path + "/")) and repo.count("/") - path.count("/") <= MAX_IMAGE_DEPTH
-
-
-def project_of(repo: str, is_project: Callable[[str], bool]) -> str | None:
-    """The project owning `repo`: the longest path prefix that is a project, within reach."""
-    path = nearest_project(repo, is_project)
-    return path if path is not None and within_reach(repo, path) else None
 
 
 def unowned_repository_message(repo: str, nearest: str | None) -> str:

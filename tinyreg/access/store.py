@@ -24,6 +24,7 @@ from tinyreg.access.groups import (
 )
 from tinyreg.access.paths import PathError, check_project_path, nearest_project, taken_over, takeover_refusal, within_reach
 from tinyreg.access.policy import DEPLOY_SCOPES, SCOPES, ProjectAccess
+from tinyreg.registry.accounting import owner_project, recount
 from tinyreg.storage.interfaces import MetaStore, MetaWriter
 
 USERNAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
@@ -196,15 +197,19 @@ class AccessStore(GroupStore):
                 raise AccessError(f"project {path!r} already exists")
             if owner is not None and tx.user(owner) is None:
                 raise AccessError(f"no user {owner!r}")
+            repos = tx.repositories_under(path)
             if not adopt:
-                moved = taken_over(path, tx.repositories_under(path), lambda candidate: tx.project(candidate) is not None)
+                moved = taken_over(path, repos, lambda candidate: tx.project(candidate) is not None)
                 if moved:
                     raise AccessError(takeover_refusal(path, moved))
             ensure_groups(tx, path)
+            losing = {owner_project(tx, repo) for repo in repos}
             project_id = tx.next_counter("project")
             tx.put_project(path, {"id": project_id, "public": public, "registry_enabled": True, "created": time.time()})
             if owner is not None:
                 tx.put_member(path, owner, {"role": "owner"})
+            if repos:  # their usage now counts in this project, no longer in the one they were in
+                recount(tx, {path, *(project for project in losing if project is not None)})
             return project_id
 
         return self.meta.write(change)
@@ -226,6 +231,18 @@ class AccessStore(GroupStore):
             if record is None:
                 raise AccessError(f"no project {path!r}")
             tx.put_project(path, {**record, **changes})
+
+        self.meta.write(change)
+
+    def set_size_limit(self, path: str, limit: int | None, *, use_default: bool = False) -> None:
+        """Give the project its own size limit in bytes (None: no limit), or make it follow the default."""
+
+        def change(tx: MetaWriter) -> None:
+            record = tx.project(path)
+            if record is None:
+                raise AccessError(f"no project {path!r}")
+            record = {k: v for k, v in record.items() if k != "size_limit"}
+            tx.put_project(path, record if use_default else {**record, "size_limit": limit})
 
         self.meta.write(change)
 

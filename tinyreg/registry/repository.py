@@ -3,7 +3,8 @@
 A manifest put is one write transaction: it checks that every referenced blob and child
 manifest is in this repository, then stores the bytes (once per digest, or in the repository's
 row for a signed schema 1 manifest), the repository's row, the tag and the referrer entry
-together, so a reader never sees half of it.
+together, so a reader never sees half of it; its usage is counted (and its project's size limit
+checked) in that same unit of work, and uncounted in the one that deletes it.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from tinyreg.registry.accounting import Accounting
 from tinyreg.registry.blobs import manifest_bytes
 from tinyreg.registry.errors import RegistryError
 from tinyreg.registry.manifests import ParsedManifest, digested_bytes, parse_manifest, shares_bytes
@@ -36,8 +38,9 @@ class PutResult:
 class Manifests:
     """The manifest and tag operations of the registry."""
 
-    def __init__(self, meta: MetaStore) -> None:
+    def __init__(self, meta: MetaStore, accounting: Accounting | None = None) -> None:
         self.meta = meta
+        self.accounting = accounting or Accounting()
 
     def put(self, repo: str, reference: str, data: bytes, content_type: str | None) -> PutResult:
         """Validate and store a manifest under a tag or its digest."""
@@ -54,11 +57,14 @@ class Manifests:
         return PutResult(digest, str(parsed.subject) if parsed.subject else None)
 
     def _store(self, tx: MetaWriter, repo: str, digest: str, tag: str | None, data: bytes, parsed: ParsedManifest) -> None:
+        blob_sizes = {}
         for blob in parsed.blobs:
-            if tx.link(repo, str(blob)) is None:
+            link = tx.link(repo, str(blob))
+            if link is None:
                 raise RegistryError(
                     "MANIFEST_BLOB_UNKNOWN", f"blob {blob} is not in repository {repo}", detail={"digest": str(blob)}
                 )
+            blob_sizes[str(blob)] = int(link.get("size", 0))
         for child in parsed.manifests:
             if not tx.has_manifest(repo, str(child)):
                 raise RegistryError(
@@ -78,9 +84,15 @@ class Manifests:
             "annotations": parsed.annotations,
             "refs": [str(d) for d in (*parsed.blobs, *parsed.manifests)],
             "created": now,
+            "children": len(parsed.manifests),
         }
         if own_copy:
             row["data"] = data
+        old = tx.manifest(repo, digest)
+        if old is None or old["size"] != row["size"]:  # pushed again as it was: counted already
+            if old is not None:
+                self.accounting.manifest_removed(tx, repo, digest, old)
+            self.accounting.manifest_added(tx, repo, digest, len(data), blob_sizes)
         tx.put_manifest(repo, digest, data, row)
         if tag is not None:
             tx.set_tag(repo, tag, digest, now)
@@ -105,8 +117,10 @@ class Manifests:
             digest = str(parse_digest(reference))
 
             def delete_manifest(tx: MetaWriter) -> None:
-                if tx.delete_manifest(repo, digest) is None:
+                row = tx.delete_manifest(repo, digest)
+                if row is None:
                     raise RegistryError("MANIFEST_UNKNOWN", detail={"reference": digest})
+                self.accounting.manifest_removed(tx, repo, digest, row)
 
             self.meta.write(delete_manifest)
         else:
@@ -132,6 +146,8 @@ class Manifests:
         NAME_UNKNOWN if it does not exist. Blobs and manifest bytes wait for garbage collection."""
 
         def change(tx: MetaWriter) -> None:
+            for digest, row in list(tx.manifests_of(repo)):  # uncounted first, while their rows are there
+                self.accounting.manifest_removed(tx, repo, digest, row)
             if not tx.delete_repository(repo):
                 raise RegistryError("NAME_UNKNOWN", detail={"name": repo})
 

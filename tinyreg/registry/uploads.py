@@ -17,6 +17,7 @@ from typing import NoReturn
 
 import trio
 
+from tinyreg.registry.accounting import Accounting
 from tinyreg.registry.blobs import link_blob
 from tinyreg.registry.errors import RegistryError
 from tinyreg.registry.names import Digest, check_upload_id
@@ -61,9 +62,10 @@ class _LiveHash:
 class Uploads:
     """Open, feed, finish and cancel upload sessions."""
 
-    def __init__(self, meta: MetaStore, store: BlobStore) -> None:
+    def __init__(self, meta: MetaStore, store: BlobStore, accounting: Accounting | None = None) -> None:
         self.meta = meta
         self.store = store
+        self.accounting = accounting or Accounting()
         self._live: dict[str, _LiveHash] = {}
         self._locks: dict[str, trio.Lock] = {}
 
@@ -155,6 +157,8 @@ class Uploads:
             if file is None:
                 self._data_gone(upload_id)
             expected = check_chunk_start(content_range, upload.size, content_length)
+            if expected is not None:
+                self._check_limit(repo, None, upload.size + expected)
             written = await self._receive(upload, file, body, expected)
             upload = Upload(upload.id, repo, upload.size + written, upload.started, time.time())
             self._save(upload)
@@ -214,6 +218,7 @@ class Uploads:
             try:
                 if body is not None:
                     expected = check_chunk_start(content_range, upload.size, content_length)
+                    self._check_limit(repo, str(digest), upload.size + (expected or 0))
                     written = await self._receive(upload, file, body, expected)
                     upload = Upload(upload.id, repo, upload.size + written, upload.started, time.time())
                 actual = await self._digest_of(upload, digest.algorithm)
@@ -235,6 +240,11 @@ class Uploads:
                 raise
             self._live.pop(upload.id, None)
             return upload.size
+
+    def _check_limit(self, repo: str, digest: str | None, size: int) -> None:
+        """DENIED before the bytes are read if the blob would take its project over the size limit."""
+        with self.meta.read() as tx:
+            self.accounting.check_upload(tx, repo, digest, size)
 
     async def _digest_of(self, upload: Upload, algorithm: str) -> Digest:
         live = self._live.get(upload.id)

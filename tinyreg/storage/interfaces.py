@@ -18,9 +18,9 @@ Rows are plain dicts (typed below): cheap to decode on the hot read paths.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
-from typing import Any, BinaryIO, NamedTuple, NotRequired, Protocol, TypedDict, TypeVar
+from typing import Any, BinaryIO, Literal, NamedTuple, NotRequired, Protocol, TypedDict, TypeVar
 
 from tinyreg.digest import Digest
 
@@ -36,6 +36,7 @@ class ManifestRow(TypedDict):
     refs: list[str]  # blobs and child manifests, as digests
     created: float
     data: NotRequired[bytes]  # the repository's own copy of the bytes (signed schema 1), not shared
+    children: NotRequired[int]  # how many of `refs`, at the end, are child manifests (absent in old rows)
 
 
 class BlobRow(TypedDict):
@@ -66,6 +67,17 @@ class Tag(NamedTuple):
 
     digest: str
     pushed_at: float | None
+
+
+#: Whose usage a count belongs to: a project (by path) or a repository (by name).
+UsageKind = Literal["project", "repository"]
+
+
+class UsageRef(NamedTuple):
+    """How many manifests of a project (or repository) reference a digest, and its size in bytes."""
+
+    manifests: int
+    size: int
 
 
 class BlobFile(NamedTuple):
@@ -146,6 +158,21 @@ class MetaReader(Protocol):
     def iter_token_keys(self) -> Iterator[bytes]: ...
     def counter(self, name: str) -> int: ...
 
+    # usage: reference counts per (owner, digest) and the bytes of each owner's distinct digests
+    def usage_ref(self, kind: UsageKind, owner: str, digest: str) -> UsageRef | None: ...
+    def usage_counts(self, kind: UsageKind, owner: str, digests: Iterable[str]) -> dict[str, UsageRef | None]:
+        """The counts of several digests at once (None: not counted): a manifest put reads them all."""
+
+    def usage_refs(self, kind: UsageKind, owner: str) -> Iterator[tuple[str, UsageRef]]:
+        """The counted digests of one owner, in digest order."""
+
+    def usage_total(self, kind: UsageKind, owner: str) -> int: ...
+    def usage_totals(self, kind: UsageKind) -> Iterator[tuple[str, int]]:
+        """Every owner of that kind with a recorded total (zero included), in byte order."""
+
+    def stored_bytes(self) -> int:
+        """Bytes of all blob rows plus the shared manifest bytes, kept by the writes that add and remove them."""
+
 
 class MetaWriter(MetaReader, Protocol):
     """A unit of work: everything done through it is committed together, or not at all."""
@@ -192,6 +219,16 @@ class MetaWriter(MetaReader, Protocol):
     def put_token(self, key: bytes, token_id: int, row: dict[str, Any]) -> None: ...
     def next_counter(self, name: str) -> int:
         """Increment the counter and return its new value."""
+
+    def set_usage_refs(self, kind: UsageKind, owner: str, refs: Mapping[str, UsageRef | None]) -> None:
+        """Record the counts of these digests (None, or a count of 0, removes one)."""
+
+    def set_usage_total(self, kind: UsageKind, owner: str, total: int) -> None: ...
+    def clear_usage(self, kind: UsageKind, owner: str) -> None:
+        """Remove every count and the total of one owner."""
+
+    def set_stored_bytes(self, total: int) -> None:
+        """Correct the registry-wide total (a recount found it wrong)."""
 
 
 class MetaStore(Protocol):

@@ -37,3 +37,19 @@ def id_key(kind: str, number: int) -> bytes:
 def child_prefix(path: str) -> bytes:
     """Prefix of every path below `path` (`path/`), for listing what a group holds."""
     return path.encode() + b"/"
+
+
+#: The first byte of a usage key: lower case for counts per digest, upper case for totals.
+USAGE_REFS = {"project": b"p", "repository": b"r"}
+USAGE_TOTALS = {"project": b"P", "repository": b"R"}
+STORED_BYTES = b"stored"
+
+
+def usage_prefix(kind: str, owner: str) -> bytes:
+    """`p\\0project\\0` (or `r\\0repo\\0`): every counted digest of one owner."""
+    return USAGE_REFS[kind] + SEP + owner.encode() + SEP
+
+
+def usage_total_key(kind: str, owner: str) -> bytes:
+    """`P\\0project` (or `R\\0repo`): the total of one owner."""
+    return USAGE_TOTALS[kind] + SEP + owner.encode()

@@ -6,7 +6,8 @@ when the map must grow, so a change only touches its `tx`). The key layout is in
 
 Upgrades of an existing environment run once, at open, inside one write transaction (see
 `tinyreg.storage.lmdb_upgrade`). The access model's rows (ids, groups) are in
-`tinyreg.storage.lmdb_access`.
+`tinyreg.storage.lmdb_access`, the usage rows in `tinyreg.storage.lmdb_usage`. The usage of
+projects and repositories follows rules of the registry, which counts it on its first open.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from tinyreg.storage.interfaces import BlobRow, LinkRow, ManifestRow, Repository
 from tinyreg.storage.lmdb_access import AccessReader, AccessWriter
 from tinyreg.storage.lmdb_tx import Handles, decode_tag, encode_tag
 from tinyreg.storage.lmdb_upgrade import SCHEMA_VERSION, upgrade
+from tinyreg.storage.lmdb_usage import UsageReading, UsageWriting
 from tinyreg.storage.meta import Meta
 
 T = TypeVar("T")
@@ -32,7 +34,7 @@ _dumps = cbor2.dumps
 SEP = keys.SEP
 
 
-class LmdbReader(AccessReader):
+class LmdbReader(AccessReader, UsageReading):
     """A read snapshot (also the base of the unit of work)."""
 
     __slots__ = ()
@@ -173,7 +175,7 @@ class LmdbReader(AccessReader):
         return cast("int", self._get(self.d.counters, name.encode()) or 0)
 
 
-class LmdbWriter(LmdbReader, AccessWriter):
+class LmdbWriter(LmdbReader, AccessWriter, UsageWriting):
     """A unit of work: one LMDB write transaction."""
 
     __slots__ = ()
@@ -195,6 +197,7 @@ class LmdbWriter(LmdbReader, AccessWriter):
     def put_manifest(self, repo: str, digest: str, data: bytes, row: ManifestRow) -> None:
         if "data" not in row and self.txn.get(digest.encode(), db=self.d.manifest_data) is None:
             self.txn.put(digest.encode(), data, db=self.d.manifest_data)
+            self._add_stored(len(data))
         key = keys.repo_key(repo, digest)
         old = self._get(self.d.manifests, key)
         self._put(self.d.manifests, key, {**row, "created": old["created"]} if old else row)
@@ -217,7 +220,10 @@ class LmdbWriter(LmdbReader, AccessWriter):
         return row
 
     def delete_manifest_data(self, digest: str) -> None:
-        self.txn.delete(digest.encode(), db=self.d.manifest_data)
+        old = self.txn.get(digest.encode(), db=self.d.manifest_data)
+        if old is not None:
+            self.txn.delete(digest.encode(), db=self.d.manifest_data)
+            self._add_stored(-len(old))
 
     def set_tag(self, repo: str, tag: str, digest: str, pushed_at: float) -> None:
         key = keys.repo_key(repo, tag)
@@ -252,9 +258,13 @@ class LmdbWriter(LmdbReader, AccessWriter):
     def put_blob(self, digest: str, row: BlobRow) -> None:
         if self.txn.get(digest.encode(), db=self.d.blobs) is None:
             self._put(self.d.blobs, digest.encode(), row)
+            self._add_stored(row["size"])
 
     def delete_blob(self, digest: str) -> None:
-        self.txn.delete(digest.encode(), db=self.d.blobs)
+        old = self._get(self.d.blobs, digest.encode())
+        if old is not None:
+            self.txn.delete(digest.encode(), db=self.d.blobs)
+            self._add_stored(-old["size"])
 
     def put_link(self, repo: str, digest: str, row: LinkRow) -> None:
         self._put(self.d.links, keys.repo_key(repo, digest), row)

@@ -6,7 +6,9 @@ They run inside one write transaction and are recorded in the `schema` sub-datab
 * version 3 numbers the users, projects and repositories (in name order) and indexes the
   numbers; a repository's `updated` (last published) is its newest tag push or manifest;
 * version 4 adds the groups the existing projects live in (`a/b/c` lives in `a/b`, which
-  lives in `a`): private, without members, as creating a project now makes them.
+  lives in `a`): private, without members, as creating a project now makes them;
+* version 5 sums the bytes stored (`stored_bytes`: blobs and manifest bytes), which every
+  blob and manifest write keeps current from then on.
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ import cbor2
 from tinyreg.storage import keys
 from tinyreg.storage.lmdb_access import AccessWriter
 from tinyreg.storage.lmdb_tx import decode_tag
+from tinyreg.storage.lmdb_usage import put_stored_bytes
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 SEP = keys.SEP
 
 
@@ -37,6 +40,10 @@ def upgrade(tx: AccessWriter) -> int:
         steps += 1
     if version < 4:
         _add_implied_groups(tx)
+        steps += 1
+    if version < 5:
+        blobs = sum(cbor2.loads(value)["size"] for _, value in tx._scan("blobs", b""))
+        put_stored_bytes(tx.txn, tx.d, blobs + sum(len(value) for _, value in tx._scan("manifest_data", b"")))
         steps += 1
     if version < SCHEMA_VERSION:
         tx._put(tx.d.schema, b"version", SCHEMA_VERSION)

@@ -29,6 +29,10 @@ tokens         sha256 of the secret       {"id", "kind", "name", "username", "ow
                                            "scopes", "expires_at", "revoked", "created"}
 token_ids      token id                   sha256 of the secret (bytes)
 counters       counter name               int
+usage          p\\0project\\0digest       manifests, size (two big-endian u64): how many manifests
+               r\\0repo\\0digest          of the project (repository) reference the digest; its bytes
+               P\\0project, R\\0repo       big-endian i64: the bytes of the distinct digests above
+               b"stored"                  big-endian i64: bytes of blob rows and shared manifest bytes
 schema         b"version"                 int: upgrades done on this environment
 =============  =========================  ==============================================
 
@@ -72,6 +76,7 @@ SUBDBS = (
     "token_ids",
     "counters",
     "schema",
+    "usage",
 )
 INITIAL_MAP_SIZE = 4 * 1024 * 1024 * 1024  # address space only: the file grows with its data
 SCAN_BATCH = 1024

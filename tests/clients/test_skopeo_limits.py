@@ -1,0 +1,39 @@
+"""skopeo against a project with a size limit: a push that fits succeeds, one that does not fails
+with the registry's message, and nothing of it is counted."""
+
+from __future__ import annotations
+
+import pytest
+from tinyreg.testing import RunningRegistry
+
+from .tools import ImageFactory, LocalImage, Sandbox, Tool, push_args
+
+pytestmark = pytest.mark.clients
+
+
+def image_bytes(image: LocalImage) -> int:
+    return len(image.manifest) + len(image.config) + sum(len(layer) for layer in image.layers)
+
+
+def used(tinyreg: RunningRegistry, project: str) -> int:
+    with tinyreg._registry.meta.read() as tx:
+        return tx.usage_total("project", project)
+
+
+def test_a_push_over_the_size_limit_fails_with_the_reason_and_one_that_fits_succeeds(
+    skopeo: Tool, sandbox: Sandbox, umoci_layout: ImageFactory, tinyreg: RunningRegistry
+) -> None:
+    small, big = umoci_layout("small"), umoci_layout("big", layer_count=3)
+    tinyreg.create_project("group/project")
+    tinyreg.set_size_limit("group/project", image_bytes(small) + 100)
+    skopeo(*push_args(sandbox, "small", "group/project/app:small"))
+    assert used(tinyreg, "group/project") == image_bytes(small)
+
+    failed = skopeo.fails(*push_args(sandbox, "big", "group/project/app:big"))
+    assert "project group/project is over its size limit" in failed.stderr, failed.describe()
+    assert "delete images or ask an admin to raise the limit" in failed.stderr, failed.describe()
+    assert used(tinyreg, "group/project") == image_bytes(small)
+
+    tinyreg.set_size_limit("group/project", None)
+    skopeo(*push_args(sandbox, "big", "group/project/app:big"))
+    assert used(tinyreg, "group/project") > image_bytes(small) + image_bytes(big) / 2
