@@ -54,6 +54,13 @@ def test_a_repository_by_id_shows_its_size_and_tags(world: GitLabWorld) -> None:
     assert repo.size > 0
 
 
+def test_project_statistics_give_the_registry_size_counted_the_gitlab_way(world: GitLabWorld) -> None:
+    project = world.gitlab("alice").projects.get("pub/site", statistics=True)
+    only = world.gitlab("alice").registry_repositories.get(project.repositories.list()[0].id, size=True)
+    assert project.statistics["container_registry_size"] == only.size > 0  # one image: its blobs and manifest
+    assert "statistics" not in world.gitlab("alice").projects.get("pub/site").attributes
+
+
 def test_a_tag_shows_gitlabs_fields(world: GitLabWorld) -> None:
     repo = world.gitlab("bob").projects.get("team/app").repositories.list()[0]
     tag = repo.tags.get("v1")

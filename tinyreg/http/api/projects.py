@@ -136,7 +136,12 @@ def register(api: Blueprint, state: ApiState) -> None:
         principal = state.caller()
         require_scope(principal, write=False)
         project = find_project(state, principal, ident)
-        return json_response(project_json(state, project.path, project.row))
+        document = project_json(state, project.path, project.row)
+        if request.args.get("statistics", "").lower() == "true":
+            with state.registry.meta.read() as tx:  # kept current by every push and delete: no scan
+                size = tx.usage_total("project", project.path)
+            document["statistics"] = {"container_registry_size": size}
+        return json_response(document)
 
     @api.post("/projects")
     async def create_project() -> Response:
