@@ -21,6 +21,7 @@ import cbor2
 from tinyreg.storage import keys
 from tinyreg.storage.interfaces import BlobRow, LinkRow, ManifestRow, RepositoryRow, Tag, UploadRow
 from tinyreg.storage.lmdb_access import AccessReader, AccessWriter
+from tinyreg.storage.lmdb_housekeeping import HousekeepingReader, HousekeepingWriter
 from tinyreg.storage.lmdb_tx import Handles, decode_tag, encode_tag
 from tinyreg.storage.lmdb_upgrade import SCHEMA_VERSION, upgrade
 from tinyreg.storage.meta import Meta
@@ -32,7 +33,7 @@ _dumps = cbor2.dumps
 SEP = keys.SEP
 
 
-class LmdbReader(AccessReader):
+class LmdbReader(AccessReader, HousekeepingReader):
     """A read snapshot (also the base of the unit of work)."""
 
     __slots__ = ()
@@ -173,7 +174,7 @@ class LmdbReader(AccessReader):
         return cast("int", self._get(self.d.counters, name.encode()) or 0)
 
 
-class LmdbWriter(LmdbReader, AccessWriter):
+class LmdbWriter(LmdbReader, AccessWriter, HousekeepingWriter):
     """A unit of work: one LMDB write transaction."""
 
     __slots__ = ()

@@ -30,6 +30,9 @@ tokens         sha256 of the secret       {"id", "kind", "name", "username", "ow
 token_ids      token id                   sha256 of the secret (bytes)
 counters       counter name               int
 schema         b"version"                 int: upgrades done on this environment
+cleanup_policies  project path            {"enabled", "cadence", "keep_n", "older_than",
+                                           "name_regex", "name_regex_keep", "next_run_at"}
+leases         lease name                 {"holder": str, "expires": float}
 =============  =========================  ==============================================
 
 Read transactions are cheap and concurrent; write transactions are serialized, so callers
@@ -72,6 +75,8 @@ SUBDBS = (
     "token_ids",
     "counters",
     "schema",
+    "cleanup_policies",
+    "leases",
 )
 INITIAL_MAP_SIZE = 4 * 1024 * 1024 * 1024  # address space only: the file grows with its data
 SCAN_BATCH = 1024
