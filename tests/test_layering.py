@@ -42,6 +42,8 @@ LAYER_OF_TOP = {
     "selfsigned": 4,
     "cli": 5,
     "admin_cli": 5,
+    "cleanup_cli": 5,
+    "housekeeping": 4,
     "testing": 5,
     "pytest_plugin": 5,
     "samples": 5,

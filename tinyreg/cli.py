@@ -82,6 +82,12 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="allow --auth over plain HTTP on a non-loopback address (behind a TLS proxy)",
     )
+    serve.add_argument(
+        "--gc-interval",
+        help="time between garbage collections in the server: 1h, 30m, 0 or off (default 1h; env TINYREG_GC_INTERVAL)",
+    )
+    serve.add_argument("--gc-grace", help="blobs younger than this survive a collection: 1h, 10m, 0 (default 1h)")
+    serve.add_argument("--cleanup-interval", help="time between looks for due cleanup policies (default 60s)")
     add_admin_commands(commands)
     return parser
 

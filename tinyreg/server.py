@@ -189,6 +189,12 @@ async def serve(
                     nursery.cancel_scope.cancel()
 
             binds = await nursery.start(partial(run_http))
+            # Housekeeping starts once the listener is up: a start-up failure leaves nothing half-done.
+            from tinyreg.housekeeping import holder_id, run_cleanup_scheduler, run_online_gc
+
+            nursery.start_soon(run_cleanup_scheduler, registry, settings, holder_id())
+            if settings.gc_interval > 0:
+                nursery.start_soon(run_online_gc, registry, settings)
             task_status.started(binds[0])
     finally:
         if owned:
