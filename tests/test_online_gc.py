@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 import trio
-
 from tinyreg.samples import Sample, image, sha256
 
 from tests.helpers import api_client
