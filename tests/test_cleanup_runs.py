@@ -109,7 +109,7 @@ def test_tags_sharing_a_digest_are_judged_one_by_one_and_the_manifest_stays(meta
         assert tx.manifest("team/app", digest(1)) is not None
 
 
-def test_untagging_an_index_keeps_its_children_until_gc(meta: MetaStore) -> None:
+def test_removing_an_indexs_last_tag_deletes_the_index_and_keeps_its_children(meta: MetaStore) -> None:
     def change(tx: MetaWriter) -> None:
         for child in (11, 12):
             tx.put_manifest("team/app", digest(child), b"{}", manifest([]))
@@ -121,7 +121,27 @@ def test_untagging_an_index_keeps_its_children_until_gc(meta: MetaStore) -> None
     run_policy(meta, "team/app", policy(meta, older_than="7d"), now=NOW)
     assert tags_of(meta, "team/app") == {"new"}
     with meta.read() as tx:
-        assert all(tx.manifest("team/app", digest(n)) is not None for n in (10, 11, 12))
+        assert tx.manifest("team/app", digest(10)) is None
+        assert all(tx.manifest("team/app", digest(n)) is not None for n in (11, 12))
+
+
+def test_untagged_manifests_go_unless_something_refers_to_them(meta: MetaStore) -> None:
+    signature: ManifestRow = {**manifest([]), "subject": digest(2)}
+
+    def change(tx: MetaWriter) -> None:
+        for n in (1, 2):
+            tx.put_manifest("team/app", digest(n), b"{}", manifest([]))
+            tx.set_tag("team/app", f"old{n}", digest(n), NOW - n * DAY)
+        tx.put_manifest("team/app", digest(3), b"{}", signature)
+        tx.set_tag("team/app", "new", digest(4), NOW)
+        tx.put_manifest("team/app", digest(4), b"{}", manifest([]))
+
+    meta.write(change)
+    run = run_policy(meta, "team/app", policy(meta, keep_n=1), now=NOW)
+    assert run.removed == {"team/app": ["old1", "old2"]} and run.manifests == 1
+    with meta.read() as tx:
+        assert tx.manifest("team/app", digest(1)) is None  # untagged: its blobs are garbage now
+        assert tx.manifest("team/app", digest(2)) is not None  # a signature's subject stays
 
 
 def test_a_project_runs_on_its_own_repositories_not_a_nested_projects(meta: MetaStore) -> None:

@@ -47,7 +47,8 @@ def _policy_text(path: str, row: dict[str, Any]) -> str:
 
 def _run_text(run: CleanupRun, dry_run: bool) -> str:
     verb = "would remove" if dry_run else "removed"
-    lines = [f"{run.project}: {verb} {run.count} tag{'' if run.count == 1 else 's'}"]
+    untagged = f" and {run.manifests} manifests left untagged" if run.manifests else ""
+    lines = [f"{run.project}: {verb} {run.count} tag{'' if run.count == 1 else 's'}{untagged}"]
     for repo in sorted(run.kept.keys() | run.removed.keys()):
         for tag in run.removed.get(repo, []):
             lines.append(f"  {verb} {repo}:{tag}")

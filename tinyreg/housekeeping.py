@@ -43,7 +43,7 @@ def _log_run(run: CleanupRun) -> None:
         for tag in tags:
             log.info("cleanup removed tag %s:%s (policy of %s)", repo, tag, run.project)
     more = "" if run.finished else "; more at the next look"
-    log.info("cleanup run of %s removed %d tags%s", run.project, run.count, more)
+    log.info("cleanup run of %s removed %d tags and %d untagged manifests%s", run.project, run.count, run.manifests, more)
 
 
 async def run_cleanup_scheduler(registry: Registry, settings: Settings, holder: str) -> None:

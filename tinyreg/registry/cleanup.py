@@ -4,8 +4,12 @@ bounded steps, and the lease that lets one process of several run the due polici
 A run plans per repository with `select_tags` (GitLab's rules: `latest` stays, a tag matching
 a keep rule stays, `keep_n` counts the newest pushed), then untags in small units of work. A
 tag is only removed if it still points where it did when planned (a push in between wins).
-Untagging a multi-arch index removes the tag only: the index and its children stay until
-garbage collection finds nothing refers to them.
+
+A manifest left without tags by a run is deleted too (as GitLab's registry collects untagged
+manifests), so garbage collection can free its blobs; unless another manifest of the
+repository refers to it (a child of an index) or something refers to it as its subject
+(signatures, SBOMs). Removing a multi-arch index's last tag deletes the index only: its
+children stay, pullable by digest, with their blobs.
 """
 
 from __future__ import annotations
@@ -40,13 +44,20 @@ class CleanupRun:
     removed: dict[str, list[str]] = field(default_factory=dict)  # repository -> tags
     kept: dict[str, dict[str, str]] = field(default_factory=dict)  # repository -> tag -> reason
     finished: bool = True  # False: the budget ran out, the rest waits for the next run
+    manifests: int = 0  # manifests deleted because a run left them without tags
 
     @property
     def count(self) -> int:
         return sum(len(tags) for tags in self.removed.values())
 
     def to_json(self) -> dict[str, Any]:
-        return {"project": self.project, "removed": self.removed, "kept": self.kept, "finished": self.finished}
+        return {
+            "project": self.project,
+            "removed": self.removed,
+            "kept": self.kept,
+            "finished": self.finished,
+            "manifests_deleted": self.manifests,
+        }
 
 
 def policy_of(meta: MetaStore, path: str) -> dict[str, Any] | None:
@@ -85,13 +96,19 @@ def plan(tx: MetaReader, path: str, row: Mapping[str, Any], now: float) -> list[
     return plans
 
 
-def _untag(meta: MetaStore, repo: str, planned: Mapping[str, Tag], names: Iterable[str]) -> list[str]:
-    def change(tx: MetaWriter) -> list[str]:
-        done = []
-        for name in names:
-            if tx.tag(repo, name) == planned[name] and tx.delete_tag(repo, name):
-                done.append(name)
-        return done
+def _untag(meta: MetaStore, repo: str, planned: Mapping[str, Tag], names: Iterable[str]) -> tuple[list[str], int]:
+    """Untag `names` (those still pointing where planned) and delete the manifests left untagged
+    and unreferenced; the tags removed and how many manifests went with them."""
+
+    def change(tx: MetaWriter) -> tuple[list[str], int]:
+        done = [name for name in names if tx.tag(repo, name) == planned[name] and tx.delete_tag(repo, name)]
+        untagged = {planned[name].digest for name in done}
+        children = {ref for _, row in tx.manifests_of(repo) for ref in row["refs"]} if untagged else set()
+        deleted = 0
+        for digest in sorted(untagged - children):
+            if not tx.tags_of(repo, digest) and next(iter(tx.referrers(repo, digest)), None) is None:
+                deleted += tx.delete_manifest(repo, digest) is not None
+        return done, deleted
 
     return meta.write(change)
 
@@ -114,7 +131,9 @@ def run_policy(
             removed = list(todo)
         else:
             for start in range(0, len(todo), UNTAG_CHUNK):
-                removed += _untag(meta, repo_plan.repo, repo_plan.planned, todo[start : start + UNTAG_CHUNK])
+                done, manifests = _untag(meta, repo_plan.repo, repo_plan.planned, todo[start : start + UNTAG_CHUNK])
+                removed += done
+                run.manifests += manifests
         if removed:
             run.removed[repo_plan.repo] = removed
         if left is not None:
