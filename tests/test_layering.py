@@ -43,6 +43,7 @@ LAYER_OF_TOP = {
     "cli": 5,
     "admin_cli": 5,
     "cleanup_cli": 5,
+    "db_cli": 5,
     "housekeeping": 4,
     "testing": 5,
     "pytest_plugin": 5,

@@ -89,6 +89,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--gc-grace", help="blobs younger than this survive a collection: 1h, 10m, 0 (default 1h)")
     serve.add_argument("--cleanup-interval", help="time between looks for due cleanup policies (default 60s)")
     add_admin_commands(commands)
+    from tinyreg.db_cli import add_db_commands
+
+    add_db_commands(commands)
     return parser
 
 
@@ -236,4 +239,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"tinyreg: {exc}", file=sys.stderr)
             return 2
         return _run_serve(settings)
+    if args.command == "db":
+        from tinyreg.db_cli import run_db
+
+        return run_db(args)
     return run_admin(args)
