@@ -17,7 +17,7 @@ import fcntl
 import os
 import shutil
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -36,34 +36,32 @@ class DataDirInUse(RuntimeError):
 
 
 @contextmanager
-def serving(data_dir: Path) -> Iterator[None]:
-    """Held by a server for as long as it serves `data_dir` (shared between its workers)."""
+def _serve_lock(data_dir: Path, operation: int, refusal: str) -> Iterator[None]:
+    """`serve.lock` held with `operation` (shared or exclusive, never waiting); DataDirInUse otherwise."""
     fd = os.open(data_dir / SERVE_LOCK, os.O_RDWR | os.O_CREAT, private.FILE_MODE)
     try:
         try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            fcntl.flock(fd, operation | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise DataDirInUse(f"{data_dir} is being compacted (tinyreg db compact): serve once it is done") from None
+            raise DataDirInUse(refusal) from None
         yield
     finally:
         os.close(fd)
 
 
+def serving(data_dir: Path) -> AbstractContextManager[None]:
+    """Held by a server for as long as it serves `data_dir` (shared between its workers)."""
+    return _serve_lock(data_dir, fcntl.LOCK_SH, f"{data_dir} is being compacted (tinyreg db compact): serve once it is done")
+
+
 @contextmanager
 def _exclusive(data_dir: Path) -> Iterator[None]:
-    fd = os.open(data_dir / SERVE_LOCK, os.O_RDWR | os.O_CREAT, private.FILE_MODE)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise DataDirInUse(f"a server is using {data_dir}: stop it first") from None
+    with _serve_lock(data_dir, fcntl.LOCK_EX, f"a server is using {data_dir}: stop it first"):
         try:
             with FileBlobStore(data_dir).collection_lock():
                 yield
         except CollectionRunning:
             raise DataDirInUse(f"a garbage collection is running on {data_dir}") from None
-    finally:
-        os.close(fd)
 
 
 def _open(path: Path, *, readonly: bool) -> lmdb.Environment:
