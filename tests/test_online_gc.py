@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -63,9 +64,9 @@ def test_gc_while_eight_clients_push_and_eight_pull(tmp_path: Path) -> None:
                     if pushing_done.is_set():
                         return
 
-        def guarded(target: object, n: int) -> None:
+        def guarded(target: Callable[[int], None], n: int) -> None:
             try:
-                target(n)  # type: ignore[operator]
+                target(n)
             except BaseException as exc:  # noqa: BLE001 - reported by the main thread
                 with lock:
                     failures.append(repr(exc))
