@@ -217,7 +217,9 @@ TRAVERSALS: list[tuple[str, str, bytes | None]] = [
     ("GET", "/v2/../../../../etc/passwd", None),
     ("GET", "/v2/repo/blobs/sha256:..%2F..%2F..%2F..%2F..%2Fetc%2Fpasswd", None),
 ]
-OWN_FILES = re.compile(r"meta/.+|blobs/sha(256|512)/[0-9a-f]{2}/[0-9a-f]{2}/[0-9a-f]{64,128}|uploads/[0-9a-f]{32}|gc\.lock")
+OWN_FILES = re.compile(
+    r"meta/.+|blobs/sha(256|512)/[0-9a-f]{2}/[0-9a-f]{2}/[0-9a-f]{64,128}|uploads/[0-9a-f]{32}|gc\.lock|serve\.lock"
+)
 
 
 def test_path_traversal_reaches_nothing_outside_the_data_directory(tmp_path: Path) -> None:

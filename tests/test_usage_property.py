@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tinyreg.access.store import AccessStore
 from tinyreg.registry.accounting import recount
+from tinyreg.registry.cleanup import run_policy
 from tinyreg.registry.core import Registry
 from tinyreg.registry.errors import RegistryError
 from tinyreg.registry.gc import collect
@@ -46,6 +48,7 @@ operations = st.one_of(
     st.tuples(st.just("delete"), repos, st.integers(0, 3)),
     st.tuples(st.just("unlink"), repos, st.sampled_from(range(len(LAYERS)))),
     st.tuples(st.just("remove repository"), repos),
+    st.tuples(st.just("cleanup"), st.sampled_from(("team", "team/app")), st.integers(1, 2)),
     st.tuples(st.just("gc")),
     st.tuples(st.just("project"), st.sampled_from(LATER_PROJECTS)),
 )
@@ -129,6 +132,13 @@ def _apply(registry: Registry, access: AccessStore, model: Model, operation: tup
         except RegistryError:
             pass  # nothing was ever pushed there
         model.manifests[args[0]] = {}
+    elif kind == "cleanup":  # a policy keeping the newest `keep_n` tags; untagged manifests go too
+        run = run_policy(registry.meta, args[0], {"keep_n": args[1], "name_regex": ".*", "older_than": None}, now=time.time())
+        with registry.meta.read() as tx:
+            for repo in REPOS:
+                stored = {digest for digest, _ in tx.manifests_of(repo)}
+                model.manifests[repo] = {d: used for d, used in model.manifests[repo].items() if d in stored}
+        assert run.finished
     elif kind == "gc":
         collect(registry.meta, registry.store, grace=0)
     elif kind == "project" and args[0] not in model.projects:
@@ -162,3 +172,23 @@ def test_usage_kept_incrementally_equals_a_recount_from_scratch(steps: list[tupl
                 _check(registry, model)
         finally:
             registry.close()
+
+
+def test_a_cleanup_run_frees_the_usage_of_the_manifests_it_leaves_untagged(tmp_path: Path) -> None:
+    registry = Registry(tmp_path)
+    try:
+        access = AccessStore(registry.meta)
+        for project in ("team", "team/app"):
+            access.create_project(project)
+        model = Model()
+        for tag in range(3):  # three images, one layer each, one tag each
+            _push(registry, model, "team/app", 0, [tag], tag)
+        with registry.meta.read() as tx:
+            before = tx.usage_total("project", "team/app")
+        _apply(registry, access, model, ("cleanup", "team/app", 1))
+        _check(registry, model)
+        with registry.meta.read() as tx:
+            assert len(list(tx.manifests_of("team/app"))) == 1
+            assert tx.usage_total("project", "team/app") < before
+    finally:
+        registry.close()

@@ -17,6 +17,8 @@ from typing import Any
 
 from tinyreg.access.policy import DEPLOY_SCOPES, ROLES, SCOPES
 from tinyreg.access.store import AccessError, AccessStore, TokenRecord
+from tinyreg.cleanup_cli import COMMANDS as CLEANUP_COMMANDS
+from tinyreg.cleanup_cli import add_cleanup_commands, run_cleanup_command
 from tinyreg.columns import format_table
 from tinyreg.config import ConfigError, load_settings
 from tinyreg.durations import duration_argument
@@ -104,6 +106,7 @@ def add_admin_commands(commands: Any) -> None:
         help="keep blob files younger than this, e.g. 6h, 90m, 3600 (seconds) (default 1h): uploads in flight",
     )
 
+    add_cleanup_commands(commands, common)
     keys = commands.add_parser("keys", help="token signing keys").add_subparsers(dest="action", metavar="ACTION", required=True)
     keys.add_parser("rotate", parents=[common], help="make a new signing key; the old one verifies until its tokens expire")
 
@@ -254,6 +257,8 @@ def _dispatch(
             f"{verb} {_count(report.links, 'unused link')}, {_count(len(report.blobs), 'blob')} "
             f"({_size(report.bytes_freed)}) and the bytes of {_count(len(report.manifests), 'manifest')}",
         )
+    elif command in CLEANUP_COMMANDS:
+        run_cleanup_command(args, store.meta, out)
     elif command == "keys":
         from tinyreg.access.jwt import KeyRing
 

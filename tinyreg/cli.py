@@ -86,7 +86,16 @@ def _parser() -> argparse.ArgumentParser:
         "--default-size-limit",
         help="size limit of projects without their own, e.g. 10GB, 5GiB (default none; env TINYREG_DEFAULT_SIZE_LIMIT)",
     )
+    serve.add_argument(
+        "--gc-interval",
+        help="time between garbage collections in the server: 1h, 30m, 0 or off (default 1h; env TINYREG_GC_INTERVAL)",
+    )
+    serve.add_argument("--gc-grace", help="blobs younger than this survive a collection: 1h, 10m, 0 (default 1h)")
+    serve.add_argument("--cleanup-interval", help="time between looks for due cleanup policies (default 60s)")
     add_admin_commands(commands)
+    from tinyreg.db_cli import add_db_commands
+
+    add_db_commands(commands)
     return parser
 
 
@@ -234,4 +243,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"tinyreg: {exc}", file=sys.stderr)
             return 2
         return _run_serve(settings)
+    if args.command == "db":
+        from tinyreg.db_cli import run_db
+
+        return run_db(args)
     return run_admin(args)

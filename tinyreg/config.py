@@ -62,6 +62,16 @@ class Settings:
     """`text` lines, or `json`: one object per line (time, level, logger, message; the access log adds its fields)."""
     min_free_disk_mib: int = 512
     """/readyz answers 503 when less than this many MiB are free where blobs are stored."""
+    gc_interval: float = 3600.0
+    """Seconds between two garbage collections inside the server; 0 or `off`: only `tinyreg gc`."""
+    gc_grace: float = 3600.0
+    """Blob files and links younger than this survive a collection (pushes in flight upload layers first)."""
+    cleanup_interval: float = 60.0
+    """Seconds between two looks for due cleanup policies."""
+    cleanup_batch: int = 1000
+    """Tags the cleanup scheduler removes at most per look; a larger backlog continues at the next."""
+    cleanup_cadence_seconds: float = 0.0
+    """For tests and trials: treat every cleanup cadence as this many seconds (0: the real cadences)."""
     metrics: str = "loopback"
     """Who may read /metrics: open, loopback (clients on this machine), token:<secret>, admin (needs --auth) or off."""
     default_size_limit: str = "none"
@@ -126,6 +136,16 @@ def _kind(kind: Any) -> str:
 _EXPECTED = {"int": "an integer", "bool": "true or false", "float": f"a duration ({SYNTAX})", "Path": "a path", "str": "a string"}
 
 
+#: Durations that may be zero (`off` too): the feature they time is then off, or has no margin.
+_ZERO_ALLOWED = {"gc_interval", "gc_grace", "cleanup_cadence_seconds"}
+
+
+def _duration(name: str, text: str) -> float:
+    if name in _ZERO_ALLOWED and text.strip().lower() == "off":
+        return 0.0
+    return parse_duration(text)
+
+
 def _convert(name: str, kind: Any, value: Any, origin: str) -> Any:
     """A flag's value (already typed by argparse, or given by a caller) as the setting's type."""
     try:
@@ -144,7 +164,7 @@ def _convert(name: str, kind: Any, value: Any, origin: str) -> Any:
         if kind == "float":
             if isinstance(value, bool):
                 raise ValueError(value)
-            return parse_duration(value) if isinstance(value, str) else float(value)
+            return _duration(name, value) if isinstance(value, str) else float(value)
         if kind == "Path":
             return Path(value)
         return str(value)
@@ -165,7 +185,7 @@ def _convert_env(name: str, kind: Any, text: str) -> Any:
         if kind == "int":
             return int(text)
         if kind == "float":
-            return parse_duration(text)
+            return _duration(name, text)
         return Path(text) if kind == "Path" else text
     except ValueError:
         raise ConfigError(f"{variable}={text!r} cannot be used: {name} takes {accepted}") from None
@@ -191,7 +211,7 @@ def _convert_toml(name: str, kind: Any, value: Any, file: str) -> Any:
     if kind == "float":
         if isinstance(value, str):
             try:
-                return parse_duration(value)
+                return _duration(name, value)
             except ValueError:
                 raise wrong from None
         if isinstance(value, bool) or not isinstance(value, int | float):
@@ -230,8 +250,10 @@ def _problem(name: str, value: Any) -> str | None:
         return "must be between 0 and 65535"
     if name == "log_level" and value.lower() not in LOG_LEVELS:
         return f"must be one of {', '.join(LOG_LEVELS)}"
-    if isinstance(value, float) and not value > 0:
+    if isinstance(value, float) and not value > 0 and not (name in _ZERO_ALLOWED and value == 0):
         return "must be a positive duration"
+    if name == "cleanup_batch" and value < 1:
+        return "must be at least 1"
     if name == "host" and not value:
         return "cannot be empty"
     if name == "log_format" and value not in ("text", "json"):

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import logging
+from contextlib import ExitStack
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -151,7 +152,12 @@ async def serve(
     owned = registry is None
     if registry is None:
         registry = Registry(settings.data, default_size_limit=settings.size_limit_bytes())
+    from tinyreg.storage.lmdb_maintenance import serving
+
+    # Held while serving, shared by the workers: `tinyreg db compact` refuses while it is taken.
+    in_use = ExitStack()
     try:
+        in_use.enter_context(serving(registry.data_dir))
         access = None
         if settings.auth:
             from tinyreg.access.control import AccessControl, AuthSettings
@@ -189,7 +195,14 @@ async def serve(
                     nursery.cancel_scope.cancel()
 
             binds = await nursery.start(partial(run_http))
+            # Housekeeping starts once the listener is up: a start-up failure leaves nothing half-done.
+            from tinyreg.housekeeping import holder_id, run_cleanup_scheduler, run_online_gc
+
+            nursery.start_soon(run_cleanup_scheduler, registry, settings, holder_id())
+            if settings.gc_interval > 0:
+                nursery.start_soon(run_online_gc, registry, settings)
             task_status.started(binds[0])
     finally:
+        in_use.close()
         if owned:
             registry.close()

@@ -62,6 +62,11 @@ class RepositoryRow(TypedDict):
     updated: float | None  # when a manifest was last put or a tag last set ("last published")
 
 
+class LeaseRow(TypedDict):
+    holder: str  # who holds it (a process's own id)
+    expires: float  # when another may take it over (a holder killed mid-task never releases it)
+
+
 class Tag(NamedTuple):
     """Where a tag points, and when it was pushed (None for tags pushed before that was recorded)."""
 
@@ -173,6 +178,13 @@ class MetaReader(Protocol):
     def stored_bytes(self) -> int:
         """Bytes of all blob rows plus the shared manifest bytes, kept by the writes that add and remove them."""
 
+    # housekeeping: projects' cleanup policies (by project path), and leases of periodic tasks
+    def cleanup_policy(self, path: str) -> dict[str, Any] | None: ...
+    def iter_cleanup_policies(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Every stored policy as (project path, row), in byte order."""
+
+    def lease(self, name: str) -> LeaseRow | None: ...
+
 
 class MetaWriter(MetaReader, Protocol):
     """A unit of work: everything done through it is committed together, or not at all."""
@@ -229,6 +241,11 @@ class MetaWriter(MetaReader, Protocol):
 
     def set_stored_bytes(self, total: int) -> None:
         """Correct the registry-wide total (a recount found it wrong)."""
+
+    def put_cleanup_policy(self, path: str, row: dict[str, Any]) -> None: ...
+    def delete_cleanup_policy(self, path: str) -> bool: ...
+    def put_lease(self, name: str, row: LeaseRow) -> None: ...
+    def delete_lease(self, name: str) -> bool: ...
 
 
 class MetaStore(Protocol):

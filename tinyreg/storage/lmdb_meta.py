@@ -22,6 +22,7 @@ import cbor2
 from tinyreg.storage import keys
 from tinyreg.storage.interfaces import BlobRow, LinkRow, ManifestRow, RepositoryRow, Tag, UploadRow
 from tinyreg.storage.lmdb_access import AccessReader, AccessWriter
+from tinyreg.storage.lmdb_housekeeping import HousekeepingReader, HousekeepingWriter
 from tinyreg.storage.lmdb_tx import Handles, decode_tag, encode_tag
 from tinyreg.storage.lmdb_upgrade import SCHEMA_VERSION, upgrade
 from tinyreg.storage.lmdb_usage import UsageReading, UsageWriting
@@ -34,7 +35,7 @@ _dumps = cbor2.dumps
 SEP = keys.SEP
 
 
-class LmdbReader(AccessReader, UsageReading):
+class LmdbReader(AccessReader, UsageReading, HousekeepingReader):
     """A read snapshot (also the base of the unit of work)."""
 
     __slots__ = ()
@@ -175,7 +176,7 @@ class LmdbReader(AccessReader, UsageReading):
         return cast("int", self._get(self.d.counters, name.encode()) or 0)
 
 
-class LmdbWriter(LmdbReader, AccessWriter, UsageWriting):
+class LmdbWriter(LmdbReader, AccessWriter, UsageWriting, HousekeepingWriter):
     """A unit of work: one LMDB write transaction."""
 
     __slots__ = ()

@@ -12,20 +12,16 @@ from typing import Any
 
 from tinyreg.storage import keys
 from tinyreg.storage.interfaces import UsageKind, UsageRef
+from tinyreg.storage.lmdb_tx import LmdbTx
 
 _USAGE_REF = struct.Struct(">QQ")  # manifests, size
 _USAGE_TOTAL = struct.Struct(">q")
 
 
-class UsageReading:
-    """Reads of the usage rows; `txn`, `d` and `_scan` come from `LmdbReader`."""
+class UsageReading(LmdbTx):
+    """Reads of the usage rows."""
 
     __slots__ = ()
-    txn: Any
-    d: Any
-
-    def _scan(self, db: str, prefix: bytes, after: bytes | None = None) -> Iterator[tuple[bytes, bytes]]:
-        raise NotImplementedError  # LmdbReader's
 
     def usage_ref(self, kind: UsageKind, owner: str, digest: str) -> UsageRef | None:
         raw = self.txn.get(keys.usage_prefix(kind, owner) + digest.encode(), db=self.d.usage)

@@ -34,6 +34,9 @@ usage          p\\0project\\0digest       manifests, size (two big-endian u64): 
                P\\0project, R\\0repo       big-endian i64: the bytes of the distinct digests above
                b"stored"                  big-endian i64: bytes of blob rows and shared manifest bytes
 schema         b"version"                 int: upgrades done on this environment
+cleanup_policies  project path            {"enabled", "cadence", "keep_n", "older_than",
+                                           "name_regex", "name_regex_keep", "next_run_at"}
+leases         lease name                 {"holder": str, "expires": float}
 =============  =========================  ==============================================
 
 Read transactions are cheap and concurrent; write transactions are serialized, so callers
@@ -77,6 +80,8 @@ SUBDBS = (
     "counters",
     "schema",
     "usage",
+    "cleanup_policies",
+    "leases",
 )
 INITIAL_MAP_SIZE = 4 * 1024 * 1024 * 1024  # address space only: the file grows with its data
 SCAN_BATCH = 1024

@@ -9,6 +9,7 @@ from quart import Blueprint, Response, request
 
 from tinyreg.access.policy import Principal
 from tinyreg.access.store import AccessError
+from tinyreg.http.api.cleanup_policies import apply_expiration_policy, stored_policy
 from tinyreg.http.api.context import ApiState, form_value, iso_time, request_form
 from tinyreg.http.api.errors import ApiError, bad_request, json_response
 from tinyreg.http.api.lookup import (
@@ -65,6 +66,7 @@ def project_json(state: ApiState, path: str, row: dict[str, Any]) -> dict[str, A
         "container_registry_access_level": level,
         "container_registry_image_prefix": f"{state.registry_host()}/{path}".lower(),
         "web_url": f"{state.base_url()}/{path}",
+        "container_expiration_policy": stored_policy(state, path),
     }
 
 
@@ -166,7 +168,9 @@ def register(api: Blueprint, state: ApiState) -> None:
         principal = state.signed_in()
         project = find_project(state, principal, ident)
         require_manage(principal, project)
-        changes = _settings(await request_form())
+        form = await request_form()
+        changes = _settings(form)
+        apply_expiration_policy(state, project.path, form)
         if changes:
             state.store.update_project(project.path, **changes)
         return json_response(project_json(state, project.path, state.store.project(project.path) or project.row))
