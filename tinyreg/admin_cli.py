@@ -13,15 +13,18 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from tinyreg.access.errors import AccessError
 from tinyreg.access.policy import DEPLOY_SCOPES, ROLES, SCOPES
-from tinyreg.access.store import AccessError, AccessStore, TokenRecord
 from tinyreg.cleanup_cli import COMMANDS as CLEANUP_COMMANDS
 from tinyreg.cleanup_cli import add_cleanup_commands, run_cleanup_command
 from tinyreg.columns import format_table
 from tinyreg.config import ConfigError, load_settings
 from tinyreg.durations import duration_argument
+
+if TYPE_CHECKING:  # the store is imported by the commands that use it: `serve` starts without it
+    from tinyreg.access.store import AccessStore, TokenRecord
 
 
 def _scopes(text: str) -> list[str]:
@@ -193,6 +196,8 @@ def run_admin(args: argparse.Namespace) -> int:
         return 1
     out: Callable[[Any, str], None] = (lambda doc, text: print(json.dumps(doc))) if args.json else (lambda doc, text: print(text))
     try:
+        from tinyreg.access.store import AccessStore
+
         _dispatch(args, AccessStore(meta), data, out, settings.size_limit_bytes())
     except AccessError as exc:
         print(f"tinyreg: {exc}", file=sys.stderr)

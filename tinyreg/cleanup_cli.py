@@ -6,12 +6,14 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tinyreg.access.store import AccessError
-from tinyreg.registry.cleanup import CleanupRun, policy_of, run_policy, set_policy
+from tinyreg.access.errors import AccessError
 from tinyreg.registry.cleanup_policy import CADENCES, DEFAULT_POLICY, KEEP_N, OLDER_THAN, PolicyError
-from tinyreg.storage.interfaces import MetaStore
+
+if TYPE_CHECKING:
+    from tinyreg.registry.cleanup import CleanupRun
+    from tinyreg.storage.interfaces import MetaStore
 
 COMMANDS = ("cleanup-policy", "cleanup")
 
@@ -58,6 +60,8 @@ def _run_text(run: CleanupRun, dry_run: bool) -> str:
 
 
 def run_cleanup_command(args: argparse.Namespace, meta: MetaStore, out: Callable[[Any, str], None]) -> None:
+    from tinyreg.registry.cleanup import policy_of, run_policy, set_policy
+
     if args.command == "cleanup-policy":
         if args.action == "set":
             given = {

@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from tinyreg.access.errors import AccessError as AccessError  # raised here, importable from here
 from tinyreg.access.paths import PathError, check_group_path, is_child, parent_groups
 from tinyreg.access.policy import (
     ROLES,
@@ -28,10 +29,6 @@ from tinyreg.access.policy import (
 from tinyreg.storage.interfaces import MetaReader, MetaStore, MetaWriter
 
 VISIBILITIES = ("private", "public")
-
-
-class AccessError(ValueError):
-    """An administration request that cannot be done, with a message for a person."""
 
 
 def new_group(tx: MetaWriter, path: str, *, public: bool) -> int:
