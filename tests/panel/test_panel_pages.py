@@ -116,3 +116,28 @@ def test_a_group_role_holds_in_the_projects_below_it(world: AuthWorld) -> None:
     assert duplicate.status_code == 400 and "already exists" in duplicate.text
     for client in (root, carol, alice):
         client.close()
+
+
+def test_settings_show_the_usage_and_only_an_admin_sets_the_size_limit(world: AuthWorld) -> None:
+    world.registry.create_project("alice/store", owner="alice")
+    world.registry.push_image("alice/store", "v1")
+    with world.registry._registry.meta.read() as tx:
+        used = tx.usage_total("project", "alice/store")
+    settings = "/alice/store/-/settings"
+    alice = PanelClient(world.url).signed_in("alice", world.PASSWORDS["alice"])
+    page = alice.http.get(settings).text
+    assert "no size limit" in page and 'name="size_limit"' not in page  # a maintainer sees, may not set
+    refused = alice.post(f"{settings}/size_limit", {"size_limit": "1GB"}, csrf_from=settings)
+    assert refused.status_code == 403
+    root = PanelClient(world.url).signed_in("root", world.PASSWORDS["root"])
+    bad = root.post(f"{settings}/size_limit", {"size_limit": "lots"}, csrf_from=settings)
+    assert bad.status_code == 400 and "Size limit" in bad.text
+    tight = used + used // 20  # the project is now at ~95 % of its limit
+    assert root.post(f"{settings}/size_limit", {"size_limit": str(tight)}, csrf_from=settings).status_code == 303
+    page = alice.http.get(settings).text
+    assert "near or over its size limit" in page and "%)" in page
+    assert (world.registry._access.project("alice/store") or {}).get("size_limit") == tight
+    assert root.post(f"{settings}/size_limit", {"size_limit": "default"}, csrf_from=settings).status_code == 303
+    assert "no size limit" in alice.http.get(settings).text
+    for client in (alice, root):
+        client.close()

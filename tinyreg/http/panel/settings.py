@@ -14,6 +14,8 @@ from tinyreg.access.policy import DEPLOY_SCOPES, ROLES
 from tinyreg.access.store import AccessError
 from tinyreg.http.panel.base import Panel, go, refuse, render, viewer
 from tinyreg.http.panel.registry import Place, find_project
+from tinyreg.registry.accounting import project_usage
+from tinyreg.registry.usage import WARNING_SHARE, human_size, parse_size
 
 
 def expiry(value: str | None) -> float | None:
@@ -50,6 +52,10 @@ async def settings_page(panel: Panel, place: Place, *, status: int = 200, new_to
     store = panel.store
     tokens = [token for token in store.tokens(kind="deploy", owner=place.path)]
     users = sorted(user["name"] for user in store.users())
+    registry = panel.context.registry
+    with registry.meta.read() as tx:
+        usage = project_usage(tx, place.path, tx.project(place.path), registry.accounting.default_limit)
+    limit = usage["limit"]
     return await render(
         "settings.html",
         status=status,
@@ -63,6 +69,11 @@ async def settings_page(panel: Panel, place: Place, *, status: int = 200, new_to
         problem=problem,
         saved=request.args.get("saved", ""),
         now=time.time(),
+        used=human_size(usage["usage"]),
+        limit=None if limit is None else human_size(limit),
+        percent=usage["percent"],
+        near_limit=limit is not None and usage["usage"] >= WARNING_SHARE * limit,
+        may_set_limit=viewer().may_administer,
     )
 
 
@@ -79,6 +90,21 @@ def add_routes(pages: Blueprint, panel: Panel) -> None:
         enabled = form.get("registry") == "on"
         panel.store.update_project(place.path, public=public, registry_enabled=enabled)
         return go(f"/{path}/-/settings?saved=general", 303)
+
+    @pages.post("/<path:path>/-/settings/size_limit")
+    async def size_limit(path: str) -> Response:
+        place = managed_project(panel, path)
+        if not viewer().may_administer:  # as in GitLab, limits are the administrators' to set
+            refuse(403, "Not allowed", "Only administrators set a project's size limit.")
+        text = (await request.form).get("size_limit", "").strip()
+        if text.lower() in ("", "default"):
+            panel.store.set_size_limit(place.path, None, use_default=True)
+        else:
+            try:
+                panel.store.set_size_limit(place.path, parse_size(text))
+            except ValueError as error:
+                return await settings_page(panel, place, status=400, problem=f"Size limit: {error}")
+        return go(f"/{path}/-/settings?saved=storage#storage", 303)
 
     @pages.post("/<path:path>/-/settings/members")
     async def member(path: str) -> Response:
