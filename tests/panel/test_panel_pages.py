@@ -7,6 +7,7 @@ import re
 import time
 
 import httpx
+from tinyreg.registry.cleanup import policy_of
 
 from tests.auth_helpers import AuthWorld
 from tests.panel.browsing import PanelClient
@@ -141,3 +142,21 @@ def test_settings_show_the_usage_and_only_an_admin_sets_the_size_limit(world: Au
     assert "no size limit" in alice.http.get(settings).text
     for client in (alice, root):
         client.close()
+
+
+def test_a_maintainer_sets_the_cleanup_policy_and_bad_values_are_refused(world: AuthWorld) -> None:
+    world.registry.create_project("alice/tidy", owner="alice")
+    settings = "/alice/tidy/-/settings"
+    alice = PanelClient(world.url).signed_in("alice", world.PASSWORDS["alice"])
+    policy = {"enabled": "on", "cadence": "7d", "keep_n": "5", "older_than": "14d", "name_regex": "ci-.*", "name_regex_keep": ""}
+    assert alice.post(f"{settings}/cleanup_policy", policy, csrf_from=settings).status_code == 303
+    page = alice.http.get(settings).text
+    assert "<option selected>7d</option>" in page and 'value="ci-.*"' in page and "Next run:" in page
+    stored = policy_of(world.registry._registry.meta, "alice/tidy") or {}
+    assert (stored["enabled"], stored["keep_n"], stored["older_than"], stored["name_regex_keep"]) == (True, 5, "14d", None)
+    bad = alice.post(f"{settings}/cleanup_policy", {**policy, "keep_n": "7"}, csrf_from=settings)
+    assert bad.status_code == 400 and "keep_n must be one of" in bad.text
+    unclosed = alice.post(f"{settings}/cleanup_policy", {**policy, "name_regex": "ci-("}, csrf_from=settings)
+    assert unclosed.status_code == 400 and "name_regex" in unclosed.text
+    assert 'value="ci-.*"' in alice.http.get(settings).text  # the refused forms changed nothing
+    alice.close()

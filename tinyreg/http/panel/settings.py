@@ -15,6 +15,8 @@ from tinyreg.access.store import AccessError
 from tinyreg.http.panel.base import Panel, go, refuse, render, viewer
 from tinyreg.http.panel.registry import Place, find_project
 from tinyreg.registry.accounting import project_usage
+from tinyreg.registry.cleanup import policy_of, set_policy
+from tinyreg.registry.cleanup_policy import CADENCES, DEFAULT_POLICY, KEEP_N, OLDER_THAN, PolicyError
 from tinyreg.registry.usage import WARNING_SHARE, human_size, parse_size
 
 
@@ -74,6 +76,10 @@ async def settings_page(panel: Panel, place: Place, *, status: int = 200, new_to
         percent=usage["percent"],
         near_limit=limit is not None and usage["usage"] >= WARNING_SHARE * limit,
         may_set_limit=viewer().may_administer,
+        policy=policy_of(registry.meta, place.path) or DEFAULT_POLICY,
+        cadences=list(CADENCES),
+        keep_ns=KEEP_N,
+        older_thans=OLDER_THAN,
     )
 
 
@@ -105,6 +111,24 @@ def add_routes(pages: Blueprint, panel: Panel) -> None:
             except ValueError as error:
                 return await settings_page(panel, place, status=400, problem=f"Size limit: {error}")
         return go(f"/{path}/-/settings?saved=storage#storage", 303)
+
+    @pages.post("/<path:path>/-/settings/cleanup_policy")
+    async def cleanup_policy(path: str) -> Response:
+        place = managed_project(panel, path)
+        form = await request.form
+        changes = {
+            "enabled": form.get("enabled") == "on",
+            "cadence": form.get("cadence", ""),
+            "keep_n": form.get("keep_n", ""),
+            "older_than": form.get("older_than", ""),
+            "name_regex": form.get("name_regex", ""),
+            "name_regex_keep": form.get("name_regex_keep", ""),
+        }
+        try:
+            set_policy(panel.context.registry.meta, place.path, changes)
+        except PolicyError as error:  # the form is shown again with the reason; nothing is stored
+            return await settings_page(panel, place, status=400, problem=f"Cleanup policy: {error}")
+        return go(f"/{path}/-/settings?saved=cleanup#cleanup", 303)
 
     @pages.post("/<path:path>/-/settings/members")
     async def member(path: str) -> Response:
