@@ -61,6 +61,21 @@ def test_project_statistics_give_the_registry_size_counted_the_gitlab_way(world:
     assert "statistics" not in world.gitlab("alice").projects.get("pub/site").attributes
 
 
+def test_only_an_admin_sets_a_projects_size_limit_through_the_api(world: GitLabWorld) -> None:
+    mine = world.gitlab("alice").projects.get("pub/site")
+    mine.container_registry_size_limit = "1GB"
+    assert "only administrators" in gitlab_error(mine.save, 403)
+    theirs = world.gitlab("root").projects.get("pub/site")
+    theirs.container_registry_size_limit = "lots"
+    assert "container_registry_size_limit" in str(gitlab_error(theirs.save, 400))
+    theirs.container_registry_size_limit = "1GB"
+    theirs.save()
+    assert world.gitlab("alice").projects.get("pub/site", statistics=True).container_registry_size_limit == 10**9
+    theirs.container_registry_size_limit = "default"
+    theirs.save()
+    assert world.gitlab("alice").projects.get("pub/site", statistics=True).container_registry_size_limit is None
+
+
 def test_a_tag_shows_gitlabs_fields(world: GitLabWorld) -> None:
     repo = world.gitlab("bob").projects.get("team/app").repositories.list()[0]
     tag = repo.tags.get("v1")

@@ -7,11 +7,11 @@ from typing import Any
 
 from quart import Blueprint, Response, request
 
-from tinyreg.access.policy import Principal
+from tinyreg.access.policy import Principal, may_administer
 from tinyreg.access.store import AccessError
 from tinyreg.http.api.cleanup_policies import apply_expiration_policy, stored_policy
 from tinyreg.http.api.context import ApiState, form_value, iso_time, request_form
-from tinyreg.http.api.errors import ApiError, bad_request, json_response
+from tinyreg.http.api.errors import ApiError, bad_request, forbidden, json_response
 from tinyreg.http.api.lookup import (
     FoundProject,
     find_group,
@@ -21,6 +21,7 @@ from tinyreg.http.api.lookup import (
     require_scope,
 )
 from tinyreg.http.api.pagination import paged_list
+from tinyreg.registry.usage import parse_size
 
 VISIBILITIES = ("private", "public")
 REGISTRY_LEVELS = ("enabled", "private", "disabled")
@@ -143,6 +144,7 @@ def register(api: Blueprint, state: ApiState) -> None:
             with state.registry.meta.read() as tx:  # kept current by every push and delete: no scan
                 size = tx.usage_total("project", project.path)
             document["statistics"] = {"container_registry_size": size}
+            document["container_registry_size_limit"] = project.row.get("size_limit")
         return json_response(document)
 
     @api.post("/projects")
@@ -170,10 +172,30 @@ def register(api: Blueprint, state: ApiState) -> None:
         require_manage(principal, project)
         form = await request_form()
         changes = _settings(form)
+        limit = _size_limit(principal, form)
         apply_expiration_policy(state, project.path, form)
         if changes:
             state.store.update_project(project.path, **changes)
+        if limit is not None:
+            state.store.set_size_limit(project.path, limit[0], use_default=limit[1])
         return json_response(project_json(state, project.path, state.store.project(project.path) or project.row))
+
+
+def _size_limit(principal: Principal, form: dict[str, Any]) -> tuple[int | None, bool] | None:
+    """`container_registry_size_limit` (a tinyreg addition: bytes, a size such as `5GB`, `none`, or
+    `default`), for administrators only as GitLab's storage limits are; None when not asked for."""
+    value = form_value(form, "container_registry_size_limit")
+    if value is None:
+        return None
+    if not may_administer(principal):
+        raise forbidden("only administrators set a project's size limit")
+    text = str(value).strip()
+    if text.lower() == "default":
+        return None, True
+    try:
+        return parse_size(text), False
+    except ValueError as error:
+        raise bad_request(f"container_registry_size_limit: {error}") from None
 
 
 def _invalid_path(message: str) -> ApiError:
