@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +19,8 @@ from tinyreg.testing import RunningRegistry
 
 from tests.auth_helpers import AuthWorld, basic_auth, bearer_auth
 from tests.helpers import api_client, push_blob, start_upload
-from tests.manifest_builders import OCI_MANIFEST, image_manifest, push_manifest
-from tests.processes import ServerProcess, clean_env, wait_until
+from tests.manifest_builders import OCI_MANIFEST, image_manifest, push_image, push_manifest
+from tests.processes import ServerProcess, clean_env, tinyreg_command, wait_until
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -239,3 +241,48 @@ def test_metrics_setting(tmp_path: Path) -> None:
     for wrong, message in (("public", "metrics must be open, loopback"), ("token:", "needs a secret"), ("admin", "needs --auth")):
         with pytest.raises(ConfigError, match=message):
             load_settings({"metrics": wrong}, env={})
+
+
+def test_storage_and_housekeeping_runs_are_reported(tmp_path: Path) -> None:
+    """Per-project and total storage follow pushes; cleanup and GC runs count what they removed."""
+    data = tmp_path / "data"
+    created = subprocess.run(
+        tinyreg_command("project", "create", "team/app", "--init", "--data", str(data)),
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert created.returncode == 0, created.stderr
+    args = ["serve", "--port", "0", "--data", str(data), "--cleanup-interval", "0.1", "--gc-interval", "0.2", "--gc-grace", "0"]
+    with ServerProcess(args, cwd=tmp_path, env=clean_env(TINYREG_CLEANUP_CADENCE_SECONDS="1")) as server:
+        url = server.wait_listening()
+        with api_client(url) as client:
+            pushed = [push_image(client, "team/app/web", f"build-{n}", seed=f"stored-{n}") for n in range(3)]
+            documents = [json.loads(p.body) for p in pushed]
+            blobs = [[item["size"] for item in (d["config"], *d["layers"])] for d in documents]
+        samples = scrape(url)
+        every_byte = sum(map(sum, blobs)) + sum(len(p.body) for p in pushed)
+        assert value(samples, "tinyreg_project_storage_bytes", project="team/app") == every_byte
+        assert value(samples, "tinyreg_storage_bytes") == every_byte
+        assert value(samples, "tinyreg_gc_bytes_freed_total") == 0
+
+        policy = ["cleanup-policy", "set", "team/app", "--enabled", "--keep-n", "1", "--older-than", "none"]
+        done = subprocess.run(tinyreg_command(*policy, "--data", str(data)), env=clean_env(), capture_output=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        freed = sum(map(sum, blobs[:2]))  # the two oldest images go; their blobs are shared with nothing
+
+        def collected() -> bool:
+            samples = scrape(url)
+            return value(samples, "tinyreg_gc_bytes_freed_total") == freed
+
+        wait_until(collected, "cleanup and garbage collection of the two oldest images")
+        samples = scrape(url)
+        assert value(samples, "tinyreg_cleanup_tags_removed_total") == 2
+        assert value(samples, "tinyreg_cleanup_manifests_removed_total") == 2
+        assert value(samples, "tinyreg_cleanup_runs_total") >= 1
+        assert value(samples, "tinyreg_gc_runs_total") >= 1
+        assert value(samples, "tinyreg_gc_blobs_removed_total") == 4
+        kept = sum(blobs[2]) + len(pushed[2].body)
+        assert value(samples, "tinyreg_project_storage_bytes", project="team/app") == kept
+        assert server.stop() == 0

@@ -19,6 +19,7 @@ import logging
 import os
 import secrets
 import socket
+from collections.abc import Callable
 from functools import partial
 
 import trio
@@ -29,6 +30,8 @@ from tinyreg.registry.core import Registry
 from tinyreg.registry.gc import CollectionRunning, GcReport, collect
 
 log = logging.getLogger("tinyreg.housekeeping")
+#: Where runs are counted for /metrics (`Metrics.count_housekeeping`), or None when nothing is counted.
+Count = Callable[[str, int], None] | None
 #: How long a cleanup lease holds without renewal: far longer than a bounded run takes.
 LEASE_TTL = 600.0
 
@@ -46,7 +49,7 @@ def _log_run(run: CleanupRun) -> None:
     log.info("cleanup run of %s removed %d tags and %d untagged manifests%s", run.project, run.count, run.manifests, more)
 
 
-async def run_cleanup_scheduler(registry: Registry, settings: Settings, holder: str) -> None:
+async def run_cleanup_scheduler(registry: Registry, settings: Settings, holder: str, count: Count = None) -> None:
     """Every `cleanup_interval`, run the due cleanup policies (if no other process does)."""
     cadence = settings.cleanup_cadence_seconds or None
     step = partial(
@@ -61,6 +64,10 @@ async def run_cleanup_scheduler(registry: Registry, settings: Settings, holder: 
             continue
         for run in runs or ():
             _log_run(run)
+            if count is not None:
+                count("cleanup_runs", 1)
+                count("cleanup_tags_removed", run.count)
+                count("cleanup_manifests_removed", run.manifests)
 
 
 def _log_collection(report: GcReport) -> None:
@@ -75,7 +82,7 @@ def _log_collection(report: GcReport) -> None:
         )
 
 
-async def run_online_gc(registry: Registry, settings: Settings) -> None:
+async def run_online_gc(registry: Registry, settings: Settings, count: Count = None) -> None:
     """Every `gc_interval`, collect garbage with `gc_grace`; skip a round another process collects."""
     collection = partial(collect, registry.meta, registry.store, grace=settings.gc_grace)
     while True:
@@ -89,3 +96,7 @@ async def run_online_gc(registry: Registry, settings: Settings) -> None:
             log.exception("garbage collection failed")
             continue
         _log_collection(report)
+        if count is not None:
+            count("gc_runs", 1)
+            count("gc_blobs_removed", len(report.blobs))
+            count("gc_bytes_freed", report.bytes_freed)

@@ -198,9 +198,10 @@ async def serve(
             # Housekeeping starts once the listener is up: a start-up failure leaves nothing half-done.
             from tinyreg.housekeeping import holder_id, run_cleanup_scheduler, run_online_gc
 
-            nursery.start_soon(run_cleanup_scheduler, registry, settings, holder_id())
+            count = None if app.metrics is None else app.metrics.count_housekeeping
+            nursery.start_soon(run_cleanup_scheduler, registry, settings, holder_id(), count)
             if settings.gc_interval > 0:
-                nursery.start_soon(run_online_gc, registry, settings)
+                nursery.start_soon(run_online_gc, registry, settings, count)
             task_status.started(binds[0])
     finally:
         in_use.close()

@@ -24,6 +24,15 @@ from tinyreg.http.routes import Route, classify
 #: Upper bounds (seconds) of the latency histogram's buckets; the last one is +Inf.
 LATENCY_BOUNDS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 SHARE_INTERVAL = 1.0
+#: What housekeeping runs are counted by, with the help text of each (`tinyreg_<name>_total`).
+HOUSEKEEPING = {
+    "gc_runs": "Garbage collections run by the server",
+    "gc_blobs_removed": "Blobs garbage collection removed",
+    "gc_bytes_freed": "Bytes of blobs garbage collection removed",
+    "cleanup_runs": "Cleanup policy runs (one per project and look)",
+    "cleanup_tags_removed": "Tags cleanup policies removed",
+    "cleanup_manifests_removed": "Manifests cleanup runs deleted because they left them untagged",
+}
 OTHER_ROUTES = {"/token": "token", "/readyz": "readyz", "/metrics": "metrics"}
 
 
@@ -80,6 +89,7 @@ class Counts:
         self.sent: defaultdict[str, int] = defaultdict(int)
         self.actions: defaultdict[tuple[str, str], int] = defaultdict(int)  # (push|pull|delete, repository)
         self.failed_logins = 0
+        self.housekeeping: defaultdict[str, int] = defaultdict(int)  # HOUSEKEEPING name -> total
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -89,6 +99,7 @@ class Counts:
             "sent": self.sent,
             "actions": [[*key, value] for key, value in self.actions.items()],
             "failed_logins": self.failed_logins,
+            "housekeeping": self.housekeeping,
         }
 
     def add(self, document: dict[str, Any]) -> None:
@@ -106,6 +117,8 @@ class Counts:
         for action, repository, value in document["actions"]:
             self.actions[action, repository] += value
         self.failed_logins += document["failed_logins"]
+        for name, value in document.get("housekeeping", {}).items():
+            self.housekeeping[name] += value
 
 
 class Metrics:
@@ -137,6 +150,11 @@ class Metrics:
                 counts.actions[action, found.name] += 1
         if status == 401 and is_failed_login(route, method, status, request.header("authorization")):
             counts.failed_logins += 1
+        self.changed = True
+
+    def count_housekeeping(self, name: str, amount: int = 1) -> None:
+        """Count what a cleanup or garbage collection run of this process did (`HOUSEKEEPING` names)."""
+        self.counts.housekeeping[name] += amount
         self.changed = True
 
     def totals(self) -> Counts:

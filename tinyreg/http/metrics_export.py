@@ -18,7 +18,7 @@ from urllib.parse import unquote
 from tinyreg.access.paths import project_of
 from tinyreg.http.asgi import Request, Response
 from tinyreg.http.auth import basic_credentials, bearer_token, client_address
-from tinyreg.http.metrics import LATENCY_BOUNDS, Counts, Metrics
+from tinyreg.http.metrics import HOUSEKEEPING, LATENCY_BOUNDS, Counts, Metrics
 from tinyreg.registry.core import Registry
 from tinyreg.registry.errors import RegistryError
 
@@ -75,6 +75,19 @@ def _per_project(registry: Registry, counts: Counts) -> tuple[dict[tuple[str, st
     return per_project, uploads
 
 
+def _storage(registry: Registry) -> Iterator[Any]:
+    """Stored bytes per project (counted the GitLab way: distinct blobs and manifests) and in all."""
+    from prometheus_client.core import GaugeMetricFamily
+
+    per_project = GaugeMetricFamily("tinyreg_project_storage_bytes", "Bytes a project's images use", labels=["project"])
+    with registry.meta.read() as reader:
+        for project, total in reader.usage_totals("project"):
+            per_project.add_metric([project], total)
+        stored = reader.stored_bytes()
+    yield per_project
+    yield GaugeMetricFamily("tinyreg_storage_bytes", "Bytes of every stored blob and manifest", value=stored)
+
+
 def _families(registry: Registry, metrics: Metrics) -> Iterator[Any]:
     from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
@@ -110,6 +123,9 @@ def _families(registry: Registry, metrics: Metrics) -> Iterator[Any]:
         yield family
     yield CounterMetricFamily("tinyreg_failed_logins", "Credentials refused (401)", value=counts.failed_logins)
     yield GaugeMetricFamily("tinyreg_uploads_in_progress", "Upload sessions open", value=uploads)
+    for name, what in HOUSEKEEPING.items():
+        yield CounterMetricFamily(f"tinyreg_{name}", what, value=counts.housekeeping.get(name, 0))
+    yield from _storage(registry)
     yield GaugeMetricFamily("tinyreg_workers", "Processes serving the registry", value=metrics.workers)
 
 
