@@ -140,3 +140,17 @@ def oras_client(tinyreg: RunningRegistry, tmp_path: Path, monkeypatch: pytest.Mo
         do_request = oras.provider.Registry.do_request.__wrapped__
 
     return FirstAnswerCounts(hostname=tinyreg.host, insecure=True)
+
+
+@pytest.fixture
+def cert_dir(sandbox: Sandbox) -> Path:
+    """A certificate directory trusting the registry's CA (laid out as `/etc/containers/certs.d/`
+    is), and a registries.conf that verifies TLS: for registries served with `tls=True`."""
+    assert sandbox.registry.ca_file is not None
+    directory = sandbox.etc / "certs.d" / sandbox.registry.host
+    directory.mkdir(parents=True)
+    (directory / "ca.crt").write_bytes(sandbox.registry.ca_file.read_bytes())
+    (sandbox.etc / "registries.conf").write_text(
+        f'unqualified-search-registries = []\n\n[[registry]]\nlocation = "{sandbox.registry.host}"\ninsecure = false\n'
+    )
+    return directory

@@ -38,19 +38,6 @@ def tinyreg(request: pytest.FixtureRequest, tinyreg_factory: Callable[..., Runni
     return dataclasses.replace(registry, ca_file=tmp_path / "own-ca.crt")
 
 
-@pytest.fixture
-def cert_dir(sandbox: Sandbox) -> Path:
-    """A certificate directory trusting the registry's CA, and a registries.conf that verifies TLS."""
-    assert sandbox.registry.ca_file is not None
-    directory = sandbox.etc / "certs.d" / sandbox.registry.host
-    directory.mkdir(parents=True)
-    (directory / "ca.crt").write_bytes(sandbox.registry.ca_file.read_bytes())
-    (sandbox.etc / "registries.conf").write_text(
-        f'unqualified-search-registries = []\n\n[[registry]]\nlocation = "{sandbox.registry.host}"\ninsecure = false\n'
-    )
-    return directory
-
-
 def served_manifest(registry: RunningRegistry, name: str, reference: str) -> httpx.Response:
     assert registry.ca_file is not None
     verify = ssl.create_default_context(cafile=str(registry.ca_file))
