@@ -45,6 +45,7 @@ LAYER_OF_TOP = {
     "usage_cli": 5,
     "cleanup_cli": 5,
     "db_cli": 5,
+    "migrate_cli": 5,
     "housekeeping": 4,
     "testing": 5,
     "pytest_plugin": 5,

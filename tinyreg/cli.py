@@ -96,6 +96,9 @@ def _parser() -> argparse.ArgumentParser:
     from tinyreg.db_cli import add_db_commands
 
     add_db_commands(commands)
+    from tinyreg.migrate_cli import add_migrate_command
+
+    add_migrate_command(commands)
     return parser
 
 
@@ -247,4 +250,8 @@ def main(argv: list[str] | None = None) -> int:
         from tinyreg.db_cli import run_db
 
         return run_db(args)
+    if args.command == "migrate":
+        from tinyreg.migrate_cli import run_migrate
+
+        return run_migrate(args)
     return run_admin(args)

@@ -95,3 +95,22 @@ def test_groups_their_members_and_what_lies_below_them(backend: Backend) -> None
     assert backend.meta.write(lambda tx: tx.delete_group_member("a", "bob")) is False
     with backend.meta.read() as tx:
         assert list(tx.group_members("a")) == [("alice", {"role": "owner"})]
+
+
+def test_a_copy_keeps_repository_ids_and_counters(backend: Backend) -> None:
+    """What a copy from another store needs: rows stored with their ids, counters set and listed."""
+
+    def copy(tx: MetaWriter) -> None:
+        tx.put_repository("team/app", {"id": 41, "created": 5.0, "updated": 6.0})
+        tx.set_counter("repository", 41)
+        tx.set_counter("token", 9)
+
+    backend.meta.write(copy)
+    backend.meta.write(lambda tx: tx.ensure_repository("team/next"))
+    with backend.meta.read() as tx:
+        assert tx.repository_info("team/app") == {"id": 41, "created": 5.0, "updated": 6.0}
+        assert tx.repository_by_id(41) == ("team/app", {"id": 41, "created": 5.0, "updated": 6.0})
+        assert tx.repository_info("team/next")["id"] == 42  # type: ignore[index]  # after the copied counter
+        assert dict(tx.iter_counters()) == {"repository": 42, "token": 9}
+        assert [name for name, _ in tx.iter_counters()] == ["repository", "token"]
+    assert backend.meta.write(lambda tx: tx.next_counter("token")) == 10

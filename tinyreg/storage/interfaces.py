@@ -162,6 +162,8 @@ class MetaReader(Protocol):
     def token_key(self, token_id: int) -> bytes | None: ...
     def iter_token_keys(self) -> Iterator[bytes]: ...
     def counter(self, name: str) -> int: ...
+    def iter_counters(self) -> Iterator[tuple[str, int]]:
+        """Every counter with its value, in byte order (what a copy to another store carries over)."""
 
     # usage: reference counts per (owner, digest) and the bytes of each owner's distinct digests
     def usage_ref(self, kind: UsageKind, owner: str, digest: str) -> UsageRef | None: ...
@@ -208,6 +210,12 @@ class MetaWriter(MetaReader, Protocol):
     def delete_repository(self, repo: str) -> bool:
         """Remove the repository with its tags, manifests, referrer entries and blob links (the
         shared manifest bytes and blobs stay for garbage collection); False if it did not exist."""
+
+    def put_repository(self, repo: str, row: RepositoryRow) -> None:
+        """Store the repository's row as given, its `id` indexed (a copy from another store keeps ids)."""
+
+    def set_counter(self, name: str, value: int) -> None:
+        """Set a counter (a copy from another store carries it over, so new ids do not collide)."""
 
     def put_blob(self, digest: str, row: BlobRow) -> None:
         """Record a stored blob unless it is already recorded."""

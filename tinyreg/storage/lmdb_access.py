@@ -94,6 +94,12 @@ class AccessWriter(AccessReader):
         self._put(self.d.counters, name.encode(), value)
         return int(value)
 
+    def set_counter(self, name: str, value: int) -> None:
+        self._put(self.d.counters, name.encode(), value)
+
+    def put_repository(self, repo: str, row: RepositoryRow) -> None:
+        self._put_numbered("repository", self.d.repos, repo, dict(row))
+
     def _new_repository(self, repo: str, created: float, updated: float | None) -> None:
         row: RepositoryRow = {"id": self.next_counter("repository"), "created": created, "updated": updated}
         self._put_numbered("repository", self.d.repos, repo, dict(row))

@@ -175,6 +175,9 @@ class LmdbReader(AccessReader, UsageReading, HousekeepingReader):
     def counter(self, name: str) -> int:
         return cast("int", self._get(self.d.counters, name.encode()) or 0)
 
+    def iter_counters(self) -> Iterator[tuple[str, int]]:
+        return ((key.decode(), int(_loads(value))) for key, value in self._scan("counters", b""))
+
 
 class LmdbWriter(LmdbReader, AccessWriter, UsageWriting, HousekeepingWriter):
     """A unit of work: one LMDB write transaction."""
