@@ -5,6 +5,7 @@ Exit codes: 0 done, 1 refused (the request cannot be done), 2 usage error.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import stat
@@ -12,6 +13,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 from tinyreg.testing import run_registry
 
@@ -345,3 +347,26 @@ def test_commands_take_effect_at_once_on_a_registry_serving_the_same_data(data: 
         assert '"HEAD /v2/live/app/manifests/' in logs
         assert token["token"] not in logs and "alice-password" not in logs and bearer["Authorization"][7:] not in logs
         assert json.dumps(token["token"])[1:-1] not in logs
+
+
+def test_nodes_sharing_a_keys_directory_accept_each_others_tokens_across_a_rotation(data: Path, tmp_path: Path) -> None:
+    keys = tmp_path / "shared-keys"
+    admin_ok(data, "project", "create", "live/app", "--owner", "alice")
+    token = admin_ok(data, "token", "create", "alice", "--name", "nodes", "--scopes", "read_registry,write_registry")
+    pat = basic_auth("alice", token["token"])
+    args = ["serve", "--auth", "--port", "0", "--data", str(data), "--keys-dir", str(keys)]
+    with ServerProcess(args, cwd=tmp_path) as first, ServerProcess(args, cwd=tmp_path) as second:
+        urls = first.wait_listening(), second.wait_listening()
+
+        def pull_with_a_token_of(signer: str, checker: str) -> str:
+            bearer = token_for(signer, ["repository:live/app:pull"], pat)
+            assert httpx.get(f"{checker}/v2/live/app/tags/list", headers=bearer_auth(bearer)).status_code in (200, 404)
+            assert httpx.get(f"{checker}/v2/live/app/tags/list", headers=bearer_auth(bearer + "x")).status_code == 401
+            return json.loads(base64.urlsafe_b64decode(bearer.split(".")[0] + "=="))["kid"]
+
+        kid = pull_with_a_token_of(urls[0], urls[1])
+        assert (keys / f"{kid}.key").exists() and not (data / "keys").exists()
+        rotated = tinyreg_admin(data, "keys", "rotate", "--keys-dir", str(keys), "--json")
+        assert rotated.returncode == 0, rotated.stderr
+        new_kid = json.loads(rotated.stdout)["kid"]
+        assert pull_with_a_token_of(urls[1], urls[0]) == new_kid != kid

@@ -111,7 +111,10 @@ def add_admin_commands(commands: Any) -> None:
 
     add_cleanup_commands(commands, common)
     keys = commands.add_parser("keys", help="token signing keys").add_subparsers(dest="action", metavar="ACTION", required=True)
-    keys.add_parser("rotate", parents=[common], help="make a new signing key; the old one verifies until its tokens expire")
+    rotate = keys.add_parser(
+        "rotate", parents=[common], help="make a new signing key; the old one verifies until its tokens expire"
+    )
+    rotate.add_argument("--keys-dir", help="the keys' directory when the server has one (--keys-dir; default DATA/keys)")
 
 
 def _member_commands(parent: Any, common: argparse.ArgumentParser, help_text: str) -> None:
@@ -185,6 +188,8 @@ def run_admin(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"tinyreg: {exc}", file=sys.stderr)
         return 2
+    if getattr(args, "keys_dir", "") is None:
+        args.keys_dir = settings.keys_dir or None  # the server's setting (env, TOML) unless given here
     try:
         existed = is_data_dir(settings.data)
         data = check_data_dir(settings.data, create=args.init)
@@ -267,7 +272,8 @@ def _dispatch(
     elif command == "keys":
         from tinyreg.access.jwt import KeyRing
 
-        kid = KeyRing(data / "keys", max_token_age=86400).rotate()
+        keys_dir = Path(args.keys_dir or data / "keys").absolute()
+        kid = KeyRing(keys_dir, max_token_age=86400).rotate()
         out({"kid": kid}, f"new signing key {kid}: running servers sign with it from their next token on")
 
 

@@ -60,6 +60,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--token-ttl", type=duration_argument, help="how long a registry token is valid: 300 (seconds), 15m... (default 5m)"
     )
+    serve.add_argument(
+        "--keys-dir", help="token signing keys' directory, shared by the nodes of one registry (default DATA/keys)"
+    )
     serve.add_argument("--realm", help="token endpoint URL to announce (default: from the request's Host)")
     serve.add_argument(
         "--external-url", help="the public address shown in the page and the API, e.g. https://registry.example.com"

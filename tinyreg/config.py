@@ -41,6 +41,9 @@ class Settings:
     """Allow an open registry (no --auth) to listen on an address other than loopback."""
     token_ttl: float = 300.0
     """Seconds a registry token stays valid."""
+    keys_dir: str = ""
+    """The token signing keys' directory (empty: `keys` in the data directory). Nodes that serve one
+    registry from several machines share it, as they share a TLS certificate."""
     realm: str = ""
     """Token endpoint URL announced to clients; empty means `<scheme>://<Host header>/token`."""
     service: str = "tinyreg"

@@ -163,7 +163,8 @@ async def serve(
             from tinyreg.access.control import AccessControl, AuthSettings
 
             auth_settings = AuthSettings(service=settings.service, issuer=settings.service, token_ttl=settings.token_ttl)
-            access = AccessControl(registry.meta, registry.data_dir, auth_settings)
+            keys_dir = Path(settings.keys_dir).absolute() if settings.keys_dir else None
+            access = AccessControl(registry.meta, registry.data_dir, auth_settings, keys_dir=keys_dir)
         app = RegistryApp(
             registry,
             access=access,

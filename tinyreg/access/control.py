@@ -42,10 +42,12 @@ class AuthSettings:
 class AccessControl:
     """Everything `--auth` adds: credentials → principal → granted actions → signed tokens."""
 
-    def __init__(self, meta: MetaStore, data_dir: Path, settings: AuthSettings | None = None) -> None:
+    def __init__(
+        self, meta: MetaStore, data_dir: Path, settings: AuthSettings | None = None, *, keys_dir: Path | None = None
+    ) -> None:
         self.settings = settings or AuthSettings()
         self.store = AccessStore(meta)
-        self.keys = KeyRing(data_dir / "keys", max_token_age=max(self.settings.token_ttl, self.settings.refresh_ttl))
+        self.keys = KeyRing(keys_dir or data_dir / "keys", max_token_age=max(self.settings.token_ttl, self.settings.refresh_ttl))
         self.throttle = Throttle()
         # Each password check holds 64 MiB for argon2id: bound how many run at once.
         self._password_checks = trio.CapacityLimiter(PASSWORD_CHECKS_AT_ONCE)
