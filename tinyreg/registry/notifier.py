@@ -54,6 +54,11 @@ class Notifier:
         with meta.read() as tx:
             self.hooks_exist = next(tx.iter_project_hooks(), None) is not None
 
+    def listening_on(self, url: str) -> None:
+        """The node's address in events' `source`: this host, and the port the server listens on."""
+        port = url.rsplit(":", 1)[-1].rstrip("/")
+        self.source = Source(f"{socket.gethostname()}:{port}", self.source.instance_id)
+
     def targets(self, tx: MetaReader) -> list[Endpoint]:
         """Every endpoint events may go to now: the configured ones and every project's hooks."""
         hooks = [hook_endpoint(path, hook_id, row) for path, hook_id, row in tx.iter_project_hooks()]
@@ -84,9 +89,18 @@ class Notifier:
         if self.notes_pulls:
             self._pulls.append(_Pull(subject, origin, str(uuid.uuid4()), time.time()))
 
-    def flush(self) -> int:
-        """Queue the pulls noted since the last flush in one unit of work; how many were noted."""
+    @property
+    def has_pulls(self) -> bool:
+        return bool(self._pulls)
+
+    def take_pulls(self) -> list[_Pull]:
+        """The pulls noted since the last take (on the event loop's thread: no note is lost)."""
         pulls, self._pulls = self._pulls, []
+        return pulls
+
+    def flush(self, pulls: list[_Pull] | None = None) -> int:
+        """Queue `pulls` (else those noted since the last take) in one unit of work; how many."""
+        pulls = self.take_pulls() if pulls is None else pulls
 
         def change(tx: MetaWriter) -> None:
             self.hooks_exist = next(tx.iter_project_hooks(), None) is not None
