@@ -7,11 +7,9 @@ test (tests/notify_helpers.py); waits are bounded, and nothing is timed.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 from tinyreg import samples
 from tinyreg.registry.notification_settings import NotificationSettings
 from tinyreg.testing import run_registry
@@ -19,13 +17,6 @@ from tinyreg.testing import run_registry
 from tests.helpers import push_blob
 from tests.notify_helpers import Receiver
 from tests.processes import ServerProcess, clean_env, wait_until
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    receiver = Receiver()
-    yield receiver
-    receiver.stop()
 
 
 def push_over_http(client: httpx.Client, repo: str, tag: str) -> str:
@@ -56,7 +47,6 @@ def wait_metric(client: httpx.Client, name: str, at_least: float) -> float:
 
 
 def test_events_pushed_while_the_receiver_is_down_all_arrive_once_it_is_up(tmp_path: Path, receiver: Receiver) -> None:
-    receiver.start()
     receiver.stop()  # its port is known; nothing listens there for now
     with run_registry(tmp_path / "data", notifications=receiver.settings()) as registry:
         client = httpx.Client(base_url=registry.url, timeout=60)
@@ -69,7 +59,6 @@ def test_events_pushed_while_the_receiver_is_down_all_arrive_once_it_is_up(tmp_p
 
 
 def test_events_pending_at_a_restart_are_delivered_after_it(tmp_path: Path, receiver: Receiver) -> None:
-    receiver.start()
     receiver.stop()
     config = tmp_path / "tinyreg.toml"
     config.write_text(
@@ -91,6 +80,7 @@ def test_events_pending_at_a_restart_are_delivered_after_it(tmp_path: Path, rece
 
 
 def test_a_hanging_receiver_does_not_hold_pushes_back(tmp_path: Path, receiver: Receiver) -> None:
+    receiver.stop()
     receiver.hang()  # accepts the connection, never answers
     settings = receiver.settings(timeout=3600.0)  # so the attempt hangs for the whole test
     with run_registry(tmp_path / "data", notifications=settings) as registry:
@@ -105,7 +95,6 @@ def test_a_hanging_receiver_does_not_hold_pushes_back(tmp_path: Path, receiver: 
 
 
 def test_a_full_queue_drops_new_events_and_counts_them(tmp_path: Path, receiver: Receiver) -> None:
-    receiver.start()
     receiver.stop()
     base = receiver.settings()
     settings = NotificationSettings(base.endpoints, max_pending=5)
@@ -119,7 +108,6 @@ def test_a_full_queue_drops_new_events_and_counts_them(tmp_path: Path, receiver:
 
 
 def test_pulls_no_endpoint_wants_record_nothing(tmp_path: Path, receiver: Receiver) -> None:
-    receiver.start()
     settings = receiver.settings(ignored_actions=frozenset({"pull"}))
     with run_registry(tmp_path / "data", notifications=settings) as registry:
         client = httpx.Client(base_url=registry.url, timeout=60)

@@ -26,13 +26,6 @@ PASSWORD = "alice-notify-passphrase"
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    receiver = Receiver().start()
-    yield receiver
-    receiver.stop()
-
-
-@pytest.fixture
 def tinyreg(tmp_path_factory: pytest.TempPathFactory, receiver: Receiver) -> Iterator[RunningRegistry]:
     endpoint = receiver.endpoint(headers=(("Authorization", ("Bearer listener-secret",)), ("X-Extra", ("one", "two"))))
     settings = NotificationSettings((endpoint,))

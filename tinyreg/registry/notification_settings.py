@@ -61,7 +61,7 @@ class Endpoint:
     @property
     def queue(self) -> str:
         """The name of its queue of events in storage."""
-        return f"hook:{self.hook_id}" if self.hook_id is not None else f"endpoint:{self.name}"
+        return hook_queue(self.hook_id) if self.hook_id is not None else f"endpoint:{self.name}"
 
     def wants(self, action: str, media_type: str | None) -> bool:
         """Whether an event of `action` on content of `media_type` goes to this endpoint."""
@@ -81,6 +81,11 @@ class NotificationSettings:
     @property
     def active(self) -> tuple[Endpoint, ...]:
         return tuple(endpoint for endpoint in self.endpoints if not endpoint.disabled)
+
+
+def hook_queue(hook_id: int) -> str:
+    """The queue of a project's hook in storage."""
+    return f"hook:{hook_id}"
 
 
 def retry_delay(backoff: float, failures: int, cap: float = MAX_BACKOFF) -> float:
