@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,8 @@ from tinyreg.registry.notification_settings import (
     parse_notifications,
     retry_delay,
 )
+
+from tests.processes import clean_env, tinyreg_command
 
 FULL = """
 [notifications]
@@ -142,3 +145,13 @@ def test_a_projects_hook_sends_its_secret_and_hears_only_what_it_asked_for() -> 
     assert hook.wants("push", None) and not hook.wants("delete", None) and not hook.wants("pull", None)
     quiet = hook_endpoint("team/app", 8, {"url": "http://ci/hook", "enable_ssl_verification": False})
     assert quiet.header_pairs() == [] and not quiet.verify_tls and quiet.wants("delete", None)
+
+
+def test_tinyreg_serve_refuses_to_start_with_a_bad_endpoint(tmp_path: Path) -> None:
+    config = tmp_path / "tinyreg.toml"
+    config.write_text('[[notifications.endpoints]]\nname = "audit"\nurl = "http://127.0.0.1:9/"\nthreshold = -1\n')
+    command = tinyreg_command("serve", "--port", "0", "--data", str(tmp_path / "data"), "--config", str(config))
+    done = subprocess.run(command, env=clean_env(), capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode != 0
+    assert "notifications endpoint 'audit': threshold must be an integer of at least 1" in done.stderr
+    assert not (tmp_path / "data").exists()

@@ -6,6 +6,7 @@ test (tests/notify_helpers.py); waits are bounded, and nothing is timed.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from pathlib import Path
 
@@ -67,13 +68,15 @@ def test_events_pending_at_a_restart_are_delivered_after_it(tmp_path: Path, rece
     )
     args = ["serve", "--port", "0", "--data", str(tmp_path / "data"), "--config", str(config)]
     with ServerProcess(args, cwd=tmp_path, env=clean_env()) as first:
-        client = httpx.Client(base_url=first.wait_listening(), timeout=60)
-        digests = {push_over_http(client, "team/app", f"v{n}") for n in range(3)}
-        assert metric(client, "tinyreg_notification_events_pending") == 9
+        with httpx.Client(base_url=first.wait_listening(), timeout=60) as client:
+            digests = {push_over_http(client, "team/app", f"v{n}") for n in range(3)}
+            assert metric(client, "tinyreg_notification_events_pending") == 9
         assert first.stop() == 0
     receiver.start()
-    with ServerProcess(args, cwd=tmp_path, env=clean_env()) as second:
-        client = httpx.Client(base_url=second.wait_listening(), timeout=60)
+    with (
+        ServerProcess(args, cwd=tmp_path, env=clean_env()) as second,
+        httpx.Client(base_url=second.wait_listening(), timeout=60) as client,
+    ):
         assert receiver.wait_for(lambda r: pushed_manifests(r) >= digests), receiver.events()
         assert wait_metric(client, "tinyreg_notification_events_delivered_total", 9) == 9
     assert {post.headers["authorization"] for post in receiver.posts} == {"Bearer restart"}
@@ -118,3 +121,45 @@ def test_pulls_no_endpoint_wants_record_nothing(tmp_path: Path, receiver: Receiv
         assert not registry._registry.notifier.notes_pulls
         assert metric(client, "tinyreg_notification_events_queued_total") == 3
     assert {e["action"] for e in receiver.events()} == {"push"}
+
+
+def test_a_mount_and_a_tag_delete_arrive_with_their_fields(tmp_path: Path, receiver: Receiver) -> None:
+    with run_registry(tmp_path / "data", notifications=receiver.settings()) as registry:
+        client = httpx.Client(base_url=registry.url, timeout=60)
+        digest = push_over_http(client, "team/base", "v1")
+        layer = samples.image(seed="team/base:v1").blobs[1]
+        layer_digest = "sha256:" + hashlib.sha256(layer).hexdigest()
+        mounted = client.post(f"/v2/team/app/blobs/uploads/?mount={layer_digest}&from=team/base")
+        assert mounted.status_code == 201
+        assert client.delete("/v2/team/base/manifests/v1").status_code == 202
+        assert receiver.wait_for(lambda r: {e["action"] for e in r.events()} >= {"push", "mount", "delete"})
+    mount = next(e for e in receiver.events() if e["action"] == "mount")
+    assert mount["target"] == {
+        "mediaType": "application/octet-stream",
+        "digest": layer_digest,
+        "size": len(layer),
+        "length": len(layer),
+        "repository": "team/app",
+        "url": f"{registry.url}/v2/team/app/blobs/{layer_digest}",
+        "fromRepository": "team/base",
+    }
+    assert mount["request"]["method"] == "POST" and mount["actor"] == {}
+    delete = next(e for e in receiver.events() if e["action"] == "delete")
+    assert delete["target"] == {"repository": "team/base", "digest": digest, "tag": "v1"}
+
+
+def test_with_two_workers_one_delivers_and_every_event_arrives_once(tmp_path: Path, receiver: Receiver) -> None:
+    config = tmp_path / "tinyreg.toml"
+    config.write_text(f'[[notifications.endpoints]]\nname = "listener"\nurl = "{receiver.url}"\n')
+    args = ["serve", "--port", "0", "--data", str(tmp_path / "data"), "--workers", "2", "--config", str(config)]
+    with ServerProcess(args, cwd=tmp_path, env=clean_env()) as server:
+        url = server.wait_listening()
+        digests = set()
+        for n in range(8):  # a new connection each: the two workers take them in turn
+            with httpx.Client(base_url=url, timeout=60) as client:
+                digests.add(push_over_http(client, "team/app", f"v{n}"))
+        assert receiver.wait_for(lambda r: pushed_manifests(r) >= digests and len(r.events()) >= 24), receiver.events()
+        ids = [e["id"] for e in receiver.events()]
+        assert len(ids) == len(set(ids)) == 24
+        assert len({e["source"]["instanceID"] for e in receiver.events()}) in (1, 2)
+        assert server.stop() == 0  # its workers too (a SIGKILL of the parent would leave them behind)

@@ -113,6 +113,7 @@ class Delivery:
     async def _deliver(self, endpoint: Endpoint, scope: trio.CancelScope) -> None:
         import httpx  # imported once something is to be delivered, not at start-up
 
+        logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per delivery would drown the access log
         queue = endpoint.queue
         with scope:
             log.info("delivering events to %s (%s), timeout %gs", endpoint.name, endpoint.url, endpoint.timeout)
