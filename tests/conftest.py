@@ -10,6 +10,7 @@ from tinyreg.testing import RunningRegistry, run_registry
 
 from tests.auth_helpers import AuthWorld
 from tests.helpers import api_client
+from tests.notify_helpers import Receiver
 
 
 @pytest.fixture
@@ -24,3 +25,11 @@ def auth_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthWorld]:
     """One registry with `--auth` (and its access log on) per test module, with `AuthWorld`'s cast."""
     with run_registry(tmp_path_factory.mktemp("auth-world"), auth=True, access_log=True) as registry:
         yield AuthWorld.build(registry)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A receiver of event notifications on 127.0.0.1, started (stop and start it again on the same port at will)."""
+    started = Receiver().start()
+    yield started
+    started.stop()

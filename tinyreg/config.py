@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from tinyreg.durations import SYNTAX, parse_duration
+from tinyreg.registry.notification_settings import NotificationSettings, NotificationSettingsError, parse_notifications
 from tinyreg.registry.usage import parse_size
 
 ENV_PREFIX = "TINYREG_"
@@ -79,6 +80,9 @@ class Settings:
     """Who may read /metrics: open, loopback (clients on this machine), token:<secret>, admin (needs --auth) or off."""
     default_size_limit: str = "none"
     """The size limit of a project without its own (`10GB`, `5GiB`, `none`): pushes beyond it are refused."""
+    notifications: NotificationSettings = NotificationSettings()
+    """Where events of pushes, pulls, deletes and mounts are delivered: only from the TOML file's
+    `[notifications]` table (`[[notifications.endpoints]]`, as CNCF Distribution names them)."""
 
     @property
     def serves_tls(self) -> bool:
@@ -234,6 +238,8 @@ def _apply(settings: Settings, values: Mapping[str, Any], origin: str, convert: 
         if value is None:
             continue
         key = name.replace("-", "_")
+        if key == "notifications":
+            raise ConfigError(f"{origin}: notifications are set in the TOML file only ([[notifications.endpoints]])")
         if key not in kinds:
             raise ConfigError(f"{origin}: unknown setting {name!r}")
         changes[key] = (convert or _convert)(key, kinds[key], value, origin)
@@ -294,7 +300,7 @@ def validate(settings: Settings) -> Settings:
 
 
 def _from_env(env: Mapping[str, str]) -> dict[str, str]:
-    names = {f.name for f in fields(Settings)}
+    names = {f.name for f in fields(Settings)} - {"notifications"}
     found = {}
     for key, value in env.items():
         if key.startswith(ENV_PREFIX) and key[len(ENV_PREFIX) :].lower() in names:
@@ -315,10 +321,15 @@ def load_settings(
     if config_file is not None:
         try:
             with open(config_file, "rb") as file:
-                settings = _apply(settings, tomllib.load(file), str(config_file), _convert_toml)
+                table = tomllib.load(file)
+            if "notifications" in table:
+                settings = replace(settings, notifications=parse_notifications(table.pop("notifications"), str(config_file)))
+            settings = _apply(settings, table, str(config_file), _convert_toml)
         except OSError as exc:
             raise ConfigError(f"cannot read config file {config_file}: {exc.strerror}") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{config_file} is not valid TOML: {exc}") from None
+        except NotificationSettingsError as exc:
+            raise ConfigError(str(exc)) from None
     settings = _apply(settings, _from_env(env), "environment", lambda name, kind, value, _: _convert_env(name, kind, value))
     return validate(_apply(settings, flags or {}, "command line"))

@@ -151,7 +151,7 @@ async def serve(
         peers = SharedCounts(metrics_dir)
     owned = registry is None
     if registry is None:
-        registry = Registry(settings.data, default_size_limit=settings.size_limit_bytes())
+        registry = Registry(settings.data, default_size_limit=settings.size_limit_bytes(), notifications=settings.notifications)
     from tinyreg.storage.lmdb_maintenance import serving
 
     # Held while serving, shared by the workers: `tinyreg db compact` refuses while it is taken.
@@ -203,6 +203,11 @@ async def serve(
             nursery.start_soon(run_cleanup_scheduler, registry, settings, holder_id(), count)
             if settings.gc_interval > 0:
                 nursery.start_soon(run_online_gc, registry, settings, count)
+            from tinyreg.delivery import Delivery, run_pull_flusher
+
+            registry.notifier.listening_on(binds[0])
+            nursery.start_soon(run_pull_flusher, registry.notifier)
+            await nursery.start(Delivery(registry.meta, registry.notifier, holder_id()).run)
             task_status.started(binds[0])
     finally:
         in_use.close()

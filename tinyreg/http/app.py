@@ -124,7 +124,7 @@ class RegistryApp:
     async def _serve_api(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
         request = Request(scope, receive)
-        rid = request_id(scope["headers"])
+        rid = request.request_id = request_id(scope["headers"])
         head_only = request.method == "HEAD"
         try:
             response = await self._dispatch(request)
@@ -174,7 +174,7 @@ class RegistryApp:
         if name:
             check_name(name)
         if self.guard is not None:
-            await self.guard.authorize(request, route._replace(name=name, reference=reference))
+            request.actor = (await self.guard.authorize(request, route._replace(name=name, reference=reference))).name
         return await handler(self.registry, request, name, reference)
 
     def _log(self, request: Request, status: int, sent: int, started: float, rid: str) -> None:

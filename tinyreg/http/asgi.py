@@ -33,7 +33,19 @@ class ClientDisconnected(Exception):
 class Request:
     """An HTTP request: method, path, query, headers, and its body as a stream."""
 
-    __slots__ = ("scope", "_receive", "method", "path", "_query", "can_read", "body_done", "received", "route")
+    __slots__ = (
+        "scope",
+        "_receive",
+        "method",
+        "path",
+        "_query",
+        "can_read",
+        "body_done",
+        "received",
+        "route",
+        "request_id",
+        "actor",
+    )
 
     def __init__(self, scope: Scope, receive: Receive) -> None:
         self.scope = scope
@@ -49,6 +61,10 @@ class Request:
         """The /v2/ route, once classified (so the metrics need not classify the path again)."""
         self._query: dict[str, list[str]] | None = None
         self.can_read: Callable[[str], bool] = _anyone
+        self.request_id = ""
+        """The id every response carries as X-Request-Id (set by the app)."""
+        self.actor = ""
+        """Who is authenticated (a user's name, a deploy token's), for events; empty when anonymous."""
         """Whether the caller may pull from another repository (mounts, the catalog)."""
 
     def header(self, name: str) -> str | None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
-import re
 from typing import Any
 
 from tinyreg.access.control import AccessControl
@@ -13,6 +12,7 @@ from tinyreg.access.jwt import TokenError
 from tinyreg.access.policy import ANONYMOUS, PULL, Principal, required_actions
 from tinyreg.access.scopes import grants_catalog, token_actions
 from tinyreg.http.asgi import Request
+from tinyreg.http.hosts import announced_host
 from tinyreg.http.routes import Route
 from tinyreg.registry.errors import RegistryError
 
@@ -43,30 +43,12 @@ def client_address(request: Request) -> str:
     return str(client[0]) if client else "-"
 
 
-#: A host name or IPv4 address, or a bracketed IPv6 address, with an optional port.
-_HOST = re.compile(
-    r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?"
-)
 CATALOG_SCOPE = "registry:catalog:*"
 
 
 def quoted(value: str) -> str:
     """An RFC 9110 quoted-string: backslash and double quote escaped."""
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def announced_host(request: Request) -> str:
-    """The request's Host when it is a well-formed host[:port], else the address the server listens on.
-
-    The Host header is the client's to choose; copied as is into the challenge it could add
-    parameters to it or send the client's credentials elsewhere.
-    """
-    host = request.header("host") or ""
-    if _HOST.fullmatch(host) and len(host) <= 261:
-        return host
-    server = request.scope.get("server") or ("127.0.0.1", None)
-    address = f"[{server[0]}]" if ":" in str(server[0]) else str(server[0])
-    return f"{address}:{server[1]}" if server[1] else address
 
 
 class Guard:

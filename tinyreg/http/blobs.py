@@ -8,6 +8,7 @@ from typing import BinaryIO
 import trio
 
 from tinyreg.http.asgi import Request, Response
+from tinyreg.http.event_origin import origin_of
 from tinyreg.registry.core import Registry
 from tinyreg.registry.names import Digest, parse_digest
 from tinyreg.registry.ranges import parse_range
@@ -39,6 +40,8 @@ async def get_blob(registry: Registry, request: Request, name: str, reference: s
     if request.method == "HEAD":
         registry.blobs.check_stored(blob)
         return Response(status, headers)
+    if registry.notifier.notes_pulls:
+        registry.blobs.pulled(name, blob, origin_of(request))
     if blob.data is not None:
         return Response(status, headers, blob.data[start : end + 1])
     file = registry.blobs.open(blob)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from tinyreg.http.asgi import Request, Response
+from tinyreg.http.event_origin import origin_of
 from tinyreg.registry.core import Registry
 from tinyreg.registry.manifests import MANIFEST_MAX_BYTES, is_manifest_media_type
 
 
 async def get_manifest(registry: Registry, request: Request, name: str, reference: str) -> Response:
     manifest = registry.manifests.get(name, reference)
+    if request.method == "GET" and registry.notifier.notes_pulls:
+        registry.manifests.pulled(name, reference, manifest, origin_of(request))
     # Pushes are refused other types now, but a manifest stored before that may have any.
     media_type = manifest.media_type if is_manifest_media_type(manifest.media_type) else "application/octet-stream"
     headers = {
@@ -22,7 +25,7 @@ async def get_manifest(registry: Registry, request: Request, name: str, referenc
 
 async def put_manifest(registry: Registry, request: Request, name: str, reference: str) -> Response:
     data = await request.read(MANIFEST_MAX_BYTES)
-    result = registry.manifests.put(name, reference, data, request.header("content-type"))
+    result = registry.manifests.put(name, reference, data, request.header("content-type"), origin_of(request))
     headers = {
         "Location": f"/v2/{name}/manifests/{result.digest}",
         "Docker-Content-Digest": result.digest,
@@ -34,7 +37,7 @@ async def put_manifest(registry: Registry, request: Request, name: str, referenc
 
 
 async def delete_manifest(registry: Registry, request: Request, name: str, reference: str) -> Response:
-    registry.manifests.delete(name, reference)
+    registry.manifests.delete(name, reference, origin_of(request))
     return Response(202)
 
 

@@ -121,12 +121,39 @@ def _families(registry: Registry, metrics: Metrics) -> Iterator[Any]:
             if done == action:
                 family.add_metric([project], value)
         yield family
+    yield from _event_families(registry)
     yield CounterMetricFamily("tinyreg_failed_logins", "Credentials refused (401)", value=counts.failed_logins)
     yield GaugeMetricFamily("tinyreg_uploads_in_progress", "Upload sessions open", value=uploads)
     for name, what in HOUSEKEEPING.items():
         yield CounterMetricFamily(f"tinyreg_{name}", what, value=counts.housekeeping.get(name, 0))
     yield from _storage(registry)
     yield GaugeMetricFamily("tinyreg_workers", "Processes serving the registry", value=metrics.workers)
+
+
+#: The counts each event queue keeps in storage (so every worker reports the same, across restarts).
+EVENT_COUNTERS = (
+    ("tinyreg_notification_events_queued", "queued", "Events queued for delivery"),
+    ("tinyreg_notification_events_delivered", "delivered", "Events delivered (answered 2xx)"),
+    ("tinyreg_notification_attempts_failed", "failed", "Delivery attempts that failed"),
+    ("tinyreg_notification_events_dropped", "dropped", "Events dropped because the endpoint's queue was full"),
+)
+
+
+def _event_families(registry: Registry) -> Iterator[Any]:
+    """Per endpoint (`endpoint:<name>`, `hook:<id>`): events queued, delivered, dropped, failed attempts, pending."""
+    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+    with registry.meta.read() as reader:
+        states = list(reader.iter_event_states())
+    for metric, key, what in EVENT_COUNTERS:
+        family = CounterMetricFamily(metric, what, labels=["endpoint"])
+        for queue, state in states:
+            family.add_metric([queue], state[key])  # type: ignore[literal-required]  # keys of EventQueueState
+        yield family
+    pending = GaugeMetricFamily("tinyreg_notification_events_pending", "Events waiting for delivery", labels=["endpoint"])
+    for queue, state in states:
+        pending.add_metric([queue], state["pending"])
+    yield pending
 
 
 def render(registry: Registry, metrics: Metrics) -> Response:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tinyreg.http.asgi import Request, Response
+from tinyreg.http.event_origin import origin_of
 from tinyreg.registry.core import Registry
 from tinyreg.registry.errors import RegistryError
 from tinyreg.registry.names import Digest, is_valid_name, parse_digest
@@ -44,14 +45,16 @@ async def start_upload(registry: Registry, request: Request, name: str, referenc
     mount, source = request.query("mount"), request.query("from")
     if mount is not None and source is not None and is_valid_name(source) and request.can_read(source):
         digest = parse_digest(mount)
-        if registry.blobs.mount(name, digest, source) is not None:
+        if registry.blobs.mount(name, digest, source, origin_of(request)) is not None:
             return _created(name, digest)
     if request.query("digest") is None:
         return _progress(name, registry.uploads.start(name), 202)
     digest = _required_digest(request)  # checked before a session exists to be left behind
     upload = registry.uploads.start(name)
     try:
-        await registry.uploads.finish(name, upload.id, digest, request.stream(), content_length=request.content_length)
+        await registry.uploads.finish(
+            name, upload.id, digest, request.stream(), content_length=request.content_length, origin=origin_of(request)
+        )
     except BaseException:
         registry.uploads.discard(upload.id)  # a failed one-shot upload leaves no session behind
         raise
@@ -84,6 +87,7 @@ async def finish_upload(registry: Registry, request: Request, name: str, referen
         request.stream() if has_body else None,
         content_range=request.header("content-range"),
         content_length=length,
+        origin=origin_of(request),
     )
     return _created(name, digest)
 

@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from tinyreg.registry.errors import RegistryError
+from tinyreg.registry.events import BLOB_MEDIA_TYPE, MOUNT, PULL, Origin, Subject
 from tinyreg.registry.names import Digest
+from tinyreg.registry.notifier import Notifier
 from tinyreg.storage.interfaces import BlobStore, ManifestRow, MetaReader, MetaStore, MetaWriter
 
 
@@ -27,9 +29,10 @@ class BlobRef:
 class Blobs:
     """The blob operations of the registry."""
 
-    def __init__(self, meta: MetaStore, store: BlobStore) -> None:
+    def __init__(self, meta: MetaStore, store: BlobStore, notifier: Notifier | None = None) -> None:
         self.meta = meta
         self.store = store
+        self.notifier = notifier or Notifier(meta)
 
     def find(self, repo: str, digest: Digest) -> BlobRef:
         """The blob `digest` as linked in `repo`, or BLOB_UNKNOWN.
@@ -47,6 +50,10 @@ class Blobs:
                 if data is not None:
                     return BlobRef(digest, len(data), data)
         raise RegistryError("BLOB_UNKNOWN", detail={"digest": name})
+
+    def pulled(self, repo: str, blob: BlobRef, origin: Origin) -> None:
+        """Note the pull of a blob for its event."""
+        self.notifier.note_pull(Subject(PULL, "blob", repo, str(blob.digest), BLOB_MEDIA_TYPE, blob.size), origin)
 
     def open(self, blob: BlobRef) -> BinaryIO:
         """The blob's file, opened for reading; BLOB_UNKNOWN if its bytes are gone."""
@@ -78,7 +85,7 @@ class Blobs:
         self.meta.write(lambda tx: link_blob(self.store, tx, repo, digest, len(data)))
         return digest
 
-    def mount(self, repo: str, digest: Digest, source: str) -> int | None:
+    def mount(self, repo: str, digest: Digest, source: str, origin: Origin | None = None) -> int | None:
         """Link a blob of `source` into `repo` without moving bytes; its size, or None if not there."""
         name = str(digest)
 
@@ -88,7 +95,9 @@ class Blobs:
                 return None
             tx.put_link(repo, name, {**link, "created": time.time()})
             tx.ensure_repository(repo)
-            return int(link["size"])
+            size = int(link["size"])
+            self.notifier.record(tx, Subject(MOUNT, "blob", repo, name, BLOB_MEDIA_TYPE, size, from_repository=source), origin)
+            return size
 
         return self.meta.write(change)
 

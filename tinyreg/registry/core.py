@@ -8,6 +8,8 @@ from tinyreg.registry.accounting import COUNTED, Accounting, count_if_new
 from tinyreg.registry.blobs import Blobs
 from tinyreg.registry.gc import restore_trash
 from tinyreg.registry.listings import Listings
+from tinyreg.registry.notification_settings import NotificationSettings
+from tinyreg.registry.notifier import Notifier
 from tinyreg.registry.repository import Manifests
 from tinyreg.registry.uploads import Uploads
 from tinyreg.storage.opening import open_blobs, open_meta
@@ -15,9 +17,15 @@ from tinyreg.storage.opening import open_blobs, open_meta
 
 class Registry:
     """One data directory opened for serving: `blobs`, `uploads`, `manifests`, `listings`;
-    `accounting` keeps usage and size limits (none by default)."""
+    `accounting` keeps usage and size limits (none by default), `notifier` records events."""
 
-    def __init__(self, data_dir: Path | str, *, default_size_limit: int | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path | str,
+        *,
+        default_size_limit: int | None = None,
+        notifications: NotificationSettings | None = None,
+    ) -> None:
         self.data_dir = Path(data_dir).resolve()
         self.meta = open_meta(self.data_dir)
         self.store = open_blobs(self.data_dir)
@@ -26,9 +34,10 @@ class Registry:
             counted = tx.counter(COUNTED)
         if not counted:
             self.meta.write(count_if_new)  # a data directory from before usage was counted
-        self.blobs = Blobs(self.meta, self.store)
-        self.uploads = Uploads(self.meta, self.store, self.accounting)
-        self.manifests = Manifests(self.meta, self.accounting)
+        self.notifier = Notifier(self.meta, notifications)
+        self.blobs = Blobs(self.meta, self.store, self.notifier)
+        self.uploads = Uploads(self.meta, self.store, self.accounting, self.notifier)
+        self.manifests = Manifests(self.meta, self.accounting, self.notifier)
         self.listings = Listings(self.meta)
         restore_trash(self.store)  # files an interrupted garbage collection left aside
 

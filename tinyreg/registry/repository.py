@@ -15,8 +15,10 @@ from dataclasses import dataclass
 from tinyreg.registry.accounting import Accounting
 from tinyreg.registry.blobs import manifest_bytes
 from tinyreg.registry.errors import RegistryError
+from tinyreg.registry.events import DELETE, PULL, PUSH, Origin, Subject
 from tinyreg.registry.manifests import ParsedManifest, digested_bytes, parse_manifest, shares_bytes
 from tinyreg.registry.names import Digest, check_tag, looks_like_digest, parse_digest
+from tinyreg.registry.notifier import Notifier
 from tinyreg.storage.interfaces import ManifestRow, MetaStore, MetaWriter
 
 
@@ -38,12 +40,13 @@ class PutResult:
 class Manifests:
     """The manifest and tag operations of the registry."""
 
-    def __init__(self, meta: MetaStore, accounting: Accounting | None = None) -> None:
+    def __init__(self, meta: MetaStore, accounting: Accounting | None = None, notifier: Notifier | None = None) -> None:
         self.meta = meta
         self.accounting = accounting or Accounting()
+        self.notifier = notifier or Notifier(meta)
 
-    def put(self, repo: str, reference: str, data: bytes, content_type: str | None) -> PutResult:
-        """Validate and store a manifest under a tag or its digest."""
+    def put(self, repo: str, reference: str, data: bytes, content_type: str | None, origin: Origin | None = None) -> PutResult:
+        """Validate and store a manifest under a tag or its digest (with its push event when `origin` is given)."""
         tag = None
         wanted = parse_digest(reference) if looks_like_digest(reference) else None
         if wanted is None:
@@ -53,10 +56,12 @@ class Manifests:
         if wanted is not None and actual != wanted:
             raise RegistryError("DIGEST_INVALID", f"manifest has digest {actual}, not {wanted}", detail={"digest": reference})
         digest = str(actual)
-        self.meta.write(lambda tx: self._store(tx, repo, digest, tag, data, parsed))
+        self.meta.write(lambda tx: self._store(tx, repo, digest, tag, data, parsed, origin))
         return PutResult(digest, str(parsed.subject) if parsed.subject else None)
 
-    def _store(self, tx: MetaWriter, repo: str, digest: str, tag: str | None, data: bytes, parsed: ParsedManifest) -> None:
+    def _store(
+        self, tx: MetaWriter, repo: str, digest: str, tag: str | None, data: bytes, parsed: ParsedManifest, origin: Origin | None
+    ) -> None:
         blob_sizes = {}
         for blob in parsed.blobs:
             link = tx.link(repo, str(blob))
@@ -97,6 +102,16 @@ class Manifests:
         if tag is not None:
             tx.set_tag(repo, tag, digest, now)
         tx.ensure_repository(repo)
+        refs = tuple(row["refs"])
+        self.notifier.record(
+            tx, Subject(PUSH, "manifest", repo, digest, parsed.media_type, len(data), tag, references=refs), origin
+        )
+
+    def pulled(self, repo: str, reference: str, manifest: StoredManifest, origin: Origin) -> None:
+        """Note the pull of a manifest (by tag, or by digest) for its event."""
+        tag = None if looks_like_digest(reference) else reference
+        subject = Subject(PULL, "manifest", repo, manifest.digest, manifest.media_type, len(manifest.data), tag)
+        self.notifier.note_pull(subject, origin)
 
     def get(self, repo: str, reference: str) -> StoredManifest:
         """The manifest a tag points to, or the manifest of that digest; MANIFEST_UNKNOWN if none."""
@@ -111,7 +126,7 @@ class Manifests:
             raise RegistryError("MANIFEST_UNKNOWN", detail={"reference": reference[:200]})
         return StoredManifest(digest, row["media_type"], data)
 
-    def delete(self, repo: str, reference: str) -> None:
+    def delete(self, repo: str, reference: str, origin: Origin | None = None) -> None:
         """Delete a tag (untag only), or a manifest by digest together with its tags."""
         if looks_like_digest(reference):
             digest = str(parse_digest(reference))
@@ -121,14 +136,17 @@ class Manifests:
                 if row is None:
                     raise RegistryError("MANIFEST_UNKNOWN", detail={"reference": digest})
                 self.accounting.manifest_removed(tx, repo, digest, row)
+                self.notifier.record(tx, Subject(DELETE, "manifest", repo, digest), origin)
 
             self.meta.write(delete_manifest)
         else:
             tag = check_tag(reference)
 
             def untag(tx: MetaWriter) -> None:
-                if not tx.delete_tag(repo, tag):
+                digest = tx.tag_digest(repo, tag)
+                if digest is None or not tx.delete_tag(repo, tag):
                     raise RegistryError("MANIFEST_UNKNOWN", detail={"reference": reference})
+                self.notifier.record(tx, Subject(DELETE, "manifest", repo, digest, tag=tag), origin)
 
             self.meta.write(untag)
 

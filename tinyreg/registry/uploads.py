@@ -20,7 +20,9 @@ import trio
 from tinyreg.registry.accounting import Accounting
 from tinyreg.registry.blobs import link_blob
 from tinyreg.registry.errors import RegistryError
+from tinyreg.registry.events import BLOB_MEDIA_TYPE, PUSH, Origin, Subject
 from tinyreg.registry.names import Digest, check_upload_id
+from tinyreg.registry.notifier import Notifier
 from tinyreg.registry.ranges import check_chunk_start
 from tinyreg.storage.interfaces import BlobStore, MetaStore, MetaWriter, StagingFile, UploadRow
 
@@ -62,10 +64,13 @@ class _LiveHash:
 class Uploads:
     """Open, feed, finish and cancel upload sessions."""
 
-    def __init__(self, meta: MetaStore, store: BlobStore, accounting: Accounting | None = None) -> None:
+    def __init__(
+        self, meta: MetaStore, store: BlobStore, accounting: Accounting | None = None, notifier: Notifier | None = None
+    ) -> None:
         self.meta = meta
         self.store = store
         self.accounting = accounting or Accounting()
+        self.notifier = notifier or Notifier(meta)
         self._live: dict[str, _LiveHash] = {}
         self._locks: dict[str, trio.Lock] = {}
 
@@ -206,6 +211,7 @@ class Uploads:
         *,
         content_range: str | None = None,
         content_length: int | None = None,
+        origin: Origin | None = None,
     ) -> int:
         """Append an optional last chunk, verify `digest`, and make the blob visible in `repo`.
 
@@ -228,7 +234,7 @@ class Uploads:
                         "DIGEST_INVALID", f"upload has digest {actual}, not {digest}", detail={"digest": str(digest)}
                     )
                 await trio.to_thread.run_sync(self.store.commit, upload.id, digest)
-                self._link_committed(upload, digest)
+                self._link_committed(upload, digest, origin)
             except BaseException:
                 # Undo what this request did: its bytes were never recorded (unless they are a
                 # blob now, and then the session is over), and the live hash has seen them.
@@ -252,10 +258,11 @@ class Uploads:
             return Digest("sha256", live.hasher.hexdigest())
         return await trio.to_thread.run_sync(self.store.staging_digest, upload.id, algorithm)
 
-    def _link_committed(self, upload: Upload, digest: Digest) -> None:
+    def _link_committed(self, upload: Upload, digest: Digest, origin: Origin | None) -> None:
         def change(tx: MetaWriter) -> None:
             link_blob(self.store, tx, upload.repo, digest, upload.size)
             tx.delete_upload(upload.id)
+            self.notifier.record(tx, Subject(PUSH, "blob", upload.repo, str(digest), BLOB_MEDIA_TYPE, upload.size), origin)
 
         self.meta.write(change)
 

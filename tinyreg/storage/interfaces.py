@@ -67,6 +67,17 @@ class LeaseRow(TypedDict):
     expires: float  # when another may take it over (a holder killed mid-task never releases it)
 
 
+class EventQueueState(TypedDict):
+    """One delivery target's queue of events: its next sequence number and its counts."""
+
+    next: int
+    pending: int  # queued, not yet delivered
+    queued: int
+    delivered: int
+    failed: int  # delivery attempts that failed
+    dropped: int  # events refused because the queue was full
+
+
 class Tag(NamedTuple):
     """Where a tag points, and when it was pushed (None for tags pushed before that was recorded)."""
 
@@ -187,6 +198,21 @@ class MetaReader(Protocol):
 
     def lease(self, name: str) -> LeaseRow | None: ...
 
+    # event notifications: one queue of events (JSON bytes) per delivery target; projects' webhooks
+    def event_state(self, queue: str) -> EventQueueState | None: ...
+    def iter_event_states(self) -> Iterator[tuple[str, EventQueueState]]:
+        """Every queue that ever held an event, with its counts, in byte order."""
+
+    def pending_events(self, queue: str, *, limit: int) -> list[tuple[int, bytes]]:
+        """The oldest `limit` events of a queue not yet delivered, as (sequence number, event)."""
+
+    def project_hook(self, path: str, hook_id: int) -> dict[str, Any] | None: ...
+    def project_hooks(self, path: str) -> Iterator[tuple[int, dict[str, Any]]]:
+        """The hooks of one project as (id, row), by id."""
+
+    def iter_project_hooks(self) -> Iterator[tuple[str, int, dict[str, Any]]]:
+        """Every hook as (project path, id, row)."""
+
 
 class MetaWriter(MetaReader, Protocol):
     """A unit of work: everything done through it is committed together, or not at all."""
@@ -254,6 +280,19 @@ class MetaWriter(MetaReader, Protocol):
     def delete_cleanup_policy(self, path: str) -> bool: ...
     def put_lease(self, name: str, row: LeaseRow) -> None: ...
     def delete_lease(self, name: str) -> bool: ...
+    def queue_event(self, queue: str, event: bytes, *, max_pending: int) -> bool:
+        """Append `event` to the queue, unless `max_pending` wait there already: then it is
+        dropped (counted) and False returned."""
+
+    def ack_events(self, queue: str, through: int) -> int:
+        """Remove the events up to sequence number `through` (delivered); how many."""
+
+    def count_event_failure(self, queue: str) -> None: ...
+    def delete_event_queue(self, queue: str) -> int:
+        """Remove a queue with its events and counts (its target is gone); how many events."""
+
+    def put_project_hook(self, path: str, hook_id: int, row: dict[str, Any]) -> None: ...
+    def delete_project_hook(self, path: str, hook_id: int) -> bool: ...
 
 
 class MetaStore(Protocol):

@@ -37,6 +37,9 @@ schema         b"version"                 int: upgrades done on this environment
 cleanup_policies  project path            {"enabled", "cadence", "keep_n", "older_than",
                                            "name_regex", "name_regex_keep", "next_run_at"}
 leases         lease name                 {"holder": str, "expires": float}
+event_queue    queue\\0seq (8 bytes, BE)  an event's JSON bytes, waiting for its delivery target
+event_state    queue                      {"next", "pending", "queued", "delivered", "failed", "dropped"}
+project_hooks  path\\0id (8 bytes, BE)    {"id", "url", "token", "enable_ssl_verification", "actions", "created"}
 =============  =========================  ==============================================
 
 Read transactions are cheap and concurrent; write transactions are serialized, so callers
@@ -82,6 +85,9 @@ SUBDBS = (
     "usage",
     "cleanup_policies",
     "leases",
+    "event_queue",
+    "event_state",
+    "project_hooks",
 )
 INITIAL_MAP_SIZE = 4 * 1024 * 1024 * 1024  # address space only: the file grows with its data
 SCAN_BATCH = 1024

@@ -1,6 +1,6 @@
 """The web panel: server-rendered pages to see and manage projects, images, tags and tokens.
 
-One module per group of pages (signin, projects, registry, tags, settings, user, admin), all on one
+One module per group of pages (signin, projects, registry, tags, settings, hooks, user, admin), all on one
 blueprint; `base.py` holds what they share (viewer, CSRF, rendering), `rights.py` the questions
 they put to the access policy. Every action is a plain form POST, so the panel works without
 JavaScript; the little script there is only copies commands and asks for confirmations.
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from quart import Blueprint, Response
 
-from tinyreg.http.panel import admin, projects, registry, settings, signin, tags, user
+from tinyreg.http.panel import admin, hooks, projects, registry, settings, signin, tags, user
 from tinyreg.http.panel.base import Panel, PanelContext, PanelError, error_page
 
 
@@ -24,6 +24,6 @@ def blueprint(context: PanelContext) -> Blueprint:
     async def refused(error: PanelError) -> Response:
         return await error_page(error)
 
-    for module in (signin, projects, registry, tags, settings, user, admin):
+    for module in (signin, projects, registry, tags, settings, hooks, user, admin):
         module.add_routes(pages, panel)
     return pages

@@ -1,5 +1,6 @@
 """A project's settings, for its maintainers and owners (and admins): visibility, the registry
-switch, members and their roles, deploy tokens (a new token's secret is shown once)."""
+switch, members and their roles, deploy tokens (a new token's secret is shown once); its
+webhooks are added and deleted in `hooks.py`."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from tinyreg.http.panel.registry import Place, find_project
 from tinyreg.registry.accounting import project_usage
 from tinyreg.registry.cleanup import policy_of, set_policy
 from tinyreg.registry.cleanup_policy import CADENCES, DEFAULT_POLICY, KEEP_N, OLDER_THAN, PolicyError
+from tinyreg.registry.events import ACTIONS
+from tinyreg.registry.project_hooks import list_hooks
 from tinyreg.registry.usage import WARNING_SHARE, human_size, parse_size
 
 
@@ -80,6 +83,8 @@ async def settings_page(panel: Panel, place: Place, *, status: int = 200, new_to
         cadences=list(CADENCES),
         keep_ns=KEEP_N,
         older_thans=OLDER_THAN,
+        hooks=list_hooks(registry.meta, place.path),
+        hook_actions=ACTIONS,
     )
 
 
