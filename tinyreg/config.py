@@ -76,6 +76,20 @@ class Settings:
     """Who may read /metrics: open, loopback (clients on this machine), token:<secret>, admin (needs --auth) or off."""
     default_size_limit: str = "none"
     """The size limit of a project without its own (`10GB`, `5GiB`, `none`): pushes beyond it are refused."""
+    blobs: str = ""
+    """Where blob bytes live: empty for the data directory, or `s3://bucket/prefix` (the metadata stays in the data directory)."""
+    blobs_redirect: bool = True
+    """GETs of blobs kept in S3 answer 307 to a short-lived presigned URL; off: the registry streams them."""
+    s3_endpoint: str = ""
+    """The S3 service's URL (`[s3] endpoint` in TOML); empty: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, or AWS itself."""
+    s3_region: str = ""
+    """The S3 region (`[s3] region`); empty: AWS_REGION or AWS_DEFAULT_REGION."""
+    s3_path_style: str = "auto"
+    """`true`: `endpoint/bucket/key` addresses; `false`: `bucket.endpoint/key`; `auto`: path style when the endpoint is an IP address."""
+    s3_access_key: str = ""
+    """The S3 access key (`[s3] access_key`); empty: AWS_ACCESS_KEY_ID or boto3's credential chain."""
+    s3_secret_key: str = ""
+    """The S3 secret key (`[s3] secret_key`); empty: AWS_SECRET_ACCESS_KEY."""
 
     @property
     def serves_tls(self) -> bool:
@@ -266,6 +280,10 @@ def _problem(name: str, value: Any) -> str | None:
         return "needs a secret after token:"
     if name == "tls" and value not in ("", "self-signed"):
         return "must be self-signed (or empty, with tls_cert and tls_key)"
+    if name == "blobs" and value and not (value.startswith("s3://") and len(value) > len("s3://")):
+        return "must be s3://bucket/prefix (or empty: blobs in the data directory)"
+    if name == "s3_path_style" and value not in ("auto", "true", "false"):
+        return "must be auto, true or false"
     if name == "default_size_limit":
         try:
             parse_size(value)
@@ -299,6 +317,20 @@ def _from_env(env: Mapping[str, str]) -> dict[str, str]:
     return found
 
 
+#: TOML tables whose keys are settings with the table's name in front: `[s3] endpoint` is `s3_endpoint`.
+_TABLES = ("s3",)
+
+
+def _flatten_tables(values: dict[str, Any]) -> dict[str, Any]:
+    flat = dict(values)
+    for table in _TABLES:
+        inner = flat.get(table)
+        if isinstance(inner, dict):
+            del flat[table]
+            flat.update({f"{table}_{key}": value for key, value in inner.items()})
+    return flat
+
+
 def load_settings(
     flags: Mapping[str, Any] | None = None,
     *,
@@ -312,7 +344,7 @@ def load_settings(
     if config_file is not None:
         try:
             with open(config_file, "rb") as file:
-                settings = _apply(settings, tomllib.load(file), str(config_file), _convert_toml)
+                settings = _apply(settings, _flatten_tables(tomllib.load(file)), str(config_file), _convert_toml)
         except OSError as exc:
             raise ConfigError(f"cannot read config file {config_file}: {exc.strerror}") from None
         except tomllib.TOMLDecodeError as exc:

@@ -41,12 +41,17 @@ def s3_location(data: Path, url: str, endpoint: str, access_key: str, secret_key
 
 
 def open_backend(kind: str, location: str) -> Backend:
-    if kind == "lmdb+files":
-        from tinyreg.storage.opening import open_blobs, open_meta
+    from tinyreg.storage.opening import open_meta
 
-        return Backend(kind, location, open_meta(Path(location)), open_blobs(Path(location)))
+    if kind not in KINDS:
+        raise ValueError(f"unknown storage kind {kind!r}")
+    data = Path(json.loads(location)["data"]) if kind == "lmdb+s3" else Path(location)
+    return Backend(kind, location, open_meta(data), open_blob_store(kind, location))
+
+
+def open_blob_store(kind: str, location: str) -> BlobStore:
+    """The blob store alone (a second one in a process that has the backend open already)."""
     if kind == "lmdb+s3":
-        from tinyreg.storage.opening import open_meta
         from tinyreg.storage.s3.location import S3Options
         from tinyreg.storage.s3.store import S3BlobStore
 
@@ -59,5 +64,7 @@ def open_backend(kind: str, location: str) -> Backend:
             connect_timeout=S3_TIMEOUT,
             read_timeout=S3_TIMEOUT,
         )
-        return Backend(kind, location, open_meta(Path(where["data"])), S3BlobStore(where["url"], options))
-    raise ValueError(f"unknown storage kind {kind!r}")
+        return S3BlobStore(where["url"], options)
+    from tinyreg.storage.opening import open_blobs
+
+    return open_blobs(Path(location))

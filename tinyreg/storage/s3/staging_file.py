@@ -70,10 +70,13 @@ class S3StagingFile:
         await trio.to_thread.run_sync(self._append, offset, chunks, size, hasher)
 
     def _append(self, offset: int, chunks: list[bytes], size: int, hasher: Any | None) -> None:
-        stagings, state = self.stagings, self.state
-        if state.assembled or offset != state.top["size"]:
+        stagings = self.stagings
+        if self.state.assembled or offset != self.state.top["size"]:
             self.trim(offset)
-            state = self.state
+        if self.state.assembled:  # hashed or committed meanwhile: appendable again from what it holds
+            self.state = stagings.reopen(self.upload_id, self.state, self.state.top["size"])
+            self._tail = None
+        state = self.state
         self._renew()
         if hasher is not None:
             for chunk in chunks:

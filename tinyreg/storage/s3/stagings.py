@@ -43,7 +43,7 @@ from tinyreg.storage.s3.objects import Objects
 PART_MIN = 5 * 1024 * 1024  # S3's least size of a part that is not the last
 PART_TARGET = 8 * 1024 * 1024  # a long append is cut into parts of about this size
 COPY_PART = 4 * 1024**3  # UploadPartCopy's pieces (S3 takes at most 5 GiB per part)
-MAX_PARTS = 10_000  # S3's limit: with parts of 5-16 MiB, uploads up to ~50 GiB
+MAX_PARTS = 10_000  # S3's limit on part numbers: with parts of 5-16 MiB, uploads up to ~50 GiB (less after cut-backs)
 READ_CHUNK = 8 * 1024 * 1024
 
 
@@ -57,14 +57,15 @@ class Checkpoint(TypedDict):
 class State:
     generation: str  # new for each staging: a holder of an older one sees it is no longer current
     upload: str | None = None  # the multipart upload's id (started at the first part)
-    parts: list[list[Any]] = field(default_factory=list)  # [etag, size] of parts 1, 2, ...
+    parts: list[list[Any]] = field(default_factory=list)  # [number, etag, size] of each part, in order
+    numbered: int = 0  # the last part number used: numbers are never used twice (Ceph refuses re-uploaded parts)
     base: Checkpoint = field(default_factory=lambda: Checkpoint(size=0, parts=0, tail=None))
     top: Checkpoint = field(default_factory=lambda: Checkpoint(size=0, parts=0, tail=None))
     assembled: bool = False  # the bytes are the object `data` now (no parts, no tail)
 
     def start_of(self, point: Checkpoint) -> int:
         """Where the tail of `point` starts: the size of its parts."""
-        return sum(int(size) for _, size in self.parts[: point["parts"]])
+        return sum(int(size) for _, _, size in self.parts[: point["parts"]])
 
     def tails(self) -> set[str]:
         return {key for key in (self.base["tail"], self.top["tail"]) if key}
@@ -164,7 +165,7 @@ class Stagings:
         return key
 
     def add_part(self, upload_id: str, state: State, data: bytes) -> None:
-        number = len(state.parts) + 1
+        number = state.numbered + 1
         if number > MAX_PARTS:
             raise OSError(f"upload {upload_id} is too large for S3: more than {MAX_PARTS} parts")
         if state.upload is None:
@@ -174,7 +175,8 @@ class Stagings:
         answer = self.client.upload_part(
             Bucket=self.bucket, Key=self.key(upload_id, "data"), UploadId=state.upload, PartNumber=number, Body=data
         )
-        state.parts.append([answer["ETag"], len(data)])
+        state.parts.append([number, answer["ETag"], len(data)])
+        state.numbered = number
 
     def cut(self, upload_id: str, state: State, size: int) -> State:
         """Go back to `size` bytes (those the session recorded); the new state, saved."""
@@ -208,23 +210,64 @@ class Stagings:
         if top["parts"] == 0:
             return top["tail"], top["size"]  # under 5 MiB: the tail alone, no multipart upload
         state.parts = state.parts[: top["parts"]]
+        uploaded = self._uploaded_parts(upload_id, state)
+        state.numbered = max(state.numbered, *uploaded)  # a part uploaded by a holder killed before saving
         tail = self.tail_bytes(top)
         if tail:
             self.add_part(upload_id, state, tail)
-        listed = [{"ETag": etag, "PartNumber": number} for number, (etag, _) in enumerate(state.parts, 1)]
+            uploaded[state.parts[-1][0]] = (state.parts[-1][1], len(tail))
         data = self.key(upload_id, "data")
-        self.client.complete_multipart_upload(
-            Bucket=self.bucket, Key=data, UploadId=state.upload, MultipartUpload={"Parts": listed}
-        )
+        if set(uploaded) == {number for number, _, _ in state.parts}:
+            self._complete(data, state.upload, {number: etag for number, etag, _ in state.parts})
+        else:
+            self._complete_without_extras(upload_id, state, uploaded)
         # Ceph RGW answers CompleteMultipartUpload with an empty ETag: ask HEAD what was made.
         made = self.objects.size(data)
         if made != top["size"]:
             raise OSError(f"staging upload {upload_id} assembled to {made} bytes, not {top['size']}")
         dropped = state.tails()
         empty = Checkpoint(size=top["size"], parts=0, tail=None)
-        assembled = State(state.generation, None, [], empty, Checkpoint(**empty), assembled=True)
+        assembled = State(state.generation, base=empty, top=Checkpoint(**empty), assembled=True)
         self.save(upload_id, assembled, dropped)
         return data, top["size"]
+
+    def _uploaded_parts(self, upload_id: str, state: State) -> dict[int, tuple[str, int]]:
+        """Every part S3 holds for the multipart upload: number -> (etag, size)."""
+        pages = self.client.get_paginator("list_parts").paginate(
+            Bucket=self.bucket, Key=self.key(upload_id, "data"), UploadId=state.upload
+        )
+        return {int(part["PartNumber"]): (part["ETag"], int(part["Size"])) for page in pages for part in page.get("Parts", [])}
+
+    def _complete(self, key: str, upload: str | None, parts: dict[int, str]) -> None:
+        listed = [{"ETag": parts[number], "PartNumber": number} for number in sorted(parts)]
+        self.client.complete_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload, MultipartUpload={"Parts": listed})
+
+    def _complete_without_extras(self, upload_id: str, state: State, uploaded: dict[int, tuple[str, int]]) -> None:
+        """Complete an upload some of whose parts are not ours (cut off, or left by a killed holder).
+
+        Ceph RGW refuses to complete a multipart upload without all of its parts, so all of them
+        go into `data` first, then a second multipart upload copies our parts from there
+        (server-side) over it.
+        """
+        data = self.key(upload_id, "data")
+        self._complete(data, state.upload, {number: etag for number, (etag, _) in uploaded.items()})
+        offsets, offset = {}, 0
+        for number in sorted(uploaded):
+            offsets[number] = offset
+            offset += uploaded[number][1]
+        upload = self.client.create_multipart_upload(Bucket=self.bucket, Key=data)["UploadId"]
+        copied = {}
+        for index, (number, _, size) in enumerate(state.parts, 1):
+            answer = self.client.upload_part_copy(
+                Bucket=self.bucket,
+                Key=data,
+                UploadId=upload,
+                PartNumber=index,
+                CopySource={"Bucket": self.bucket, "Key": data},
+                CopySourceRange=f"bytes={offsets[number]}-{offsets[number] + int(size) - 1}",
+            )
+            copied[index] = answer["CopyPartResult"]["ETag"]
+        self._complete(data, upload, copied)
 
     def reopen(self, upload_id: str, state: State, size: int) -> State:
         """Make an assembled upload appendable again, holding its first `size` bytes."""
@@ -244,7 +287,8 @@ class Stagings:
                     CopySource={"Bucket": self.bucket, "Key": data},
                     CopySourceRange=f"bytes={start}-{end - 1}",
                 )
-                fresh.parts.append([answer["CopyPartResult"]["ETag"], end - start])
+                fresh.parts.append([number, answer["CopyPartResult"]["ETag"], end - start])
+                fresh.numbered = number
         fresh.base = Checkpoint(size=size, parts=len(fresh.parts), tail=tail)
         fresh.top = Checkpoint(**fresh.base)
         self.save(upload_id, fresh)
