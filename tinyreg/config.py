@@ -12,6 +12,7 @@ from typing import Any
 
 from tinyreg.durations import SYNTAX, parse_duration
 from tinyreg.registry.usage import parse_size
+from tinyreg.storage.s3.location import S3Options
 
 ENV_PREFIX = "TINYREG_"
 _TRUE = {"1", "true", "yes", "on"}
@@ -98,6 +99,17 @@ class Settings:
     def size_limit_bytes(self) -> int | None:
         """`default_size_limit` in bytes (None: no limit)."""
         return parse_size(self.default_size_limit)
+
+
+def s3_options(settings: Settings) -> S3Options:
+    """How to reach S3 for `--blobs s3://...`, as the settings say (empty ones fall back to AWS_* variables)."""
+    return S3Options(
+        endpoint=settings.s3_endpoint,
+        region=settings.s3_region,
+        path_style=settings.s3_path_style,
+        access_key=settings.s3_access_key,
+        secret_key=settings.s3_secret_key,
+    )
 
 
 def is_loopback(host: str) -> bool:

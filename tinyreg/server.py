@@ -14,12 +14,11 @@ from typing import Any
 
 import trio
 
-from tinyreg.config import Settings, exposure_warning
+from tinyreg.config import Settings, exposure_warning, s3_options
 from tinyreg.http.app import RegistryApp
 from tinyreg.http.ops import OpsSettings
 from tinyreg.registry.core import Registry
 from tinyreg.registry.offload import call_store
-from tinyreg.storage.s3.location import S3Options
 
 log = logging.getLogger("tinyreg")
 
@@ -42,17 +41,10 @@ def _bind_address(host: str, port: int) -> str:
 
 def registry_options(settings: Settings) -> dict[str, Any]:
     """What `Registry` takes from the settings besides the data directory: limits and where blobs live."""
-    s3 = S3Options(
-        endpoint=settings.s3_endpoint,
-        region=settings.s3_region,
-        path_style=settings.s3_path_style,
-        access_key=settings.s3_access_key,
-        secret_key=settings.s3_secret_key,
-    )
     return {
         "default_size_limit": settings.size_limit_bytes(),
         "blobs": settings.blobs,
-        "s3": s3,
+        "s3": s3_options(settings),
         "blob_redirects": settings.blobs_redirect,
     }
 

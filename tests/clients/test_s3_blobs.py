@@ -8,7 +8,9 @@ GETs follow its 307 to a presigned URL, or are streamed with `--blobs-redirect o
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +21,7 @@ import pytest
 from tinyreg.registry.core import Registry
 from tinyreg.testing import RunningRegistry
 
-from tests.processes import ServerProcess, clean_env
+from tests.processes import ServerProcess, clean_env, tinyreg_command
 from tests.servers.ceph import CephGateway
 
 from .tools import Layout, Sandbox, Tool, push_args, random_files, umoci_image
@@ -160,3 +162,30 @@ def test_a_digest_mismatch_at_put_is_refused_and_leaves_nothing_visible(
             assert client.head(f"/v2/refused/image/blobs/{digest}").status_code == 404
         assert client.get(location).status_code == 404  # the session is over
     assert ceph_rgw.keys(BUCKET, f"{s3_prefix}/") == {}
+
+
+def test_tinyreg_gc_removes_an_unreferenced_blob_from_s3(
+    tinyreg: RunningRegistry, ceph_rgw: CephGateway, s3_prefix: str, tmp_path: Path
+) -> None:
+    data = os.urandom(1000)
+    digest = sha256(data)
+    pushed = httpx.post(f"{tinyreg.url}/v2/loose/image/blobs/uploads/", params={"digest": digest}, content=data, timeout=60)
+    assert pushed.status_code == 201, pushed.text
+    assert len(ceph_rgw.keys(BUCKET, f"{s3_prefix}/blobs/")) == 1
+    env = clean_env(
+        AWS_ENDPOINT_URL_S3=ceph_rgw.endpoint,
+        AWS_ACCESS_KEY_ID=ceph_rgw.access_key,
+        AWS_SECRET_ACCESS_KEY=ceph_rgw.secret_key,
+        TINYREG_BLOBS=f"s3://{BUCKET}/{s3_prefix}",
+    )
+    collected = subprocess.run(
+        [*tinyreg_command("gc", "--data", str(tinyreg.data_dir), "--grace", "0", "--json")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert collected.returncode == 0, collected.stderr
+    assert json.loads(collected.stdout)["blobs"] == [digest]
+    assert ceph_rgw.keys(BUCKET, f"{s3_prefix}/") == {}  # nothing aside, no lease left
+    assert httpx.head(f"{tinyreg.url}/v2/loose/image/blobs/{digest}", timeout=60).status_code == 404
