@@ -49,12 +49,7 @@ def blobs_redirect() -> str:
 @pytest.fixture
 def tinyreg(ceph_rgw: CephGateway, s3_prefix: str, blobs_redirect: str, tmp_path: Path) -> Iterator[RunningRegistry]:
     """`tinyreg serve` with its blobs in the session's gateway, under a fresh prefix."""
-    env = clean_env(
-        AWS_ENDPOINT_URL_S3=ceph_rgw.endpoint,
-        AWS_ACCESS_KEY_ID=ceph_rgw.access_key,
-        AWS_SECRET_ACCESS_KEY=ceph_rgw.secret_key,
-        AWS_REGION=ceph_rgw.region,
-    )
+    env = clean_env(**ceph_rgw.aws_env())
     data = tmp_path / "data"
     args = [
         "serve",
@@ -138,6 +133,7 @@ def test_a_chunked_upload_of_patches_under_5_mib_becomes_one_blob_in_s3(
     data = os.urandom(13 * MiB + 123)
     digest = sha256(data)
     with httpx.Client(base_url=tinyreg.url, timeout=120, follow_redirects=True) as client:
+        assert client.get("/readyz").json() == {"status": "ready"}  # a probe object written and removed
         location = upload_in_patches(client, "chunked/image", data, 2 * MiB + 1)
         finished = client.put(location, params={"digest": digest})
         assert finished.status_code == 201, finished.text
@@ -172,12 +168,7 @@ def test_tinyreg_gc_removes_an_unreferenced_blob_from_s3(
     pushed = httpx.post(f"{tinyreg.url}/v2/loose/image/blobs/uploads/", params={"digest": digest}, content=data, timeout=60)
     assert pushed.status_code == 201, pushed.text
     assert len(ceph_rgw.keys(BUCKET, f"{s3_prefix}/blobs/")) == 1
-    env = clean_env(
-        AWS_ENDPOINT_URL_S3=ceph_rgw.endpoint,
-        AWS_ACCESS_KEY_ID=ceph_rgw.access_key,
-        AWS_SECRET_ACCESS_KEY=ceph_rgw.secret_key,
-        TINYREG_BLOBS=f"s3://{BUCKET}/{s3_prefix}",
-    )
+    env = clean_env(**ceph_rgw.aws_env(), TINYREG_BLOBS=f"s3://{BUCKET}/{s3_prefix}")
     collected = subprocess.run(
         [*tinyreg_command("gc", "--data", str(tinyreg.data_dir), "--grace", "0", "--json")],
         capture_output=True,

@@ -61,6 +61,15 @@ class CephGateway:
             config=config,
         )
 
+    def aws_env(self) -> dict[str, str]:
+        """The standard AWS variables that lead a process to this gateway."""
+        return {
+            "AWS_ENDPOINT_URL_S3": self.endpoint,
+            "AWS_ACCESS_KEY_ID": self.access_key,
+            "AWS_SECRET_ACCESS_KEY": self.secret_key,
+            "AWS_REGION": self.region,
+        }
+
     def keys(self, bucket: str, prefix: str) -> dict[str, int]:
         """Every key under `prefix` with its size."""
         pages = self.client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)

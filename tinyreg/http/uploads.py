@@ -47,7 +47,7 @@ async def start_upload(registry: Registry, request: Request, name: str, referenc
     mount, source = request.query("mount"), request.query("from")
     if mount is not None and source is not None and is_valid_name(source) and request.can_read(source):
         digest = parse_digest(mount)
-        if registry.blobs.mount(name, digest, source) is not None:
+        if await call_store(registry.store, registry.blobs.mount, name, digest, source) is not None:
             return _created(name, digest)
     if request.query("digest") is None:
         return _progress(name, await call_store(registry.store, registry.uploads.start, name), 202)

@@ -235,7 +235,7 @@ class Uploads:
                         "DIGEST_INVALID", f"upload has digest {actual}, not {digest}", detail={"digest": str(digest)}
                     )
                 await trio.to_thread.run_sync(self.store.commit, upload.id, digest)
-                self._link_committed(upload, digest)
+                await self._store(self._link_committed, upload, digest)  # its unit of work asks the store for the size
             except BaseException:
                 # Undo what this request did: its bytes were never recorded (unless they are a
                 # blob now, and then the session is over), and the live hash has seen them.

@@ -58,7 +58,7 @@ class State:
     generation: str  # new for each staging: a holder of an older one sees it is no longer current
     upload: str | None = None  # the multipart upload's id (started at the first part)
     parts: list[list[Any]] = field(default_factory=list)  # [number, etag, size] of each part, in order
-    numbered: int = 0  # the last part number used: numbers are never used twice (Ceph refuses re-uploaded parts)
+    numbered: int = 0  # the last part number used: a cut-off part keeps its number, so the last part stays the highest
     base: Checkpoint = field(default_factory=lambda: Checkpoint(size=0, parts=0, tail=None))
     top: Checkpoint = field(default_factory=lambda: Checkpoint(size=0, parts=0, tail=None))
     assembled: bool = False  # the bytes are the object `data` now (no parts, no tail)

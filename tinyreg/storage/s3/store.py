@@ -15,6 +15,7 @@ code run them in worker threads (`remote` tells them so).
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,7 +24,7 @@ from typing import Any, BinaryIO
 from tinyreg.digest import Digest
 from tinyreg.storage.interfaces import BlobFile, CollectionRunning
 from tinyreg.storage.s3.client import ensure_bucket, make_client
-from tinyreg.storage.s3.leases import Leases
+from tinyreg.storage.s3.leases import Lease, Leases
 from tinyreg.storage.s3.location import S3Location, S3Options
 from tinyreg.storage.s3.objects import Objects
 from tinyreg.storage.s3.staging_file import S3StagingFile
@@ -31,7 +32,7 @@ from tinyreg.storage.s3.stagings import Stagings
 
 #: S3 has no notion of free space: `check_writable` answers this (1 EiB) so no free-space floor trips.
 UNKNOWN_FREE_BYTES = 1 << 60
-GC_LEASE_TTL = 3600.0  # a collection killed mid-way blocks the next one for at most this long
+GC_LEASE_TTL = 300.0  # renewed by the collection's store calls; one killed mid-way blocks the next this long at most
 URL_TTL = 300  # seconds a presigned GET stays valid
 BLOB_KEY = re.compile(r"(sha256|sha512)/[a-f0-9]{2}/([a-f0-9]+)")
 
@@ -49,6 +50,7 @@ class S3BlobStore:
         self.objects = Objects(self.client, self.location.bucket)
         self.leases = Leases(self.client, self.location.bucket)
         self.stagings = Stagings(self.objects, self.leases, self.location)
+        self._gc_lease: Lease | None = None
 
     def key(self, digest: Digest) -> str:
         hex_ = digest.encoded
@@ -137,14 +139,24 @@ class S3BlobStore:
             raise CollectionRunning(
                 f"another garbage collection is running on s3://{self.location.bucket}/{self.location.prefix}"
             )
+        self._gc_lease = lease
         try:
             yield
         finally:
+            self._gc_lease = None
             self.leases.release(lease)
+
+    def _keep_collecting(self) -> None:
+        """Renew the collection's lease once half of it has passed (S3 cannot tell a dead holder)."""
+        lease = self._gc_lease
+        if lease is not None and lease.expires - time.time() < GC_LEASE_TTL / 2:
+            if not self.leases.renew(lease, GC_LEASE_TTL):
+                raise CollectionRunning("the garbage collection's lease expired and was taken over")
 
     def iter_blob_files(self) -> Iterator[BlobFile]:
         root = self.location.key("blobs") + "/"
         for found in self.objects.listing(root):
+            self._keep_collecting()
             matched = BLOB_KEY.fullmatch(found["Key"][len(root) :])
             if matched is not None:
                 yield BlobFile(f"{matched[1]}:{matched[2]}", int(found["Size"]), found["LastModified"].timestamp())
@@ -157,6 +169,7 @@ class S3BlobStore:
         return self.location.key("blobs", algorithm, encoded[:2], encoded)
 
     def _move(self, source: str, target: str) -> bool:
+        self._keep_collecting()
         size = self.objects.size(source)
         if size is None:
             return False
