@@ -108,6 +108,9 @@ def add_admin_commands(commands: Any) -> None:
         default=3600.0,
         help="keep blob files younger than this, e.g. 6h, 90m, 3600 (seconds) (default 1h): uploads in flight",
     )
+    gc.add_argument(
+        "--blobs", help="the registry's blobs when not in the data directory: s3://bucket/prefix (S3 settings as for serve)"
+    )
 
     add_cleanup_commands(commands, common)
     keys = commands.add_parser("keys", help="token signing keys").add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -254,11 +257,14 @@ def _dispatch(
 
         show_usage(args, store.meta, default_limit, out)
     elif command == "gc":
+        from tinyreg.config import s3_options
         from tinyreg.registry.gc import CollectionRunning, collect
         from tinyreg.storage.opening import open_blobs
 
+        settings = load_settings({"blobs": args.blobs})  # with TINYREG_BLOBS, TINYREG_S3_* and TINYREG_CONFIG's [s3]
         try:
-            report = collect(store.meta, open_blobs(data), grace=args.grace, dry_run=args.dry_run)
+            blobs = open_blobs(data, settings.blobs, s3_options(settings))
+            report = collect(store.meta, blobs, grace=args.grace, dry_run=args.dry_run)
         except CollectionRunning as exc:
             raise AccessError(str(exc)) from None
         verb = "would remove" if args.dry_run else "removed"

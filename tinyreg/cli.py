@@ -95,6 +95,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--gc-grace", help="blobs younger than this survive a collection: 1h, 10m, 0 (default 1h)")
     serve.add_argument("--cleanup-interval", help="time between looks for due cleanup policies (default 60s)")
+    serve.add_argument(
+        "--blobs",
+        help="where blob bytes live: s3://bucket/prefix (endpoint and keys from [s3] in the config file or AWS_* env); "
+        "default: the data directory (env TINYREG_BLOBS)",
+    )
+    serve.add_argument(
+        "--blobs-redirect",
+        choices=["on", "off"],
+        help="GETs of S3 blobs: on (default) redirects to a presigned URL, off streams them through the registry",
+    )
     add_admin_commands(commands)
     from tinyreg.db_cli import add_db_commands
 

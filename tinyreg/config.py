@@ -13,6 +13,7 @@ from typing import Any
 from tinyreg.durations import SYNTAX, parse_duration
 from tinyreg.registry.notification_settings import NotificationSettings, NotificationSettingsError, parse_notifications
 from tinyreg.registry.usage import parse_size
+from tinyreg.storage.s3.location import S3Options
 
 ENV_PREFIX = "TINYREG_"
 _TRUE = {"1", "true", "yes", "on"}
@@ -83,6 +84,20 @@ class Settings:
     notifications: NotificationSettings = NotificationSettings()
     """Where events of pushes, pulls, deletes and mounts are delivered: only from the TOML file's
     `[notifications]` table (`[[notifications.endpoints]]`, as CNCF Distribution names them)."""
+    blobs: str = ""
+    """Where blob bytes live: empty for the data directory, or `s3://bucket/prefix` (the metadata stays in the data directory)."""
+    blobs_redirect: bool = True
+    """GETs of blobs kept in S3 answer 307 to a short-lived presigned URL; off: the registry streams them."""
+    s3_endpoint: str = ""
+    """The S3 service's URL (`[s3] endpoint` in TOML); empty: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, or AWS itself."""
+    s3_region: str = ""
+    """The S3 region (`[s3] region`); empty: AWS_REGION or AWS_DEFAULT_REGION."""
+    s3_path_style: str = "auto"
+    """`true`: `endpoint/bucket/key` addresses; `false`: `bucket.endpoint/key`; `auto`: path style when the endpoint is an IP address."""
+    s3_access_key: str = ""
+    """The S3 access key (`[s3] access_key`); empty: AWS_ACCESS_KEY_ID or boto3's credential chain."""
+    s3_secret_key: str = ""
+    """The S3 secret key (`[s3] secret_key`); empty: AWS_SECRET_ACCESS_KEY."""
 
     @property
     def serves_tls(self) -> bool:
@@ -91,6 +106,17 @@ class Settings:
     def size_limit_bytes(self) -> int | None:
         """`default_size_limit` in bytes (None: no limit)."""
         return parse_size(self.default_size_limit)
+
+
+def s3_options(settings: Settings) -> S3Options:
+    """How to reach S3 for `--blobs s3://...`, as the settings say (empty ones fall back to AWS_* variables)."""
+    return S3Options(
+        endpoint=settings.s3_endpoint,
+        region=settings.s3_region,
+        path_style=settings.s3_path_style,
+        access_key=settings.s3_access_key,
+        secret_key=settings.s3_secret_key,
+    )
 
 
 def is_loopback(host: str) -> bool:
@@ -275,6 +301,10 @@ def _problem(name: str, value: Any) -> str | None:
         return "needs a secret after token:"
     if name == "tls" and value not in ("", "self-signed"):
         return "must be self-signed (or empty, with tls_cert and tls_key)"
+    if name == "blobs" and value and not (value.startswith("s3://") and len(value) > len("s3://")):
+        return "must be s3://bucket/prefix (or empty: blobs in the data directory)"
+    if name == "s3_path_style" and value not in ("auto", "true", "false"):
+        return "must be auto, true or false"
     if name == "default_size_limit":
         try:
             parse_size(value)
@@ -308,6 +338,20 @@ def _from_env(env: Mapping[str, str]) -> dict[str, str]:
     return found
 
 
+#: TOML tables whose keys are settings with the table's name in front: `[s3] endpoint` is `s3_endpoint`.
+_TABLES = ("s3",)
+
+
+def _flatten_tables(values: dict[str, Any]) -> dict[str, Any]:
+    flat = dict(values)
+    for table in _TABLES:
+        inner = flat.get(table)
+        if isinstance(inner, dict):
+            del flat[table]
+            flat.update({f"{table}_{key}": value for key, value in inner.items()})
+    return flat
+
+
 def load_settings(
     flags: Mapping[str, Any] | None = None,
     *,
@@ -324,7 +368,7 @@ def load_settings(
                 table = tomllib.load(file)
             if "notifications" in table:
                 settings = replace(settings, notifications=parse_notifications(table.pop("notifications"), str(config_file)))
-            settings = _apply(settings, table, str(config_file), _convert_toml)
+            settings = _apply(settings, _flatten_tables(table), str(config_file), _convert_toml)
         except OSError as exc:
             raise ConfigError(f"cannot read config file {config_file}: {exc.strerror}") from None
         except tomllib.TOMLDecodeError as exc:

@@ -14,10 +14,11 @@ from typing import Any
 
 import trio
 
-from tinyreg.config import Settings, exposure_warning
+from tinyreg.config import Settings, exposure_warning, s3_options
 from tinyreg.http.app import RegistryApp
 from tinyreg.http.ops import OpsSettings
 from tinyreg.registry.core import Registry
+from tinyreg.registry.offload import call_store
 
 log = logging.getLogger("tinyreg")
 
@@ -36,6 +37,17 @@ def first_os_error(exc: BaseException) -> OSError | None:
 
 def _bind_address(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def registry_options(settings: Settings) -> dict[str, Any]:
+    """What `Registry` takes from the settings besides the data directory: limits and where blobs live."""
+    return {
+        "default_size_limit": settings.size_limit_bytes(),
+        "blobs": settings.blobs,
+        "s3": s3_options(settings),
+        "blob_redirects": settings.blobs_redirect,
+        "notifications": settings.notifications,
+    }
 
 
 def no_user_warning(settings: Settings) -> str:
@@ -105,7 +117,7 @@ def refuse_ambiguous_length(app: Any) -> Any:
 async def _expire_uploads(registry: Registry, settings: Settings) -> None:
     while True:
         try:
-            expired = registry.uploads.expire(settings.upload_ttl)
+            expired = await call_store(registry.store, registry.uploads.expire, settings.upload_ttl)
         except Exception:  # a failed sweep is retried at the next one; it must not stop serving
             log.exception("sweeping expired uploads failed")
         else:
@@ -151,7 +163,7 @@ async def serve(
         peers = SharedCounts(metrics_dir)
     owned = registry is None
     if registry is None:
-        registry = Registry(settings.data, default_size_limit=settings.size_limit_bytes(), notifications=settings.notifications)
+        registry = Registry(settings.data, **registry_options(settings))
     from tinyreg.storage.lmdb_maintenance import serving
 
     # Held while serving, shared by the workers: `tinyreg db compact` refuses while it is taken.

@@ -29,7 +29,7 @@ from tinyreg.access.store import AccessStore
 from tinyreg.config import ConfigError, Settings, check_exposure
 from tinyreg.registry.core import Registry
 from tinyreg.registry.names import check_name
-from tinyreg.server import first_os_error
+from tinyreg.server import first_os_error, registry_options
 
 
 @dataclass(frozen=True)
@@ -171,7 +171,7 @@ async def open_registry(
             from tinyreg.tls import resolve_tls
 
             settings = resolve_tls(settings)
-        registry = Registry(path, default_size_limit=settings.size_limit_bytes(), notifications=settings.notifications)
+        registry = Registry(path, **registry_options(settings))
     except ConfigError as exc:
         raise RegistryStartError(str(exc)) from None
     except OSError as exc:

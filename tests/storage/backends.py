@@ -3,16 +3,22 @@
 A backend is named by a kind and a location; `open_backend` opens it anywhere, so a test can
 hand (kind, location) to another process. Later implementations (a database for metadata,
 an object store for blobs) join by adding a kind here and a parameter to the fixture.
+
+`lmdb+s3`: LMDB metadata in a directory, blobs in S3 (a Ceph RADOS Gateway the session starts);
+its location is JSON naming the directory, the `s3://bucket/prefix` (fresh for each test) and
+how to reach the gateway.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from tinyreg.storage.interfaces import BlobStore, MetaStore
 
-KINDS = ["lmdb+files"]
+KINDS = ["lmdb+files", "lmdb+s3"]
+S3_TIMEOUT = 30.0  # a full memstore makes requests hang: fail them instead
 
 
 @dataclass
@@ -30,9 +36,35 @@ class Backend:
         return open_backend(self.kind, self.location)
 
 
-def open_backend(kind: str, location: str) -> Backend:
-    if kind == "lmdb+files":
-        from tinyreg.storage.opening import open_blobs, open_meta
+def s3_location(data: Path, url: str, endpoint: str, access_key: str, secret_key: str) -> str:
+    return json.dumps({"data": str(data), "url": url, "endpoint": endpoint, "access_key": access_key, "secret_key": secret_key})
 
-        return Backend(kind, location, open_meta(Path(location)), open_blobs(Path(location)))
-    raise ValueError(f"unknown storage kind {kind!r}")
+
+def open_backend(kind: str, location: str) -> Backend:
+    from tinyreg.storage.opening import open_meta
+
+    if kind not in KINDS:
+        raise ValueError(f"unknown storage kind {kind!r}")
+    data = Path(json.loads(location)["data"]) if kind == "lmdb+s3" else Path(location)
+    return Backend(kind, location, open_meta(data), open_blob_store(kind, location))
+
+
+def open_blob_store(kind: str, location: str) -> BlobStore:
+    """The blob store alone (a second one in a process that has the backend open already)."""
+    if kind == "lmdb+s3":
+        from tinyreg.storage.s3.location import S3Options
+        from tinyreg.storage.s3.store import S3BlobStore
+
+        where = json.loads(location)
+        options = S3Options(
+            endpoint=where["endpoint"],
+            region="us-east-1",
+            access_key=where["access_key"],
+            secret_key=where["secret_key"],
+            connect_timeout=S3_TIMEOUT,
+            read_timeout=S3_TIMEOUT,
+        )
+        return S3BlobStore(where["url"], options)
+    from tinyreg.storage.opening import open_blobs
+
+    return open_blobs(Path(location))

@@ -2,19 +2,42 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from .backends import KINDS, Backend, open_backend
+from .backends import KINDS, Backend, open_backend, s3_location
+
+S3_BUCKET = "tinyreg-conformance"
 
 
 @pytest.fixture(params=KINDS)
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
     """A fresh, empty storage of one implementation (closing it twice is harmless)."""
-    opened = open_backend(request.param, str(tmp_path / "data"))
+    if request.param == "lmdb+s3":
+        gateway = request.getfixturevalue("ceph_rgw")  # started once per session, only when needed
+        url = f"s3://{S3_BUCKET}/{uuid.uuid4().hex}"
+        location = s3_location(tmp_path / "data", url, gateway.endpoint, gateway.access_key, gateway.secret_key)
+    else:
+        location = str(tmp_path / "data")
+    opened = open_backend(request.param, location)
     try:
         yield opened
     finally:
         opened.close()
+        if request.param == "lmdb+s3":
+            _empty_prefix(opened)
+
+
+def _empty_prefix(opened: Backend) -> None:
+    """Remove what the test left in S3: the gateway keeps objects in RAM for the whole session."""
+    from tinyreg.storage.s3.store import S3BlobStore
+
+    store = opened.blobs
+    assert isinstance(store, S3BlobStore)
+    for upload_id in store.staging_ids():
+        store.discard(upload_id)
+    root = store.location.prefix + "/"
+    store.objects.delete_many([found["Key"] for found in store.objects.listing(root)])

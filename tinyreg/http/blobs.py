@@ -1,4 +1,10 @@
-"""`/v2/<name>/blobs/<digest>`: HEAD, GET (with Range) and DELETE."""
+"""`/v2/<name>/blobs/<digest>`: HEAD, GET (with Range) and DELETE.
+
+When the blob store offers URLs of its own (S3: presigned GETs) and redirects are on, a GET
+answers 307 to it, so the bytes go from the store to the client without passing through the
+registry (clients send their Range there again). HEAD is answered here. With a remote store
+every store call runs in a worker thread.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,7 @@ from tinyreg.http.asgi import Request, Response
 from tinyreg.http.event_origin import origin_of
 from tinyreg.registry.core import Registry
 from tinyreg.registry.names import Digest, parse_digest
+from tinyreg.registry.offload import call_store
 from tinyreg.registry.ranges import parse_range
 from tinyreg.storage.blobs import READ_CHUNK
 
@@ -20,6 +27,10 @@ INLINE_READ = 64 * 1024  # reads this small are cheaper than a hop to a worker t
 async def get_blob(registry: Registry, request: Request, name: str, reference: str) -> Response:
     digest = parse_digest(reference)
     blob = registry.blobs.find(name, digest)
+    if request.method == "GET" and registry.blob_redirects:
+        url = registry.blobs.url(blob)  # signed locally: no request to the store
+        if url is not None:
+            return Response(307, {"Location": url, "Docker-Content-Digest": str(digest), "Cache-Control": "no-store"})
     headers = {
         "Content-Type": "application/octet-stream",
         "Docker-Content-Digest": str(digest),
@@ -38,17 +49,17 @@ async def get_blob(registry: Registry, request: Request, name: str, reference: s
     length = end - start + 1
     headers["Content-Length"] = str(length)
     if request.method == "HEAD":
-        registry.blobs.check_stored(blob)
+        await call_store(registry.store, registry.blobs.check_stored, blob)
         return Response(status, headers)
     if registry.notifier.notes_pulls:
         registry.blobs.pulled(name, blob, origin_of(request))
     if blob.data is not None:
         return Response(status, headers, blob.data[start : end + 1])
-    file = registry.blobs.open(blob)
+    file = await call_store(registry.store, registry.blobs.open, blob)
     if length <= INLINE_READ:
         with file:
             file.seek(start)
-            return Response(status, headers, file.read(length))
+            return Response(status, headers, await call_store(registry.store, file.read, length))
     return Response(status, headers, stream=_file_chunks(file, digest, start, length))
 
 

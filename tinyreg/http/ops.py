@@ -15,6 +15,7 @@ from tinyreg.http.metrics import Metrics, Peers
 from tinyreg.registry.core import Registry
 from tinyreg.registry.errors import RegistryError
 from tinyreg.registry.health import readiness_problems
+from tinyreg.registry.offload import call_store
 
 if TYPE_CHECKING:
     from tinyreg.access.control import AccessControl
@@ -42,7 +43,10 @@ class OpsContext:
 
 async def readyz(context: OpsContext, request: Request) -> Response:
     """200 when metadata and blob storage take writes and space is left; 503 with the reasons otherwise."""
-    problems = readiness_problems(context.registry.meta, context.registry.store, context.settings.min_free_bytes)
+    registry = context.registry
+    problems = await call_store(
+        registry.store, readiness_problems, registry.meta, registry.store, context.settings.min_free_bytes
+    )
     headers = {"Cache-Control": "no-store"}
     if problems:
         return json_response(503, {"status": "not ready", "reasons": problems}, headers)

@@ -62,6 +62,10 @@ class Blobs:
         except FileNotFoundError:
             raise _bytes_missing(blob.digest) from None
 
+    def url(self, blob: BlobRef) -> str | None:
+        """Where clients may fetch the blob's bytes directly (a presigned URL), or None."""
+        return None if blob.data is not None else self.store.url(blob.digest)
+
     def check_stored(self, blob: BlobRef) -> None:
         """BLOB_UNKNOWN unless the blob's bytes are there (a HEAD reads no file to find out).
 

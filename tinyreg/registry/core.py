@@ -13,11 +13,14 @@ from tinyreg.registry.notifier import Notifier
 from tinyreg.registry.repository import Manifests
 from tinyreg.registry.uploads import Uploads
 from tinyreg.storage.opening import open_blobs, open_meta
+from tinyreg.storage.s3.location import S3Options
 
 
 class Registry:
     """One data directory opened for serving: `blobs`, `uploads`, `manifests`, `listings`;
-    `accounting` keeps usage and size limits (none by default), `notifier` records events."""
+    `accounting` keeps usage and size limits (none by default), `notifier` records events. Blob
+    bytes live in the data directory, or in S3 when `blobs` is an `s3://bucket/prefix`;
+    `blob_redirects` sends GETs of blobs to the store's own URLs when it has them."""
 
     def __init__(
         self,
@@ -25,10 +28,14 @@ class Registry:
         *,
         default_size_limit: int | None = None,
         notifications: NotificationSettings | None = None,
+        blobs: str = "",
+        s3: S3Options | None = None,
+        blob_redirects: bool = True,
     ) -> None:
         self.data_dir = Path(data_dir).resolve()
         self.meta = open_meta(self.data_dir)
-        self.store = open_blobs(self.data_dir)
+        self.store = open_blobs(self.data_dir, blobs, s3)
+        self.blob_redirects = blob_redirects
         self.accounting = Accounting(default_size_limit)
         with self.meta.read() as tx:
             counted = tx.counter(COUNTED)

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import trio
 
@@ -23,10 +23,12 @@ from tinyreg.registry.errors import RegistryError
 from tinyreg.registry.events import BLOB_MEDIA_TYPE, PUSH, Origin, Subject
 from tinyreg.registry.names import Digest, check_upload_id
 from tinyreg.registry.notifier import Notifier
+from tinyreg.registry.offload import call_store
 from tinyreg.registry.ranges import check_chunk_start
 from tinyreg.storage.interfaces import BlobStore, MetaStore, MetaWriter, StagingFile, UploadRow
 
 WRITE_BUFFER = 4 * 1024 * 1024
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +75,9 @@ class Uploads:
         self.notifier = notifier or Notifier(meta)
         self._live: dict[str, _LiveHash] = {}
         self._locks: dict[str, trio.Lock] = {}
+
+    async def _store(self, function: Callable[..., T], *args: Any) -> T:
+        return await call_store(self.store, function, *args)
 
     # -- session rows ---------------------------------------------------------------------
 
@@ -128,20 +133,21 @@ class Uploads:
         lock = self._locks.setdefault(upload_id, trio.Lock())
         try:
             async with lock:
-                file = self.store.open_staging(upload_id)
+                file = await self._store(self.store.open_staging, upload_id)
                 try:
                     if file is not None:
                         await file.lock()
                     upload = self.get(repo, upload_id)  # read again: another worker may have moved on
-                    if file is not None and not file.is_current():
-                        file.close()  # it was finished and moved into place while we waited
+                    if file is not None and not await self._store(file.is_current):
+                        await self._store(file.close)  # it was finished and moved into place while we waited
                         file = None
                     if file is not None:
-                        file.trim(upload.size)  # bytes a killed worker wrote but never recorded
+                        await self._store(file.trim, upload.size)  # bytes a killed worker wrote but never recorded
                     yield upload, file
                 finally:
                     if file is not None:
-                        file.close()
+                        with trio.CancelScope(shield=True):  # release the lease even when cancelled
+                            await self._store(file.close)
         finally:
             if not lock.locked() and lock.statistics().tasks_waiting == 0:
                 self._locks.pop(upload_id, None)
@@ -193,8 +199,9 @@ class Uploads:
                 raise RegistryError("SIZE_INVALID", f"chunk holds {written} bytes, {expected} were announced")
             await file.append(upload.size + written - pending_size, pending, pending_size, live.hasher if live else None)
         except BaseException:
-            file.trim(upload.size)  # a failed chunk leaves the session as it was
             self._live.pop(upload.id, None)
+            with trio.CancelScope(shield=True):
+                await self._store(file.trim, upload.size)  # a failed chunk leaves the session as it was
             raise
         if live is not None:
             live.offset += written
@@ -234,15 +241,16 @@ class Uploads:
                         "DIGEST_INVALID", f"upload has digest {actual}, not {digest}", detail={"digest": str(digest)}
                     )
                 await trio.to_thread.run_sync(self.store.commit, upload.id, digest)
-                self._link_committed(upload, digest, origin)
+                await self._store(self._link_committed, upload, digest, origin)  # its unit of work asks the store for the size
             except BaseException:
                 # Undo what this request did: its bytes were never recorded (unless they are a
                 # blob now, and then the session is over), and the live hash has seen them.
                 self._live.pop(upload.id, None)
-                if file.is_current():
-                    file.trim(recorded)
-                else:
-                    self._drop(upload.id)
+                with trio.CancelScope(shield=True):  # undo even when the request was cancelled
+                    if await self._store(file.is_current):
+                        await self._store(file.trim, recorded)
+                    else:
+                        await self._store(self._drop, upload.id)
                 raise
             self._live.pop(upload.id, None)
             return upload.size

@@ -37,6 +37,8 @@ ASIDE_NAME = re.compile(r"sha256-[a-f0-9]{64}|sha512-[a-f0-9]{128}")
 class FileBlobStore:
     """Blobs as files sharded by digest under `root/blobs`, staging files under `root/uploads`."""
 
+    remote = False
+
     def __init__(self, root: Path) -> None:
         self.root = root
         self.blobs = root / "blobs"
@@ -65,6 +67,9 @@ class FileBlobStore:
         with self.open(digest) as file:
             file.seek(start)
             return file.read(length)
+
+    def url(self, digest: Digest) -> str | None:
+        return None  # files are served by the registry itself
 
     def put(self, data: bytes, digest: Digest) -> None:
         staging_id = uuid.uuid4().hex

@@ -323,11 +323,19 @@ class BlobStore(Protocol):
     """Blob bytes by digest, staging files of uploads, and what garbage collection needs.
     Calls block: callers run the slow ones in a worker thread."""
 
+    #: Every call may wait on the network (an object store): callers in async code run them all
+    #: in worker threads, not only the slow ones.
+    remote: bool
+
     def size(self, digest: Digest) -> int | None: ...
     def open(self, digest: Digest) -> BinaryIO:
         """The blob's bytes for reading (FileNotFoundError when absent)."""
 
     def read_range(self, digest: Digest, start: int, length: int) -> bytes: ...
+    def url(self, digest: Digest) -> str | None:
+        """A short-lived URL clients may GET the blob's bytes from (Range included), or None when
+        the store offers none. Made without a look at the store: it may point at a missing blob."""
+
     def put(self, data: bytes, digest: Digest) -> None:
         """Store `data` (already known to have `digest`) durably."""
 

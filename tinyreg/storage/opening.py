@@ -8,6 +8,7 @@ from tinyreg.storage import private
 from tinyreg.storage.files import FileBlobStore
 from tinyreg.storage.interfaces import BlobStore, MetaStore
 from tinyreg.storage.lmdb_meta import LmdbMetaStore
+from tinyreg.storage.s3.location import S3Options
 
 
 def open_meta(data_dir: Path) -> MetaStore:
@@ -17,7 +18,11 @@ def open_meta(data_dir: Path) -> MetaStore:
     return LmdbMetaStore(data_dir / "meta")
 
 
-def open_blobs(data_dir: Path) -> BlobStore:
-    """The blob store of `data_dir`."""
+def open_blobs(data_dir: Path, url: str = "", s3: S3Options | None = None) -> BlobStore:
+    """The blob store of `data_dir`, or the S3 one at `url` (`s3://bucket/prefix`) when given."""
+    if url:
+        from tinyreg.storage.s3.store import S3BlobStore  # imports boto3: only when asked for
+
+        return S3BlobStore(url, s3)
     private.make_dir(data_dir)
     return FileBlobStore(data_dir)
