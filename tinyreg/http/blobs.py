@@ -9,6 +9,7 @@ import trio
 
 from tinyreg.http.asgi import Request, Response
 from tinyreg.http.event_origin import origin_of
+from tinyreg.registry.blobs import BlobRef
 from tinyreg.registry.core import Registry
 from tinyreg.registry.names import Digest, parse_digest
 from tinyreg.registry.ranges import parse_range
@@ -40,16 +41,21 @@ async def get_blob(registry: Registry, request: Request, name: str, reference: s
     if request.method == "HEAD":
         registry.blobs.check_stored(blob)
         return Response(status, headers)
-    if registry.notifier.notes_pulls:
-        registry.blobs.pulled(name, blob, origin_of(request))
     if blob.data is not None:
+        _note_pull(registry, request, name, blob)
         return Response(status, headers, blob.data[start : end + 1])
     file = registry.blobs.open(blob)
+    _note_pull(registry, request, name, blob)  # once its bytes are there to be served
     if length <= INLINE_READ:
         with file:
             file.seek(start)
             return Response(status, headers, file.read(length))
     return Response(status, headers, stream=_file_chunks(file, digest, start, length))
+
+
+def _note_pull(registry: Registry, request: Request, name: str, blob: BlobRef) -> None:
+    if registry.notifier.notes_pulls:  # else a pull costs nothing more
+        registry.blobs.pulled(name, blob, origin_of(request))
 
 
 async def _file_chunks(file: BinaryIO, digest: Digest, start: int, length: int) -> AsyncGenerator[bytes, None]:
