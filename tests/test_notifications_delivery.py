@@ -7,10 +7,12 @@ test (tests/notify_helpers.py); waits are bounded, and nothing is timed.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from pathlib import Path
 
 import httpx
+import pytest
 from tinyreg import samples
 from tinyreg.registry.notification_settings import NotificationSettings
 from tinyreg.testing import run_registry
@@ -30,6 +32,10 @@ def push_over_http(client: httpx.Client, repo: str, tag: str) -> str:
     return image.digest
 
 
+def image_type() -> str:
+    return samples.image(seed="type").media_type
+
+
 def pushed_manifests(receiver: Receiver) -> set[str]:
     return {e["target"]["digest"] for e in receiver.events() if e["action"] == "push" and "/manifests/" in e["target"]["url"]}
 
@@ -47,16 +53,22 @@ def wait_metric(client: httpx.Client, name: str, at_least: float) -> float:
     return metric(client, name) or 0
 
 
-def test_events_pushed_while_the_receiver_is_down_all_arrive_once_it_is_up(tmp_path: Path, receiver: Receiver) -> None:
+def test_events_pushed_while_the_receiver_is_down_all_arrive_once_it_is_up(
+    tmp_path: Path, receiver: Receiver, caplog: pytest.LogCaptureFixture
+) -> None:
     receiver.stop()  # its port is known; nothing listens there for now
-    with run_registry(tmp_path / "data", notifications=receiver.settings()) as registry:
+    caplog.set_level(logging.INFO, "tinyreg.notifications")
+    with run_registry(tmp_path / "data", notifications=receiver.settings(threshold=2)) as registry:
         client = httpx.Client(base_url=registry.url, timeout=60)
         digests = {push_over_http(client, "team/app", f"v{n}") for n in range(5)}
-        wait_metric(client, "tinyreg_notification_attempts_failed_total", 2)  # delivery tried, and failed
+        wait_metric(client, "tinyreg_notification_attempts_failed_total", 4)  # delivery tried, and failed, past the threshold
         receiver.start()
         assert receiver.wait_for(lambda r: pushed_manifests(r) >= digests), receiver.events()
         assert wait_metric(client, "tinyreg_notification_events_delivered_total", 15) == 15  # 2 blobs + 1 manifest each
         assert metric(client, "tinyreg_notification_events_pending") == 0
+    messages = [record.getMessage() for record in caplog.records if record.name == "tinyreg.notifications"]
+    assert len([m for m in messages if "is failing" in m]) == 1  # once for the stretch, not per attempt or event
+    assert len([m for m in messages if "is delivered to again" in m]) == 1
 
 
 def test_events_pending_at_a_restart_are_delivered_after_it(tmp_path: Path, receiver: Receiver) -> None:
@@ -117,7 +129,7 @@ def test_pulls_no_endpoint_wants_record_nothing(tmp_path: Path, receiver: Receiv
         digest = push_over_http(client, "team/app", "v1")
         wait_metric(client, "tinyreg_notification_events_delivered_total", 3)
         for _ in range(3):
-            assert client.get(f"/v2/team/app/manifests/{digest}", headers={"Accept": samples.OCI_MANIFEST}).status_code == 200
+            assert client.get(f"/v2/team/app/manifests/{digest}", headers={"Accept": image_type()}).status_code == 200
         assert not registry._registry.notifier.notes_pulls
         assert metric(client, "tinyreg_notification_events_queued_total") == 3
     assert {e["action"] for e in receiver.events()} == {"push"}

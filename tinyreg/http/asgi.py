@@ -61,11 +61,11 @@ class Request:
         """The /v2/ route, once classified (so the metrics need not classify the path again)."""
         self._query: dict[str, list[str]] | None = None
         self.can_read: Callable[[str], bool] = _anyone
+        """Whether the caller may pull from another repository (mounts, the catalog)."""
         self.request_id = ""
         """The id every response carries as X-Request-Id (set by the app)."""
         self.actor = ""
         """Who is authenticated (a user's name, a deploy token's), for events; empty when anonymous."""
-        """Whether the caller may pull from another repository (mounts, the catalog)."""
 
     def header(self, name: str) -> str | None:
         """The first value of a header (name in lowercase), or None."""

@@ -15,6 +15,7 @@ import trio
 
 from tinyreg.http.asgi import Request, Response
 from tinyreg.http.event_origin import origin_of
+from tinyreg.registry.blobs import BlobRef
 from tinyreg.registry.core import Registry
 from tinyreg.registry.names import Digest, parse_digest
 from tinyreg.registry.offload import call_store
@@ -30,6 +31,7 @@ async def get_blob(registry: Registry, request: Request, name: str, reference: s
     if request.method == "GET" and registry.blob_redirects:
         url = registry.blobs.url(blob)  # signed locally: no request to the store
         if url is not None:
+            _note_pull(registry, request, name, blob)  # the client fetches the bytes from the store
             return Response(307, {"Location": url, "Docker-Content-Digest": str(digest), "Cache-Control": "no-store"})
     headers = {
         "Content-Type": "application/octet-stream",
@@ -51,16 +53,21 @@ async def get_blob(registry: Registry, request: Request, name: str, reference: s
     if request.method == "HEAD":
         await call_store(registry.store, registry.blobs.check_stored, blob)
         return Response(status, headers)
-    if registry.notifier.notes_pulls:
-        registry.blobs.pulled(name, blob, origin_of(request))
     if blob.data is not None:
+        _note_pull(registry, request, name, blob)
         return Response(status, headers, blob.data[start : end + 1])
     file = await call_store(registry.store, registry.blobs.open, blob)
+    _note_pull(registry, request, name, blob)  # once its bytes are there to be served
     if length <= INLINE_READ:
         with file:
             file.seek(start)
             return Response(status, headers, await call_store(registry.store, file.read, length))
     return Response(status, headers, stream=_file_chunks(file, digest, start, length))
+
+
+def _note_pull(registry: Registry, request: Request, name: str, blob: BlobRef) -> None:
+    if registry.notifier.notes_pulls:  # else a pull costs nothing more
+        registry.blobs.pulled(name, blob, origin_of(request))
 
 
 async def _file_chunks(file: BinaryIO, digest: Digest, start: int, length: int) -> AsyncGenerator[bytes, None]:

@@ -53,7 +53,7 @@ class Subject:
     kind: str  # "manifest" or "blob"
     repository: str
     digest: str
-    media_type: str = BLOB_MEDIA_TYPE
+    media_type: str | None = None  # None for a delete: never filtered out by media type
     size: int = 0
     tag: str | None = None
     from_repository: str | None = None
@@ -76,7 +76,7 @@ def target_of(subject: Subject, base_url: str) -> dict[str, Any]:
         target: dict[str, Any] = {"repository": subject.repository, "digest": subject.digest}
     else:
         target = {
-            "mediaType": subject.media_type,
+            "mediaType": subject.media_type or BLOB_MEDIA_TYPE,
             "digest": subject.digest,
             "size": subject.size,
             "length": subject.size,  # Distribution's older name of `size`: receivers read either
