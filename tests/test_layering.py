@@ -62,6 +62,7 @@ PURE_MODULES = {
     "tinyreg.registry.manifests",
     "tinyreg.registry.owners",
     "tinyreg.registry.usage",
+    "tinyreg.registry.mirrors",
     "tinyreg.registry.errors",
     "tinyreg.access.policy",
     "tinyreg.access.paths",

@@ -92,6 +92,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--gc-grace", help="blobs younger than this survive a collection: 1h, 10m, 0 (default 1h)")
     serve.add_argument("--cleanup-interval", help="time between looks for due cleanup policies (default 60s)")
+    serve.add_argument(
+        "--mirror",
+        action="append",
+        metavar="NAME=URL",
+        help="cache an upstream registry, pulled as HOST/NAME/<repository> (repeatable; more settings in the config file)",
+    )
+    serve.add_argument("--dependency-proxy-upstream", metavar="NAME", help="the mirror Dependency Proxy paths pull from")
     add_admin_commands(commands)
     from tinyreg.db_cli import add_db_commands
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from tinyreg.durations import SYNTAX, parse_duration
+from tinyreg.registry.mirrors import Mirror, MirrorConfigError, merge_mirrors, mirrors_from_toml, parse_mirror_flag
 from tinyreg.registry.usage import parse_size
 
 ENV_PREFIX = "TINYREG_"
@@ -76,6 +77,10 @@ class Settings:
     """Who may read /metrics: open, loopback (clients on this machine), token:<secret>, admin (needs --auth) or off."""
     default_size_limit: str = "none"
     """The size limit of a project without its own (`10GB`, `5GiB`, `none`): pushes beyond it are refused."""
+    mirrors: tuple[Mirror, ...] = ()
+    """Upstream registries cached by name (`[mirrors.NAME]` tables, `--mirror NAME=URL`): see registry/mirrors.py."""
+    dependency_proxy_upstream: str = ""
+    """The mirror GitLab's Dependency Proxy paths pull from (`[dependency_proxy] upstream`); empty: Docker Hub's."""
 
     @property
     def serves_tls(self) -> bool:
@@ -291,12 +296,41 @@ def validate(settings: Settings) -> Settings:
 
 
 def _from_env(env: Mapping[str, str]) -> dict[str, str]:
-    names = {f.name for f in fields(Settings)}
+    names = {f.name for f in fields(Settings)} - {"mirrors"}  # mirrors come from the file and the flags only
     found = {}
     for key, value in env.items():
         if key.startswith(ENV_PREFIX) and key[len(ENV_PREFIX) :].lower() in names:
             found[key[len(ENV_PREFIX) :].lower()] = value
     return found
+
+
+def _take_mirrors(values: dict[str, Any], origin: str) -> dict[str, Any]:
+    """The mirror settings of a TOML file (`[mirrors.NAME]` or `[[mirrors]]`, `[dependency_proxy]`)
+    or of the flags (`--mirror NAME=URL`, repeatable), converted; removed from `values`."""
+    found: dict[str, Any] = {}
+    try:
+        if values.get("mirrors") is not None:
+            found["mirrors"] = mirrors_from_toml(values.pop("mirrors"))
+        if values.get("mirror"):
+            found["mirrors"] = tuple(parse_mirror_flag(text) for text in values.pop("mirror"))
+        values.pop("mirror", None)
+        proxy = values.pop("dependency_proxy", None)
+        if proxy is not None:
+            if not isinstance(proxy, dict) or set(proxy) - {"upstream"} or not isinstance(proxy.get("upstream", ""), str):
+                raise MirrorConfigError('[dependency_proxy] takes upstream = "<mirror name>" only')
+            found["dependency_proxy_upstream"] = proxy.get("upstream", "")
+    except MirrorConfigError as exc:
+        raise ConfigError(f"{origin}: {exc}") from None
+    return found
+
+
+def _with_mirrors(settings: Settings, found: dict[str, Any]) -> Settings:
+    mirrors = merge_mirrors(settings.mirrors, found.pop("mirrors", ()))
+    settings = replace(settings, mirrors=mirrors, **found)
+    upstream = settings.dependency_proxy_upstream
+    if upstream and upstream not in {mirror.name for mirror in mirrors}:
+        raise ConfigError(f"dependency_proxy upstream {upstream!r} names no mirror")
+    return settings
 
 
 def load_settings(
@@ -312,10 +346,15 @@ def load_settings(
     if config_file is not None:
         try:
             with open(config_file, "rb") as file:
-                settings = _apply(settings, tomllib.load(file), str(config_file), _convert_toml)
+                table = tomllib.load(file)
+            file_mirrors = _take_mirrors(table, str(config_file))
+            settings = _apply(settings, table, str(config_file), _convert_toml)
+            settings = replace(settings, **file_mirrors)
         except OSError as exc:
             raise ConfigError(f"cannot read config file {config_file}: {exc.strerror}") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{config_file} is not valid TOML: {exc}") from None
     settings = _apply(settings, _from_env(env), "environment", lambda name, kind, value, _: _convert_env(name, kind, value))
-    return validate(_apply(settings, flags or {}, "command line"))
+    flags = dict(flags or {})
+    flag_mirrors = _take_mirrors(flags, "command line")
+    return validate(_with_mirrors(_apply(settings, flags, "command line"), flag_mirrors))

@@ -27,6 +27,7 @@ from tinyreg.registry.names import check_name
 if TYPE_CHECKING:
     from tinyreg.access.control import AccessControl
     from tinyreg.http.auth import Guard
+    from tinyreg.http.mirror_pull import PullThrough
     from tinyreg.http.token import TokenEndpoint
 
 Handler = Callable[[Registry, Request, str, str], Awaitable[Response]]
@@ -63,8 +64,10 @@ class RegistryApp:
         access_log_enabled: bool = True,
         external_url: str = "",
         ops_settings: ops.OpsSettings | None = None,
+        pull_through: PullThrough | None = None,
     ) -> None:
         self.registry = registry
+        self.pull_through = pull_through
         ops_settings = ops_settings or ops.OpsSettings()
         self.metrics = None if ops_settings.metrics == "off" else Metrics(ops_settings.workers, ops_settings.peers)
         self.access = access
@@ -173,6 +176,12 @@ class RegistryApp:
         name, reference = unquote(route.name), unquote(route.reference)
         if name:
             check_name(name)
+        if self.pull_through is not None and name:
+            resolved = self.pull_through.resolve(name, request.query("ns"))
+            if resolved is not None:
+                if self.guard is not None:
+                    await self.guard.authorize(request, route._replace(name=resolved.access_name, reference=reference))
+                return await self.pull_through.serve(request, resolved, route.resource, reference, checked=self.guard is not None)
         if self.guard is not None:
             await self.guard.authorize(request, route._replace(name=name, reference=reference))
         return await handler(self.registry, request, name, reference)

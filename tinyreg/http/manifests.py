@@ -5,10 +5,15 @@ from __future__ import annotations
 from tinyreg.http.asgi import Request, Response
 from tinyreg.registry.core import Registry
 from tinyreg.registry.manifests import MANIFEST_MAX_BYTES, is_manifest_media_type
+from tinyreg.registry.repository import StoredManifest
 
 
 async def get_manifest(registry: Registry, request: Request, name: str, reference: str) -> Response:
-    manifest = registry.manifests.get(name, reference)
+    return manifest_response(registry.manifests.get(name, reference))
+
+
+def manifest_response(manifest: StoredManifest) -> Response:
+    """A stored manifest as served to GET and HEAD: its type, digest and exact bytes."""
     # Pushes are refused other types now, but a manifest stored before that may have any.
     media_type = manifest.media_type if is_manifest_media_type(manifest.media_type) else "application/octet-stream"
     headers = {

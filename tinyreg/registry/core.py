@@ -6,6 +6,7 @@ from pathlib import Path
 
 from tinyreg.registry.accounting import COUNTED, Accounting, count_if_new
 from tinyreg.registry.blobs import Blobs
+from tinyreg.registry.cache import Cache
 from tinyreg.registry.gc import restore_trash
 from tinyreg.registry.listings import Listings
 from tinyreg.registry.repository import Manifests
@@ -15,7 +16,7 @@ from tinyreg.storage.opening import open_blobs, open_meta
 
 class Registry:
     """One data directory opened for serving: `blobs`, `uploads`, `manifests`, `listings`;
-    `accounting` keeps usage and size limits (none by default)."""
+    `accounting` keeps usage and size limits (none by default); `cache` the pull-through cache's repositories."""
 
     def __init__(self, data_dir: Path | str, *, default_size_limit: int | None = None) -> None:
         self.data_dir = Path(data_dir).resolve()
@@ -30,6 +31,7 @@ class Registry:
         self.uploads = Uploads(self.meta, self.store, self.accounting)
         self.manifests = Manifests(self.meta, self.accounting)
         self.listings = Listings(self.meta)
+        self.cache = Cache(self.meta, self.store, self.manifests)
         restore_trash(self.store)  # files an interrupted garbage collection left aside
 
     def close(self) -> None:

@@ -67,6 +67,17 @@ class LeaseRow(TypedDict):
     expires: float  # when another may take it over (a holder killed mid-task never releases it)
 
 
+class CachedRepositoryRow(TypedDict):
+    """A repository of the pull-through cache: where it comes from and how it is used."""
+
+    mirror: str  # the mirror's name
+    upstream: str  # the repository's name upstream
+    last_pulled: float  # the last manifest request (eviction takes the least recent first)
+    hits: int  # manifest requests answered from the cache
+    misses: int  # manifest requests that fetched from upstream
+    checked: dict[str, float]  # tag -> when upstream last gave or confirmed it
+
+
 class Tag(NamedTuple):
     """Where a tag points, and when it was pushed (None for tags pushed before that was recorded)."""
 
@@ -185,6 +196,11 @@ class MetaReader(Protocol):
 
     def lease(self, name: str) -> LeaseRow | None: ...
 
+    # the pull-through cache: one row per cached repository (its manifests and tags are ordinary ones)
+    def cached_repository(self, repo: str) -> CachedRepositoryRow | None: ...
+    def iter_cached_repositories(self) -> Iterator[tuple[str, CachedRepositoryRow]]:
+        """Every cached repository with its row, in byte order."""
+
 
 class MetaWriter(MetaReader, Protocol):
     """A unit of work: everything done through it is committed together, or not at all."""
@@ -206,8 +222,8 @@ class MetaWriter(MetaReader, Protocol):
 
     def delete_tag(self, repo: str, tag: str) -> bool: ...
     def delete_repository(self, repo: str) -> bool:
-        """Remove the repository with its tags, manifests, referrer entries and blob links (the
-        shared manifest bytes and blobs stay for garbage collection); False if it did not exist."""
+        """Remove the repository with its tags, manifests, referrer entries, blob links and cache
+        row (the shared manifest bytes and blobs stay for garbage collection); False if it did not exist."""
 
     def put_blob(self, digest: str, row: BlobRow) -> None:
         """Record a stored blob unless it is already recorded."""
@@ -246,6 +262,8 @@ class MetaWriter(MetaReader, Protocol):
     def delete_cleanup_policy(self, path: str) -> bool: ...
     def put_lease(self, name: str, row: LeaseRow) -> None: ...
     def delete_lease(self, name: str) -> bool: ...
+    def put_cached_repository(self, repo: str, row: CachedRepositoryRow) -> None: ...
+    def delete_cached_repository(self, repo: str) -> bool: ...
 
 
 class MetaStore(Protocol):

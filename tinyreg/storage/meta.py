@@ -37,6 +37,8 @@ schema         b"version"                 int: upgrades done on this environment
 cleanup_policies  project path            {"enabled", "cadence", "keep_n", "older_than",
                                            "name_regex", "name_regex_keep", "next_run_at"}
 leases         lease name                 {"holder": str, "expires": float}
+cached_repos   repo                       {"mirror", "upstream", "last_pulled", "hits", "misses",
+                                           "checked": {tag: float}}  (pull-through cache)
 =============  =========================  ==============================================
 
 Read transactions are cheap and concurrent; write transactions are serialized, so callers
@@ -82,6 +84,7 @@ SUBDBS = (
     "usage",
     "cleanup_policies",
     "leases",
+    "cached_repos",
 )
 INITIAL_MAP_SIZE = 4 * 1024 * 1024 * 1024  # address space only: the file grows with its data
 SCAN_BATCH = 1024

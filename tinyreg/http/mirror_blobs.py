@@ -1,0 +1,133 @@
+"""A blob fetched from upstream once, streamed to its first client while it is cached.
+
+One fetch per digest at a time (single flight): the first request starts it, later ones wait
+for its end and are served from the cache. The bytes go into an upload staging file through
+the `BlobStore` and to the first client as they come, but each chunk is sent only once the
+next one has arrived: the last chunk waits for the digest's verdict. Only verified bytes are
+committed as the blob; bytes that do not match leave nothing stored, and the client's
+response is aborted before its end (its connection closed short of the announced length, or
+without the chunked terminator), so no client ever takes bad bytes for the blob.
+
+The fetch runs in the server's nursery, not the request's task: a first client going away
+leaves the others to get the blob.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncGenerator, Awaitable, Callable
+
+import httpx
+import trio
+
+from tinyreg.registry.errors import RegistryError
+from tinyreg.registry.names import Digest
+from tinyreg.storage.interfaces import BlobStore
+
+log = logging.getLogger("tinyreg.mirror")
+RELAY_QUEUE = 8  # chunks buffered for the first client before the fetch waits for it
+RELAY_TIMEOUT = 60.0  # a first client taking no chunk for this long is left behind (the fetch goes on)
+
+
+class ResponseAborted(Exception):
+    """A streamed response that must not end normally: its connection is closed short."""
+
+
+class BlobFlight:
+    """One blob being fetched: waiters wait for `done`; `error` says why it failed."""
+
+    def __init__(self) -> None:
+        self.done = trio.Event()
+        self.error: RegistryError | None = None
+        self.complete = False  # every chunk relayed after the blob was verified and committed
+        send, receive = trio.open_memory_channel[bytes | BaseException](RELAY_QUEUE)
+        self._send: trio.MemorySendChannel[bytes | BaseException] | None = send
+        self.receive = receive
+
+    async def _relay(self, item: bytes | BaseException, timeout: float = RELAY_TIMEOUT) -> None:
+        """Hand a chunk (or the failure) to the first client, unless it has gone or stalls."""
+        if self._send is None:
+            return
+        try:
+            with trio.move_on_after(timeout) as waited:
+                await self._send.send(item)
+            if waited.cancelled_caught:
+                self._close_relay()  # its response ends short: aborted, as `chunks` says
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            self._send = None  # the client went away: the blob is still cached for the others
+
+    def _close_relay(self) -> None:
+        if self._send is not None:
+            self._send.close()
+            self._send = None
+
+    async def chunks(self) -> AsyncGenerator[bytes, None]:
+        """The first client's body: the chunks as relayed; ResponseAborted if the fetch fails."""
+        async with self.receive:
+            async for item in self.receive:
+                if isinstance(item, BaseException):
+                    raise ResponseAborted(str(item))
+                yield item
+        if not self.complete:
+            raise ResponseAborted("the fetch from upstream stopped")
+
+    async def fill(
+        self,
+        store: BlobStore,
+        response: httpx.Response,
+        digest: Digest,
+        length: int | None,
+        commit: Callable[[int], Awaitable[None]],
+    ) -> None:
+        """Copy `response` into a staging file and to the first client, verify, `commit(size)` the blob."""
+        upload_id = uuid.uuid4().hex
+        held: bytes | None = None
+        try:
+            store.create_staging(upload_id)
+            file = store.open_staging(upload_id)
+            if file is None:
+                raise OSError("the staging file vanished")
+            try:
+                await file.lock()  # an upload sweep leaves a held staging file alone
+                hasher = digest.hasher()
+                size = 0
+                async for chunk in response.aiter_bytes():
+                    if not chunk:
+                        continue
+                    await file.append(size, [chunk], len(chunk), hasher)
+                    size += len(chunk)
+                    if held is not None:
+                        await self._relay(held)
+                    held = chunk
+                if length is not None and size != length:
+                    raise _mismatch(f"upstream sent {size} bytes for {digest}, announcing {length}")
+                actual = Digest(digest.algorithm, hasher.hexdigest())
+                if actual != digest:
+                    raise _mismatch(f"upstream sent bytes of digest {actual} for {digest}")
+                await trio.to_thread.run_sync(store.commit, upload_id, digest)
+                await commit(size)
+            finally:
+                file.close()
+            if held is not None:
+                await self._relay(held)
+            self.complete = True
+        except BaseException as exc:
+            store.discard(upload_id)
+            self.error = (
+                exc if isinstance(exc, RegistryError) else RegistryError("UNKNOWN", f"fetching {digest}: {exc}", status=502)
+            )
+            log.warning("pull-through of %s failed, nothing stored: %s", digest, self.error.message)
+            with trio.CancelScope(shield=True):
+                await self._relay(self.error, timeout=1.0)
+            if not isinstance(exc, Exception):
+                raise
+        finally:
+            self._close_relay()
+            with trio.CancelScope(shield=True):
+                await response.aclose()
+            self.done.set()
+
+
+def _mismatch(message: str) -> RegistryError:
+    return RegistryError("UNKNOWN", message + "; nothing was stored", status=502)
