@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from tinyreg.http import blobs, listings, manifests, ops, uploads
-from tinyreg.http.asgi import ClientDisconnected, Receive, Request, Response, Scope, Send, send_response
+from tinyreg.http.asgi import ClientDisconnected, Receive, Request, Response, ResponseAborted, Scope, Send, send_response
 from tinyreg.http.errors import error_response, internal_error
 from tinyreg.http.metrics import Metrics
 from tinyreg.http.request_ids import request_id
@@ -145,7 +145,15 @@ class RegistryApp:
             error_log.exception("%s %s failed", request.method, request.path, extra={"fields": {"request_id": rid}})
             response = internal_error()
         response.headers["X-Request-Id"] = rid
-        sent = await send_response(send, response, head_only=head_only)
+        try:
+            sent = await send_response(send, response, head_only=head_only)
+        except ResponseAborted as aborted:  # returning without the body's end makes the server close the connection
+            error_log.warning(
+                "%s %s aborted mid-body: %s", request.method, request.path, aborted, extra={"fields": {"request_id": rid}}
+            )
+            sent = -1
+        if sent < 0:
+            return
         if self.metrics is not None:
             self.metrics.observe(request, response.status, sent, time.perf_counter() - started)
         if self.access_log_enabled:

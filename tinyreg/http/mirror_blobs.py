@@ -21,6 +21,7 @@ from collections.abc import AsyncGenerator, Awaitable, Callable
 import httpx
 import trio
 
+from tinyreg.http.asgi import ResponseAborted
 from tinyreg.registry.errors import RegistryError
 from tinyreg.registry.names import Digest
 from tinyreg.storage.interfaces import BlobStore
@@ -28,10 +29,6 @@ from tinyreg.storage.interfaces import BlobStore
 log = logging.getLogger("tinyreg.mirror")
 RELAY_QUEUE = 8  # chunks buffered for the first client before the fetch waits for it
 RELAY_TIMEOUT = 60.0  # a first client taking no chunk for this long is left behind (the fetch goes on)
-
-
-class ResponseAborted(Exception):
-    """A streamed response that must not end normally: its connection is closed short."""
 
 
 class BlobFlight:
