@@ -21,7 +21,9 @@ from tests.processes import free_port, wait_until
 
 DISTRIBUTION = "/usr/bin/docker-registry"
 #: Distribution's access log line: `... "GET /v2/... HTTP/1.1" 200 ...`.
-_REQUEST_LINE = re.compile(r'"(?P<method>[A-Z]+) (?P<path>/v2/\S*) HTTP/[0-9.]+" (?P<status>\d{3})')
+_REQUEST_LINE = re.compile(
+    r'"(?P<method>[A-Z]+) (?P<path>/v2/\S*) HTTP/[0-9.]+" (?P<status>\d{3}) \S+ "[^"]*" "(?P<agent>[^"]*)"'
+)
 
 
 def _answers(url: str) -> bool:
@@ -76,12 +78,19 @@ class Distribution:
 
     def requests(self, method: str, path_part: str = "") -> list[str]:
         """The paths of the `method` requests logged so far whose path contains `path_part`."""
-        found = []
-        for line in self.log_path.read_text(errors="replace").splitlines():
-            match = _REQUEST_LINE.search(line)
-            if match and match["method"] == method and path_part in match["path"]:
-                found.append(match["path"])
-        return found
+        return [match["path"] for match in self._logged() if match["method"] == method and path_part in match["path"]]
+
+    def user_agents(self, since: int = 0) -> set[str]:
+        """The clients (by User-Agent) of the requests logged after the first `since` of them."""
+        return {match["agent"] for match in self._logged()[since:]}
+
+    def logged(self) -> int:
+        """How many requests were logged so far."""
+        return len(self._logged())
+
+    def _logged(self) -> list[re.Match[str]]:
+        lines = self.log_path.read_text(errors="replace").splitlines()
+        return [match for line in lines if (match := _REQUEST_LINE.search(line))]
 
 
 @contextmanager

@@ -73,7 +73,7 @@ def test_containerd_ns_is_matched_to_the_upstream_host(ns: str, expected: str | 
         (MIRRORS, "", "acme/dependency_proxy/containers/alpine", ("acme", "hub/library/alpine")),
         (MIRRORS, "", "acme/dependency_proxy/containers/bitnami/redis", ("acme", "hub/bitnami/redis")),
         (MIRRORS, "", "a/b/dependency_proxy/containers/alpine", ("a/b", "hub/library/alpine")),
-        (MIRRORS, "ghcr", "acme/dependency_proxy/containers/tool", ("acme", "ghcr/tool")),  # not Hub: no library/
+        (MIRRORS, "ghcr", "acme/dependency_proxy/containers/tool", ("acme", "ghcr/library/tool")),  # it plays Docker Hub
         (
             (Mirror("dockerhub-cache", "https://index.docker.io"),),
             "",

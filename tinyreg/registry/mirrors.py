@@ -239,7 +239,7 @@ def by_dependency_proxy(mirrors: Sequence[Mirror], name: str, upstream: str = ""
     if split is None or mirror is None:
         return None
     group, image = split
-    return group, CacheTarget(mirror, docker_hub_repo(image) if mirror.host in DOCKER_HUB_HOSTS else image)
+    return group, CacheTarget(mirror, docker_hub_repo(image))  # the proxy's upstream plays Docker Hub, library/ and all
 
 
 def repo_allowed(mirror: Mirror, upstream_repo: str) -> bool:
