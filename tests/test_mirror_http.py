@@ -21,6 +21,7 @@ from tinyreg import samples
 from tinyreg.registry.mirrors import STALE_WARNING, Mirror
 from tinyreg.testing import RunningRegistry, run_registry
 
+from tests.auth_helpers import basic_auth, bearer_auth, challenge_params, token_for
 from tests.helpers import assert_error
 from tests.mirror_helpers import Distribution, distribution, push_sample
 from tests.processes import ServerProcess, clean_env, tinyreg_command
@@ -277,3 +278,29 @@ def test_an_upstream_with_the_token_flow_is_pulled_with_the_mirrors_credentials(
         assert manifest.content == image.manifest
         refused = assert_error(client.get("/v2/noauth/library/private/manifests/1"), 502, "UNKNOWN")
         assert f"upstream noauth ({url}) answered 401 for manifest library/private:1" in str(refused)
+
+
+def test_the_dependency_proxy_lets_the_groups_readers_pull_and_nobody_push(upstream: Distribution) -> None:
+    digest = push_sample(upstream.url, "library/alpine", "3.19", samples.image(seed="proxy-auth"))
+    proxied = "acme/dependency_proxy/containers/alpine"
+    with run_registry(auth=True, mirrors=(Mirror("hub", upstream.url),)) as cache:
+        cache.create_user("owner", "owner-password-1")
+        cache.create_user("reader", "reader-password-1")
+        cache.create_user("stranger", "stranger-password-1")
+        cache.create_group("acme", owner="owner")
+        cache.add_group_member("acme", "reader", "reporter")
+        with httpx.Client(base_url=cache.url, timeout=60) as client:
+            scope = f"repository:{proxied}:pull"
+            token = token_for(cache.url, [scope], basic_auth("reader", "reader-password-1"))
+            pulled = client.get(f"/v2/{proxied}/manifests/3.19", headers=bearer_auth(token))
+            assert pulled.status_code == 200 and pulled.headers["Docker-Content-Digest"] == digest
+            anonymous = client.get(f"/v2/{proxied}/manifests/3.19")
+            assert anonymous.status_code == 401 and challenge_params(anonymous)["scope"] == scope
+            stranger = client.get(f"/v2/{proxied}/manifests/3.19", headers=basic_auth("stranger", "stranger-password-1"))
+            assert "not found or no access" in str(assert_error(stranger, 403, "DENIED"))
+            owner = basic_auth("owner", "owner-password-1")
+            pushed = client.put(f"/v2/{proxied}/manifests/mine", content=b"{}", headers=owner)
+            assert "read-only cache" in str(assert_error(pushed, 403, "DENIED"))
+            by_prefix = client.get("/v2/hub/library/alpine/manifests/3.19", headers=basic_auth("stranger", "stranger-password-1"))
+            assert by_prefix.status_code == 200, "any signed-in user pulls through a mirror's path"
+            assert client.get("/v2/hub/library/alpine/manifests/3.19").status_code == 401
