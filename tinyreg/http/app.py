@@ -98,7 +98,8 @@ class RegistryApp:
             from tinyreg.http.web import create_web_app
             from tinyreg.http.webcontext import WebContext
 
-            self._web = create_web_app(WebContext(self.registry, self.access, self.external_url))
+            mirrors = self.pull_through.mirrors if self.pull_through is not None else ()
+            self._web = create_web_app(WebContext(self.registry, self.access, self.external_url, mirrors))
         return self._web
 
     async def _serve_page(self, scope: Scope, receive: Receive, send: Send) -> None:
