@@ -16,7 +16,7 @@ from tinyreg.registry.mirrors import Mirror
 from tinyreg.testing import run_registry
 
 from tests.mirror_helpers import Distribution, distribution, push_sample
-from tests.processes import clean_env, tinyreg_command
+from tests.processes import clean_env, tinyreg_command, wait_until
 from tests.test_mirror_http import pull
 
 
@@ -73,6 +73,8 @@ def test_admins_list_cached_images_with_hit_rates_and_purge_them(upstream: Distr
         login = httpx.BasicAuth("dev", "dev-password-1")
         for _ in range(3):
             assert client.get("/v2/hub/library/alpine/manifests/3.19", auth=login).status_code == 200
+        # Hits are written about once a second, in one unit of work for the whole cache.
+        wait_until(lambda: client.get("/api/v4/registry/mirrors", headers=admin).json()[0]["hits"] == 2, "counting 2 hits")
         mirrors = client.get("/api/v4/registry/mirrors", headers=admin)
         assert mirrors.status_code == 200 and "not-shown-anywhere" not in mirrors.text
         (shown,) = mirrors.json()

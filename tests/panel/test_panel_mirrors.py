@@ -15,12 +15,21 @@ from tinyreg.testing import run_registry
 
 from tests.mirror_helpers import Distribution, distribution, push_sample
 from tests.panel.browsing import PanelClient, Shots, sign_in
+from tests.processes import wait_until
 
 
 @pytest.fixture
 def upstream(tmp_path: Path) -> Iterator[Distribution]:
     with distribution(tmp_path / "upstream") as running:
         yield running
+
+
+def _mirrors_page(url: str) -> str:
+    admin = PanelClient(url).signed_in("root", "root-password-1")
+    try:
+        return admin.http.get("/admin/mirrors").text
+    finally:
+        admin.close()
 
 
 def test_admins_see_cached_images_and_purge_them(page: Any, shots: Shots, upstream: Distribution) -> None:
@@ -31,6 +40,7 @@ def test_admins_see_cached_images_and_purge_them(page: Any, shots: Shots, upstre
         login = httpx.BasicAuth("dev", "dev-password-1")
         for _ in range(2):
             assert httpx.get(f"{cache.url}/v2/hub/library/alpine/manifests/3.19", auth=login).status_code == 200
+        wait_until(lambda: "50 %" in _mirrors_page(cache.url), "the hit counted (written about once a second)", interval=0.3)
         developer = PanelClient(cache.url).signed_in("dev", "dev-password-1")
         assert developer.http.get("/admin/mirrors").status_code == 404
         assert developer.post("/admin/mirrors/purge", {"repository": "hub/library/alpine", "confirmed": "yes"}).status_code == 404

@@ -28,6 +28,7 @@ from tinyreg.storage.interfaces import BlobStore
 
 log = logging.getLogger("tinyreg.mirror")
 RELAY_QUEUE = 8  # chunks buffered for the first client before the fetch waits for it
+WRITE_BATCH = 1024 * 1024
 RELAY_TIMEOUT = 60.0  # a first client taking no chunk for this long is left behind (the fetch goes on)
 
 
@@ -88,15 +89,20 @@ class BlobFlight:
             try:
                 await file.lock()  # an upload sweep leaves a held staging file alone
                 hasher = digest.hasher()
-                size = 0
+                size, pending, pending_size = 0, [], 0
                 async for chunk in response.aiter_bytes():
                     if not chunk:
                         continue
-                    await file.append(size, [chunk], len(chunk), hasher)
-                    size += len(chunk)
+                    pending.append(chunk)
+                    pending_size += len(chunk)
+                    if pending_size >= WRITE_BATCH:  # written and hashed in a worker thread, a batch at a time
+                        await file.append(size, pending, pending_size, hasher)
+                        size, pending, pending_size = size + pending_size, [], 0
                     if held is not None:
                         await self._relay(held)
                     held = chunk
+                await file.append(size, pending, pending_size, hasher)
+                size += pending_size
                 if length is not None and size != length:
                     raise _mismatch(f"upstream sent {size} bytes for {digest}, announcing {length}")
                 actual = Digest(digest.algorithm, hasher.hexdigest())

@@ -27,6 +27,7 @@ from tinyreg.http.asgi import Request, Response
 from tinyreg.http.manifests import manifest_response
 from tinyreg.http.mirror_blobs import BlobFlight
 from tinyreg.http.mirror_upstream import Upstream, UpstreamUnreachable
+from tinyreg.registry.cache import CacheHits
 from tinyreg.registry.core import Registry
 from tinyreg.registry.errors import RegistryError
 from tinyreg.registry.manifests import MANIFEST_MAX_BYTES, digested_bytes, parse_manifest
@@ -49,6 +50,7 @@ from tinyreg.registry.repository import StoredManifest
 log = logging.getLogger("tinyreg.mirror")
 T = TypeVar("T")
 UPSTREAM_CONNECTIONS = 32
+HIT_FLUSH_INTERVAL = 1.0  # seconds between two writes of the hit counts (eviction's order lags by that much)
 
 
 class Resolved(NamedTuple):
@@ -99,6 +101,7 @@ class PullThrough:
         self._nursery: trio.Nursery | None = None
         self._manifest_flights: dict[tuple[str, str], _Flight] = {}
         self._blob_flights: dict[str, BlobFlight] = {}
+        self._hits: dict[CacheTarget, CacheHits] = {}
 
     async def run(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Own the upstream client and the blob fetches until cancelled (the server's nursery runs this)."""
@@ -106,10 +109,26 @@ class PullThrough:
         timeout = httpx.Timeout(60.0, connect=10.0)
         async with httpx.AsyncClient(limits=limits, timeout=timeout) as client:
             self.upstreams = {mirror.name: Upstream(mirror, client) for mirror in self.mirrors}
-            async with trio.open_nursery() as nursery:
-                self._nursery = nursery
-                task_status.started()
-                await trio.sleep_forever()
+            try:
+                async with trio.open_nursery() as nursery:
+                    self._nursery = nursery
+                    task_status.started()
+                    while True:
+                        await trio.sleep(HIT_FLUSH_INTERVAL)
+                        self.flush_hits()
+            finally:
+                self.flush_hits()
+
+    def flush_hits(self) -> None:
+        """Record the cache hits counted since the last flush."""
+        hits, self._hits = self._hits, {}
+        try:
+            self.cache.record_hits(hits)
+        except Exception:  # counting must never stop serving; these hits are lost
+            log.exception("recording %d cached repositories' hits failed", len(hits))
+
+    def _hit(self, target: CacheTarget, tag: str | None, *, confirmed: bool = False) -> None:
+        self._hits.setdefault(target, CacheHits()).add(tag, confirmed=confirmed)
 
     # -- which requests are the cache's --------------------------------------------------------
 
@@ -155,13 +174,13 @@ class PullThrough:
         tag = None if digest is not None else check_tag(reference)
         cached = self.cache.find_manifest(target, reference, digest=digest)
         if cached is not None and (tag is None or tag_is_fresh(cached.checked_at, time.time(), target.mirror.tag_ttl)):
-            self.cache.record_hit(target, tag, confirmed=False)
+            self._hit(target, tag)
             return manifest_response(cached.manifest)
         try:
             if cached is not None:
                 status, headers = await self._head(target, "manifests", reference)
                 if status == 200 and headers.get("docker-content-digest") == cached.manifest.digest:
-                    self.cache.record_hit(target, tag, confirmed=True)
+                    self._hit(target, tag, confirmed=True)
                     return manifest_response(cached.manifest)
                 if status != 200:
                     raise UpstreamFailed(status, "")
@@ -170,7 +189,7 @@ class PullThrough:
             )
         except UpstreamFailed as failed:
             if cached is not None and upstream_is_down(failed.status):
-                self.cache.record_hit(target, tag, confirmed=False)
+                self._hit(target, tag)
                 response = manifest_response(cached.manifest)
                 response.headers["Warning"] = STALE_WARNING
                 return response
@@ -321,6 +340,9 @@ class PullThrough:
         return RegistryError("UNKNOWN", message, status=502)
 
     def _evict(self, mirror: Mirror) -> None:
+        if mirror.size_limit is None:
+            return
+        self.flush_hits()  # eviction goes by the last pulls: the counted ones too
         for repo in self.cache.evict(mirror):
             log.info("mirror %s over its size limit: evicted %s", mirror.name, repo)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from tinyreg.registry.blobs import link_blob, manifest_bytes
@@ -28,6 +28,22 @@ class CachedManifest:
 
     manifest: StoredManifest
     checked_at: float | None
+
+
+@dataclass(slots=True)
+class CacheHits:
+    """Manifest requests of one cached repository answered from the cache, not yet recorded."""
+
+    hits: int = 0
+    last_pulled: float = 0.0
+    confirmed: dict[str, float] = field(default_factory=dict)  # tag -> when upstream confirmed it
+
+    def add(self, tag: str | None, *, confirmed: bool) -> None:
+        now = time.time()
+        self.hits += 1
+        self.last_pulled = now
+        if confirmed and tag is not None:
+            self.confirmed[tag] = now
 
 
 def _row(tx: MetaReader, target: CacheTarget, now: float) -> CachedRepositoryRow:
@@ -82,19 +98,22 @@ class Cache:
 
         self.meta.write(change)
 
-    def record_hit(self, target: CacheTarget, tag: str | None, *, confirmed: bool) -> None:
-        """Count a manifest served from the cache; `confirmed`: upstream just said the tag still points there."""
-        now = time.time()
+    def record_hits(self, hits: dict[CacheTarget, CacheHits]) -> None:
+        """Count manifests served from the cache, several repositories in one unit of work
+        (the server batches them: a write per pull would cost a warm pull more than its reads)."""
 
         def change(tx: MetaWriter) -> None:
-            row = _row(tx, target, now)
-            row["hits"] += 1
-            row["last_pulled"] = now
-            if confirmed and tag is not None:
-                row["checked"][tag] = now
-            tx.put_cached_repository(target.local_repo, row)
+            for target, counted in hits.items():
+                if not tx.has_repository(target.local_repo):
+                    continue  # purged or evicted meanwhile
+                row = _row(tx, target, counted.last_pulled)
+                row["hits"] += counted.hits
+                row["last_pulled"] = max(row["last_pulled"], counted.last_pulled)
+                row["checked"].update(counted.confirmed)
+                tx.put_cached_repository(target.local_repo, row)
 
-        self.meta.write(change)
+        if hits:
+            self.meta.write(change)
 
     def has_blob(self, target: CacheTarget, digest: Digest) -> bool:
         """Whether the blob is linked in the cached repository and its bytes are there."""
