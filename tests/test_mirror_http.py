@@ -68,6 +68,9 @@ def test_cached_digests_and_tags_are_served_while_upstream_is_down(upstream: Dis
         upstream.stop()
         by_digest, again = pull(client, "hub/library/alpine", digest)
         assert again == blobs and "Warning" not in by_digest.headers
+        for path in [f"manifests/{digest}", *(f"blobs/{blob}" for blob in blobs)]:
+            head = client.head(f"/v2/hub/library/alpine/{path}")
+            assert head.status_code == 200 and "Warning" not in head.headers
         time.sleep(0.2)  # the tag's ttl: it is revalidated now, and upstream cannot answer
         stale, _ = pull(client, "hub/library/alpine", "3.19")
         assert stale.content == manifest.content and stale.headers["Warning"] == STALE_WARNING
@@ -304,3 +307,55 @@ def test_the_dependency_proxy_lets_the_groups_readers_pull_and_nobody_push(upstr
             by_prefix = client.get("/v2/hub/library/alpine/manifests/3.19", headers=basic_auth("stranger", "stranger-password-1"))
             assert by_prefix.status_code == 200, "any signed-in user pulls through a mirror's path"
             assert client.get("/v2/hub/library/alpine/manifests/3.19").status_code == 401
+
+
+class _Overloaded(BaseHTTPRequestHandler):
+    """An upstream that serves one image until told to answer every request with `status`."""
+
+    image = samples.image(seed="overloaded")
+    status = 200
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_HEAD(self) -> None:
+        self.do_GET()
+
+    def do_GET(self) -> None:
+        if self.status != 200 or self.path != "/v2/library/app/manifests/1":
+            body = b'{"errors": [{"code": "TOOMANYREQUESTS", "message": "slow down"}]}'
+            self.send_response(self.status if self.status != 200 else 404)
+        else:
+            body = self.image.manifest
+            self.send_response(200)
+            self.send_header("Docker-Content-Digest", self.image.digest)
+        self.send_header("Content-Type", self.image.media_type if self.status == 200 else "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command == "GET":
+            self.wfile.write(body)
+
+
+@pytest.mark.parametrize("status", [503, 429])
+def test_an_overloaded_upstream_gets_the_stale_tag_served_and_its_answer_named(status: int) -> None:
+    class Handler(_Overloaded):
+        pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        with _cache(url, tag_ttl=0.1) as cache, httpx.Client(base_url=cache.url, timeout=60) as client:
+            fresh = client.get("/v2/hub/library/app/manifests/1")
+            assert fresh.status_code == 200 and "Warning" not in fresh.headers
+            Handler.status = status
+            time.sleep(0.1)  # the tag's ttl
+            stale = client.get("/v2/hub/library/app/manifests/1")
+            assert stale.content == _Overloaded.image.manifest and stale.headers["Warning"] == STALE_WARNING
+            uncached = client.get("/v2/hub/library/other/manifests/1")
+            expected = ("TOOMANYREQUESTS", 429) if status == 429 else ("UNKNOWN", 502)
+            body = assert_error(uncached, expected[1], expected[0])
+            assert f"upstream hub ({url}) answered {status} for manifest library/other:1" in str(body)
+    finally:
+        server.shutdown()
+        server.server_close()
