@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import AsyncGenerator, Awaitable, Callable
+from typing import Any
 
 import httpx
 import trio
@@ -24,11 +25,12 @@ import trio
 from tinyreg.http.asgi import ResponseAborted
 from tinyreg.registry.errors import RegistryError
 from tinyreg.registry.names import Digest
-from tinyreg.storage.interfaces import BlobStore
+from tinyreg.storage.interfaces import BlobStore, StagingFile
 
 log = logging.getLogger("tinyreg.mirror")
 RELAY_QUEUE = 8  # chunks buffered for the first client before the fetch waits for it
 WRITE_BATCH = 1024 * 1024
+WRITE_QUEUE = 4  # batches read ahead of the writer
 RELAY_TIMEOUT = 60.0  # a first client taking no chunk for this long is left behind (the fetch goes on)
 
 
@@ -80,7 +82,6 @@ class BlobFlight:
     ) -> None:
         """Copy `response` into a staging file and to the first client, verify, `commit(size)` the blob."""
         upload_id = uuid.uuid4().hex
-        held: bytes | None = None
         try:
             store.create_staging(upload_id)
             file = store.open_staging(upload_id)
@@ -89,20 +90,7 @@ class BlobFlight:
             try:
                 await file.lock()  # an upload sweep leaves a held staging file alone
                 hasher = digest.hasher()
-                size, pending, pending_size = 0, [], 0
-                async for chunk in response.aiter_bytes():
-                    if not chunk:
-                        continue
-                    pending.append(chunk)
-                    pending_size += len(chunk)
-                    if pending_size >= WRITE_BATCH:  # written and hashed in a worker thread, a batch at a time
-                        await file.append(size, pending, pending_size, hasher)
-                        size, pending, pending_size = size + pending_size, [], 0
-                    if held is not None:
-                        await self._relay(held)
-                    held = chunk
-                await file.append(size, pending, pending_size, hasher)
-                size += pending_size
+                size, unsent = await self._copy(file, response, hasher)
                 if length is not None and size != length:
                     raise _mismatch(f"upstream sent {size} bytes for {digest}, announcing {length}")
                 actual = Digest(digest.algorithm, hasher.hexdigest())
@@ -112,8 +100,8 @@ class BlobFlight:
                 await commit(size)
             finally:
                 file.close()
-            if held is not None:
-                await self._relay(held)
+            for last in unsent:  # the end, sent once the bytes proved to be the blob
+                await self._relay(last)
             self.complete = True
         except BaseException as exc:
             store.discard(upload_id)
@@ -130,6 +118,38 @@ class BlobFlight:
             with trio.CancelScope(shield=True):
                 await response.aclose()
             self.done.set()
+
+    async def _copy(self, file: StagingFile, response: httpx.Response, hasher: Any) -> tuple[int, list[bytes]]:
+        """Read the upstream body in batches: each is written and hashed by a second task (in a
+        worker thread) while the next is read, and relayed to the first client once the next one
+        came. Returns the bytes written and the batches not relayed yet (the last ones)."""
+        send, receive = trio.open_memory_channel[list[bytes]](WRITE_QUEUE)
+        written = 0
+
+        async def write() -> None:
+            nonlocal written
+            async with receive:
+                async for batch in receive:
+                    size = sum(map(len, batch))
+                    await file.append(written, batch, size, hasher)
+                    written += size
+
+        held: bytes | None = None
+        pending: list[bytes] = []
+        pending_size = 0
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(write)
+            async with send:
+                async for chunk in response.aiter_bytes():
+                    pending.append(chunk)
+                    pending_size += len(chunk)
+                    if pending_size >= WRITE_BATCH:
+                        await send.send(pending)
+                        if held is not None:
+                            await self._relay(held)
+                        held, pending, pending_size = b"".join(pending), [], 0
+                await send.send(pending)
+        return written, [part for part in (held, b"".join(pending)) if part]
 
 
 def _mismatch(message: str) -> RegistryError:
