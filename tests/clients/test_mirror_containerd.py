@@ -51,12 +51,17 @@ def upstream(tmp_path: Path) -> Iterator[Distribution]:
         yield running
 
 
+@pytest.mark.parametrize("auth", [False, True], ids=["open", "auth"])
 def test_ctr_pulls_through_the_cache_with_a_hosts_toml_mirror(
-    containerd: list[str], upstream: Distribution, tmp_path: Path
+    containerd: list[str], upstream: Distribution, tmp_path: Path, auth: bool
 ) -> None:
-    image = samples.image(layers=2, seed="containerd")
+    image = samples.image(layers=2, seed=f"containerd-{auth}")
     push_sample(upstream.url, "library/alpine", "3.19", image)
-    with run_registry(mirrors=(Mirror("hub", upstream.url),)) as cache:
+    with run_registry(auth=auth, mirrors=(Mirror("hub", upstream.url),)) as cache:
+        login = []
+        if auth:  # containerd asks /token for the scope the challenge names: hub/library/alpine
+            cache.create_user("alice", "alice-password-1")
+            login = ["--user", "alice:alice-password-1"]
         hosts = tmp_path / "certs.d" / upstream.host
         hosts.mkdir(parents=True)
         (hosts / "hosts.toml").write_text(
@@ -65,7 +70,7 @@ def test_ctr_pulls_through_the_cache_with_a_hosts_toml_mirror(
         before = upstream.logged()
         reference = f"{upstream.host}/library/alpine:3.19"
         pulled = subprocess.run(
-            [*containerd, "images", "pull", "--hosts-dir", str(tmp_path / "certs.d"), reference],
+            [*containerd, "images", "pull", *login, "--hosts-dir", str(tmp_path / "certs.d"), reference],
             capture_output=True,
             text=True,
             timeout=180,
