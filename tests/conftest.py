@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -10,6 +11,7 @@ from tinyreg.testing import RunningRegistry, run_registry
 
 from tests.auth_helpers import AuthWorld
 from tests.helpers import api_client
+from tests.mirror_helpers import Distribution, distribution
 
 
 @pytest.fixture
@@ -24,3 +26,10 @@ def auth_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthWorld]:
     """One registry with `--auth` (and its access log on) per test module, with `AuthWorld`'s cast."""
     with run_registry(tmp_path_factory.mktemp("auth-world"), auth=True, access_log=True) as registry:
         yield AuthWorld.build(registry)
+
+
+@pytest.fixture
+def upstream(tmp_path: Path) -> Iterator[Distribution]:
+    """Distribution's `docker-registry` on 127.0.0.1, its access log on: an upstream for the pull-through cache."""
+    with distribution(tmp_path / "upstream") as running:
+        yield running

@@ -6,6 +6,7 @@ counts the requests the cache sent it; `push_sample` pushes a built image over H
 
 from __future__ import annotations
 
+import hashlib
 import re
 import shutil
 import subprocess
@@ -20,10 +21,30 @@ from tests.helpers import require_tool
 from tests.processes import free_port, wait_until
 
 DISTRIBUTION = "/usr/bin/docker-registry"
+MANIFEST_ACCEPT = "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json"
 #: Distribution's access log line: `... "GET /v2/... HTTP/1.1" 200 ...`.
 _REQUEST_LINE = re.compile(
     r'"(?P<method>[A-Z]+) (?P<path>/v2/\S*) HTTP/[0-9.]+" (?P<status>\d{3}) \S+ "[^"]*" "(?P<agent>[^"]*)"'
 )
+
+
+def sha256(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def pull(client: httpx.Client, repo: str, reference: str) -> tuple[httpx.Response, dict[str, bytes]]:
+    """GET a manifest and every blob it names; each blob checked against its digest."""
+    manifest = client.get(f"/v2/{repo}/manifests/{reference}", headers={"Accept": MANIFEST_ACCEPT})
+    assert manifest.status_code == 200, manifest.text
+    assert manifest.headers["Docker-Content-Digest"] == sha256(manifest.content)
+    document = manifest.json()
+    found = {}
+    for descriptor in [document["config"], *document["layers"]]:
+        blob = client.get(f"/v2/{repo}/blobs/{descriptor['digest']}")
+        assert blob.status_code == 200, blob.text
+        assert sha256(blob.content) == descriptor["digest"] and len(blob.content) == descriptor["size"]
+        found[descriptor["digest"]] = blob.content
+    return manifest, found
 
 
 def _answers(url: str) -> bool:

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import subprocess
 import threading
@@ -23,39 +22,12 @@ from tinyreg.testing import RunningRegistry, run_registry
 
 from tests.auth_helpers import basic_auth, bearer_auth, challenge_params, token_for
 from tests.helpers import assert_error
-from tests.mirror_helpers import Distribution, distribution, push_sample
+from tests.mirror_helpers import MANIFEST_ACCEPT, Distribution, pull, push_sample, sha256
 from tests.processes import ServerProcess, clean_env, tinyreg_command
-
-MANIFEST_ACCEPT = "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json"
-
-
-def sha256(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
-@pytest.fixture
-def upstream(tmp_path: Path) -> Iterator[Distribution]:
-    with distribution(tmp_path / "upstream") as running:
-        yield running
 
 
 def _cache(upstream_url: str, *, tag_ttl: float = 300.0, **mirror: Any) -> Any:
     return run_registry(mirrors=(Mirror("hub", upstream_url, tag_ttl=tag_ttl, **mirror),))
-
-
-def pull(client: httpx.Client, repo: str, reference: str) -> tuple[httpx.Response, dict[str, bytes]]:
-    """GET a manifest and every blob it names; each blob checked against its digest."""
-    manifest = client.get(f"/v2/{repo}/manifests/{reference}", headers={"Accept": MANIFEST_ACCEPT})
-    assert manifest.status_code == 200, manifest.text
-    assert manifest.headers["Docker-Content-Digest"] == sha256(manifest.content)
-    document = manifest.json()
-    found = {}
-    for descriptor in [document["config"], *document["layers"]]:
-        blob = client.get(f"/v2/{repo}/blobs/{descriptor['digest']}")
-        assert blob.status_code == 200, blob.text
-        assert sha256(blob.content) == descriptor["digest"] and len(blob.content) == descriptor["size"]
-        found[descriptor["digest"]] = blob.content
-    return manifest, found
 
 
 def test_cached_digests_and_tags_are_served_while_upstream_is_down(upstream: Distribution) -> None:

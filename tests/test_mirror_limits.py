@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -15,15 +14,8 @@ from tinyreg import samples
 from tinyreg.registry.mirrors import Mirror
 from tinyreg.testing import run_registry
 
-from tests.mirror_helpers import Distribution, distribution, push_sample
+from tests.mirror_helpers import Distribution, pull, push_sample
 from tests.processes import clean_env, tinyreg_command, wait_until
-from tests.test_mirror_http import pull
-
-
-@pytest.fixture
-def upstream(tmp_path: Path) -> Iterator[Distribution]:
-    with distribution(tmp_path / "upstream") as running:
-        yield running
 
 
 def _size(sample: samples.Sample) -> int:

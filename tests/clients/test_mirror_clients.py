@@ -4,24 +4,17 @@ image skopeo pushed to the upstream (Distribution's `docker-registry`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 from tinyreg.registry.mirrors import Mirror
 from tinyreg.testing import RunningRegistry
 
-from tests.mirror_helpers import Distribution, distribution
+from tests.mirror_helpers import Distribution
 
 from .tools import ImageFactory, Layout, LocalImage, Sandbox, Tool, push_args
 
 pytestmark = pytest.mark.clients
-
-
-@pytest.fixture
-def upstream(tmp_path: Path) -> Iterator[Distribution]:
-    with distribution(tmp_path / "upstream") as running:
-        yield running
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from tinyreg import samples
 from tinyreg.registry.mirrors import Mirror
 from tinyreg.testing import run_registry
 
-from tests.mirror_helpers import Distribution, distribution, push_sample
+from tests.mirror_helpers import Distribution, push_sample
 from tests.processes import wait_until
 
 from .conftest import require_executable
@@ -43,12 +43,6 @@ def containerd(tmp_path: Path) -> Iterator[list[str]]:
         daemon.terminate()
         daemon.wait(timeout=30)
         subprocess.run(["rm", "-rf", str(root)], check=False)
-
-
-@pytest.fixture
-def upstream(tmp_path: Path) -> Iterator[Distribution]:
-    with distribution(tmp_path / "upstream") as running:
-        yield running
 
 
 @pytest.mark.parametrize("auth", [False, True], ids=["open", "auth"])

@@ -3,25 +3,16 @@ a purge; other users do not see it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from tinyreg import samples
 from tinyreg.registry.mirrors import Mirror
 from tinyreg.testing import run_registry
 
-from tests.mirror_helpers import Distribution, distribution, push_sample
+from tests.mirror_helpers import Distribution, push_sample
 from tests.panel.browsing import PanelClient, Shots, sign_in
 from tests.processes import wait_until
-
-
-@pytest.fixture
-def upstream(tmp_path: Path) -> Iterator[Distribution]:
-    with distribution(tmp_path / "upstream") as running:
-        yield running
 
 
 def _mirrors_page(url: str) -> str:
