@@ -1,12 +1,13 @@
-"""A blob fetched from upstream once, streamed to its first client while it is cached.
+"""A blob fetched from upstream once, streamed to its clients while it is cached.
 
-One fetch per digest at a time (single flight): the first request starts it, later ones wait
-for its end and are served from the cache. The bytes go into an upload staging file through
-the `BlobStore` and to the first client as they come, but each chunk is sent only once the
-next one has arrived: the last chunk waits for the digest's verdict. Only verified bytes are
-committed as the blob; bytes that do not match leave nothing stored, and the client's
-response is aborted before its end (its connection closed short of the announced length, or
-without the chunked terminator), so no client ever takes bad bytes for the blob.
+One fetch per digest at a time (single flight): the first request starts it; requests coming
+before its first bytes went out get them too, as they come; later ones wait for its end and
+are served from the cache. The bytes go into an upload staging file through the `BlobStore`
+and to the clients a batch at a time, each batch sent once the next one has arrived: the last
+one waits for the digest's verdict. Only verified bytes are committed as the blob; bytes that
+do not match leave nothing stored, and the clients' responses are aborted before their end
+(the connection closed short of the announced length, or without the chunked terminator), so
+no client ever takes bad bytes for the blob.
 
 The fetch runs in the server's nursery, not the request's task: a first client going away
 leaves the others to get the blob.
@@ -28,44 +29,56 @@ from tinyreg.registry.names import Digest
 from tinyreg.storage.interfaces import BlobStore, StagingFile
 
 log = logging.getLogger("tinyreg.mirror")
-RELAY_QUEUE = 8  # chunks buffered for the first client before the fetch waits for it
+RELAY_QUEUE = 8  # batches buffered for each client before the fetch waits for it
 WRITE_BATCH = 1024 * 1024
 WRITE_QUEUE = 4  # batches read ahead of the writer
-RELAY_TIMEOUT = 60.0  # a first client taking no chunk for this long is left behind (the fetch goes on)
+RELAY_TIMEOUT = 60.0  # a client taking no batch for this long is left behind (the fetch goes on)
 
 
 class BlobFlight:
-    """One blob being fetched: waiters wait for `done`; `error` says why it failed."""
+    """One blob being fetched: clients that come before its first bytes are relayed subscribe
+    and get the bytes as they come; later ones wait for `done` (`error` says why it failed)."""
 
-    def __init__(self) -> None:
+    def __init__(self, length: int | None = None) -> None:
         self.done = trio.Event()
+        self.ready = trio.Event()  # upstream answered (its length is known), or the fetch failed
         self.error: RegistryError | None = None
+        self.length = length
         self.complete = False  # every chunk relayed after the blob was verified and committed
+        self._relayed = False  # bytes went out: a new subscriber would miss them
+        self._subscribers: list[trio.MemorySendChannel[bytes | BaseException]] = []
+
+    def subscribe(self) -> AsyncGenerator[bytes, None] | None:
+        """A client's body as relayed, or None once bytes went out without it."""
+        if self._relayed or self.done.is_set():
+            return None
         send, receive = trio.open_memory_channel[bytes | BaseException](RELAY_QUEUE)
-        self._send: trio.MemorySendChannel[bytes | BaseException] | None = send
-        self.receive = receive
+        self._subscribers.append(send)
+        return self._chunks(receive)
 
     async def _relay(self, item: bytes | BaseException, timeout: float = RELAY_TIMEOUT) -> None:
-        """Hand a chunk (or the failure) to the first client, unless it has gone or stalls."""
-        if self._send is None:
-            return
-        try:
-            with trio.move_on_after(timeout) as waited:
-                await self._send.send(item)
-            if waited.cancelled_caught:
-                self._close_relay()  # its response ends short: aborted, as `chunks` says
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            self._send = None  # the client went away: the blob is still cached for the others
+        """Hand a chunk (or the failure) to each client, leaving behind those gone or stalled."""
+        self._relayed = True
+        for send in list(self._subscribers):
+            try:
+                with trio.move_on_after(timeout) as waited:
+                    await send.send(item)
+                if not waited.cancelled_caught:
+                    continue
+                send.close()  # its response ends short: aborted, as `_chunks` says
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                pass  # the client went away: the blob is still cached for the others
+            self._subscribers.remove(send)
 
     def _close_relay(self) -> None:
-        if self._send is not None:
-            self._send.close()
-            self._send = None
+        for send in self._subscribers:
+            send.close()
+        self._subscribers = []
 
-    async def chunks(self) -> AsyncGenerator[bytes, None]:
-        """The first client's body: the chunks as relayed; ResponseAborted if the fetch fails."""
-        async with self.receive:
-            async for item in self.receive:
+    async def _chunks(self, receive: trio.MemoryReceiveChannel[bytes | BaseException]) -> AsyncGenerator[bytes, None]:
+        """One client's body: the chunks as relayed; ResponseAborted if the fetch fails."""
+        async with receive:
+            async for item in receive:
                 if isinstance(item, BaseException):
                     raise ResponseAborted(str(item))
                 yield item
@@ -80,7 +93,7 @@ class BlobFlight:
         length: int | None,
         commit: Callable[[int], Awaitable[None]],
     ) -> None:
-        """Copy `response` into a staging file and to the first client, verify, `commit(size)` the blob."""
+        """Copy `response` into a staging file and to the clients, verify, `commit(size)` the blob."""
         upload_id = uuid.uuid4().hex
         try:
             store.create_staging(upload_id)
@@ -105,8 +118,11 @@ class BlobFlight:
             self.complete = True
         except BaseException as exc:
             store.discard(upload_id)
+            cause = _single(exc)
             self.error = (
-                exc if isinstance(exc, RegistryError) else RegistryError("UNKNOWN", f"fetching {digest}: {exc}", status=502)
+                cause
+                if isinstance(cause, RegistryError)
+                else RegistryError("UNKNOWN", f"fetching {digest} from upstream failed: {cause!r}", status=502)
             )
             log.warning("pull-through of %s failed, nothing stored: %s", digest, self.error.message)
             with trio.CancelScope(shield=True):
@@ -121,7 +137,7 @@ class BlobFlight:
 
     async def _copy(self, file: StagingFile, response: httpx.Response, hasher: Any) -> tuple[int, list[bytes]]:
         """Read the upstream body in batches: each is written and hashed by a second task (in a
-        worker thread) while the next is read, and relayed to the first client once the next one
+        worker thread) while the next is read, and relayed to the clients once the next one
         came. Returns the bytes written and the batches not relayed yet (the last ones)."""
         send, receive = trio.open_memory_channel[list[bytes]](WRITE_QUEUE)
         written = 0
@@ -150,6 +166,13 @@ class BlobFlight:
                         held, pending, pending_size = b"".join(pending), [], 0
                 await send.send(pending)
         return written, [part for part in (held, b"".join(pending)) if part]
+
+
+def _single(exc: BaseException) -> BaseException:
+    """The one exception inside the groups a nursery wraps it in."""
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return exc
 
 
 def _mismatch(message: str) -> RegistryError:

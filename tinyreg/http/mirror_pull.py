@@ -238,6 +238,11 @@ class PullThrough:
             flight = self._blob_flights.get(str(digest))
             if flight is None:
                 break
+            if request.method == "GET":
+                await flight.ready.wait()
+                stream = flight.subscribe()
+                if stream is not None:  # its bytes have not started: this client gets them as they come
+                    return Response(200, _blob_headers(digest, flight.length), stream=stream)
             await flight.done.wait()
             if flight.error is not None:
                 raise flight.error
@@ -253,10 +258,7 @@ class PullThrough:
         if known is not None:
             self.cache.link(target, digest, known)
             return await blobs.get_blob(self.registry, request, target.local_repo, reference)
-        answer = {"Content-Type": "application/octet-stream", "Docker-Content-Digest": str(digest)}
-        if (length := _content_length(headers)) is not None:
-            answer["Content-Length"] = str(length)
-        return Response(200, answer)
+        return Response(200, _blob_headers(digest, _content_length(headers)))
 
     async def _fetch_blob(self, target: CacheTarget, digest: Digest, what: str) -> Response:
         flight = self._blob_flights[str(digest)] = BlobFlight()  # before any await: later requests wait for it
@@ -272,9 +274,13 @@ class PullThrough:
         except BaseException as exc:
             flight.error = exc if isinstance(exc, RegistryError) else RegistryError("UNKNOWN", "the fetch stopped", status=503)
             del self._blob_flights[str(digest)]
+            flight.ready.set()
             flight.done.set()
             raise
-        length = _content_length(response.headers)
+        flight.length = length = _content_length(response.headers)
+        stream = flight.subscribe()
+        assert stream is not None  # nothing was relayed yet
+        flight.ready.set()
 
         async def commit(size: int) -> None:
             self.cache.link(target, digest, size)
@@ -288,10 +294,7 @@ class PullThrough:
 
         assert self._nursery is not None
         self._nursery.start_soon(fill)
-        headers = {"Content-Type": "application/octet-stream", "Docker-Content-Digest": str(digest)}
-        if length is not None:
-            headers["Content-Length"] = str(length)
-        return Response(200, headers, stream=flight.chunks())
+        return Response(200, _blob_headers(digest, length), stream=stream)
 
     # -- upstream ------------------------------------------------------------------------------
 
@@ -345,6 +348,13 @@ class PullThrough:
         self.flush_hits()  # eviction goes by the last pulls: the counted ones too
         for repo in self.cache.evict(mirror):
             log.info("mirror %s over its size limit: evicted %s", mirror.name, repo)
+
+
+def _blob_headers(digest: Digest, length: int | None) -> dict[str, str]:
+    headers = {"Content-Type": "application/octet-stream", "Docker-Content-Digest": str(digest)}
+    if length is not None:
+        headers["Content-Length"] = str(length)
+    return headers
 
 
 def _content_length(headers: httpx.Headers) -> int | None:
