@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 python3 -m pip install --disable-pip-version-check -q -e '.[test]'
 
-tools=(skopeo podman buildah umoci jq docker-registry wrk chromium haproxy)
+tools=(skopeo podman buildah umoci jq docker-registry containerd wrk chromium haproxy)
 missing=()
 for tool in "${tools[@]}"; do
     command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")

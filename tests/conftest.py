@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -12,6 +13,7 @@ from tests.auth_helpers import AuthWorld
 from tests.helpers import api_client
 from tests.notify_helpers import Receiver
 from tests.servers.ceph import ceph_rgw  # noqa: F401  # the session's S3 gateway, for whichever tests ask
+from tests.mirror_helpers import Distribution, distribution
 
 
 @pytest.fixture
@@ -34,3 +36,9 @@ def receiver() -> Iterator[Receiver]:
     started = Receiver().start()
     yield started
     started.stop()
+
+
+def upstream(tmp_path: Path) -> Iterator[Distribution]:
+    """Distribution's `docker-registry` on 127.0.0.1, its access log on: an upstream for the pull-through cache."""
+    with distribution(tmp_path / "upstream") as running:
+        yield running

@@ -66,6 +66,7 @@ PURE_MODULES = {
     "tinyreg.registry.usage",
     "tinyreg.registry.events",
     "tinyreg.registry.notification_settings",
+    "tinyreg.registry.mirrors",
     "tinyreg.registry.errors",
     "tinyreg.access.policy",
     "tinyreg.access.paths",

@@ -105,6 +105,13 @@ def _parser() -> argparse.ArgumentParser:
         choices=["on", "off"],
         help="GETs of S3 blobs: on (default) redirects to a presigned URL, off streams them through the registry",
     )
+    serve.add_argument(
+        "--mirror",
+        action="append",
+        metavar="NAME=URL",
+        help="cache an upstream registry, pulled as HOST/NAME/<repository> (repeatable; more settings in the config file)",
+    )
+    serve.add_argument("--dependency-proxy-upstream", metavar="NAME", help="the mirror Dependency Proxy paths pull from")
     add_admin_commands(commands)
     from tinyreg.db_cli import add_db_commands
 

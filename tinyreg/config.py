@@ -12,6 +12,7 @@ from typing import Any
 
 from tinyreg.durations import SYNTAX, parse_duration
 from tinyreg.registry.notification_settings import NotificationSettings, NotificationSettingsError, parse_notifications
+from tinyreg.registry.mirrors import Mirror, MirrorConfigError, merge_mirrors, mirrors_from_toml, parse_mirror_flag
 from tinyreg.registry.usage import parse_size
 from tinyreg.storage.s3.location import S3Options
 
@@ -98,6 +99,10 @@ class Settings:
     """The S3 access key (`[s3] access_key`); empty: AWS_ACCESS_KEY_ID or boto3's credential chain."""
     s3_secret_key: str = ""
     """The S3 secret key (`[s3] secret_key`); empty: AWS_SECRET_ACCESS_KEY."""
+    mirrors: tuple[Mirror, ...] = ()
+    """Upstream registries cached by name (`[mirrors.NAME]` tables, `--mirror NAME=URL`): see registry/mirrors.py."""
+    dependency_proxy_upstream: str = ""
+    """The mirror GitLab's Dependency Proxy paths pull from (`[dependency_proxy] upstream`); empty: Docker Hub's."""
 
     @property
     def serves_tls(self) -> bool:
@@ -330,7 +335,7 @@ def validate(settings: Settings) -> Settings:
 
 
 def _from_env(env: Mapping[str, str]) -> dict[str, str]:
-    names = {f.name for f in fields(Settings)} - {"notifications"}
+    names = {f.name for f in fields(Settings)} - {"notifications", "mirrors"}  # from the file (and flags for mirrors) only
     found = {}
     for key, value in env.items():
         if key.startswith(ENV_PREFIX) and key[len(ENV_PREFIX) :].lower() in names:
@@ -352,6 +357,35 @@ def _flatten_tables(values: dict[str, Any]) -> dict[str, Any]:
     return flat
 
 
+def _take_mirrors(values: dict[str, Any], origin: str) -> dict[str, Any]:
+    """The mirror settings of a TOML file (`[mirrors.NAME]` or `[[mirrors]]`, `[dependency_proxy]`)
+    or of the flags (`--mirror NAME=URL`, repeatable), converted; removed from `values`."""
+    found: dict[str, Any] = {}
+    try:
+        if values.get("mirrors") is not None:
+            found["mirrors"] = mirrors_from_toml(values.pop("mirrors"))
+        if values.get("mirror"):
+            found["mirrors"] = tuple(parse_mirror_flag(text) for text in values.pop("mirror"))
+        values.pop("mirror", None)
+        proxy = values.pop("dependency_proxy", None)
+        if proxy is not None:
+            if not isinstance(proxy, dict) or set(proxy) - {"upstream"} or not isinstance(proxy.get("upstream", ""), str):
+                raise MirrorConfigError('[dependency_proxy] takes upstream = "<mirror name>" only')
+            found["dependency_proxy_upstream"] = proxy.get("upstream", "")
+    except MirrorConfigError as exc:
+        raise ConfigError(f"{origin}: {exc}") from None
+    return found
+
+
+def _with_mirrors(settings: Settings, found: dict[str, Any]) -> Settings:
+    mirrors = merge_mirrors(settings.mirrors, found.pop("mirrors", ()))
+    settings = replace(settings, mirrors=mirrors, **found)
+    upstream = settings.dependency_proxy_upstream
+    if upstream and upstream not in {mirror.name for mirror in mirrors}:
+        raise ConfigError(f"dependency_proxy upstream {upstream!r} names no mirror")
+    return settings
+
+
 def load_settings(
     flags: Mapping[str, Any] | None = None,
     *,
@@ -368,7 +402,9 @@ def load_settings(
                 table = tomllib.load(file)
             if "notifications" in table:
                 settings = replace(settings, notifications=parse_notifications(table.pop("notifications"), str(config_file)))
+            file_mirrors = _take_mirrors(table, str(config_file))
             settings = _apply(settings, _flatten_tables(table), str(config_file), _convert_toml)
+            settings = replace(settings, **file_mirrors)
         except OSError as exc:
             raise ConfigError(f"cannot read config file {config_file}: {exc.strerror}") from None
         except tomllib.TOMLDecodeError as exc:
@@ -376,4 +412,6 @@ def load_settings(
         except NotificationSettingsError as exc:
             raise ConfigError(str(exc)) from None
     settings = _apply(settings, _from_env(env), "environment", lambda name, kind, value, _: _convert_env(name, kind, value))
-    return validate(_apply(settings, flags or {}, "command line"))
+    flags = dict(flags or {})
+    flag_mirrors = _take_mirrors(flags, "command line")
+    return validate(_with_mirrors(_apply(settings, flags, "command line"), flag_mirrors))

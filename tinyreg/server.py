@@ -175,8 +175,19 @@ async def serve(
             from tinyreg.access.control import AccessControl, AuthSettings
 
             auth_settings = AuthSettings(service=settings.service, issuer=settings.service, token_ttl=settings.token_ttl)
-            keys_dir = Path(settings.keys_dir).absolute() if settings.keys_dir else None
-            access = AccessControl(registry.meta, registry.data_dir, auth_settings, keys_dir=keys_dir)
+            access = AccessControl(
+                registry.meta,
+                registry.data_dir,
+                auth_settings,
+                mirrors=settings.mirrors,
+                dependency_proxy_upstream=settings.dependency_proxy_upstream,
+                keys_dir=Path(settings.keys_dir).absolute() if settings.keys_dir else None,
+            )
+        pull_through = None
+        if settings.mirrors:  # imported only then: an open registry without mirrors loads no access rules
+            from tinyreg.http.mirror_pull import PullThrough
+
+            pull_through = PullThrough(registry, settings.mirrors, settings.dependency_proxy_upstream)
         app = RegistryApp(
             registry,
             access=access,
@@ -184,9 +195,12 @@ async def serve(
             access_log_enabled=settings.access_log,
             external_url=settings.external_url,
             ops_settings=OpsSettings(settings.min_free_disk_mib * 1024 * 1024, settings.metrics, workers, peers),
+            pull_through=pull_through,
         )
         async with trio.open_nursery() as nursery:
             nursery.start_soon(_expire_uploads, registry, settings)
+            if pull_through is not None:
+                await nursery.start(pull_through.run)
             if reloader is not None:
                 nursery.start_soon(reloader.watch, settings.tls_reload_interval)
             if app.metrics is not None and metrics_dir is not None:

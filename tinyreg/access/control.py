@@ -15,11 +15,21 @@ import trio
 from tinyreg.access import secrets
 from tinyreg.access.jwt import KeyRing, TokenError
 from tinyreg.access.paths import within_reach
-from tinyreg.access.policy import ACTIONS, ANONYMOUS, Principal, allowed_actions, explain_refusal
+from tinyreg.access.policy import (
+    ACTIONS,
+    ANONYMOUS,
+    CacheAccess,
+    Principal,
+    allowed_actions,
+    cache_actions,
+    explain_cache_refusal,
+    explain_refusal,
+)
 from tinyreg.access.scopes import ScopeRequest
 from tinyreg.access.store import AccessStore
 from tinyreg.access.throttle import WINDOW, Throttle, address_key
 from tinyreg.registry.errors import RegistryError
+from tinyreg.registry.mirrors import Mirror, by_dependency_proxy, by_prefix
 from tinyreg.storage.interfaces import MetaStore
 
 PASSWORD_CHECKS_AT_ONCE = 2
@@ -43,9 +53,18 @@ class AccessControl:
     """Everything `--auth` adds: credentials → principal → granted actions → signed tokens."""
 
     def __init__(
-        self, meta: MetaStore, data_dir: Path, settings: AuthSettings | None = None, *, keys_dir: Path | None = None
+        self,
+        meta: MetaStore,
+        data_dir: Path,
+        settings: AuthSettings | None = None,
+        *,
+        mirrors: tuple[Mirror, ...] = (),
+        dependency_proxy_upstream: str = "",
+        keys_dir: Path | None = None,
     ) -> None:
         self.settings = settings or AuthSettings()
+        self.mirrors = mirrors
+        self.dependency_proxy_upstream = dependency_proxy_upstream
         self.store = AccessStore(meta)
         self.keys = KeyRing(keys_dir or data_dir / "keys", max_token_age=max(self.settings.token_ttl, self.settings.refresh_ttl))
         self.throttle = Throttle()
@@ -134,11 +153,32 @@ class AccessControl:
     # -- decisions -----------------------------------------------------------------------
 
     def allowed(self, principal: Principal, repo: str, actions: frozenset[str] | set[str]) -> frozenset[str]:
+        cache = self.cache_access(principal, repo)
+        if cache is not None:
+            return cache_actions(principal, cache, actions)
         project = self.store.project_access(repo, principal.name if principal.kind == "user" else None)
         return allowed_actions(principal, project, actions)
 
+    def cache_access(self, principal: Principal, repo: str) -> CacheAccess | None:
+        """What the decision needs of `repo` when it names a cached repository (a mirror's path or
+        a group's Dependency Proxy); None for every other repository."""
+        if not self.mirrors:
+            return None
+        target = by_prefix(self.mirrors, repo)
+        if target is not None:
+            return CacheAccess(target.mirror.name, target.mirror.url, target.mirror.public)
+        proxied = by_dependency_proxy(self.mirrors, repo, self.dependency_proxy_upstream)
+        if proxied is None:
+            return None
+        group, target = proxied
+        access = self.store.group_access(group, principal.name if principal.kind == "user" else None)
+        return CacheAccess(target.mirror.name, target.mirror.url, False, dependency_proxy=True, group=access)
+
     def refusal(self, principal: Principal, repo: str, actions: frozenset[str] | set[str]) -> str:
         """Why `allowed` refuses `actions` on `repo`, in words `principal` may read."""
+        cache = self.cache_access(principal, repo)
+        if cache is not None:
+            return explain_cache_refusal(principal, cache, actions, repo=repo)
         nearest = self.store.nearest_project_access(repo, principal.name if principal.kind == "user" else None)
         owner = nearest if nearest is not None and within_reach(repo, nearest.path) else None
         return explain_refusal(principal, owner, actions, repo=repo, nearest=nearest)

@@ -174,6 +174,61 @@ def required_actions(resource: str, method: str) -> frozenset[str]:
     return frozenset({PULL})
 
 
+# -- the pull-through cache ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CacheAccess:
+    """What the decision needs to know of a cached repository (see `registry/mirrors.py`)."""
+
+    mirror: str
+    url: str
+    public: bool  # a mirror anyone may pull through, signed in or not (always so without --auth)
+    dependency_proxy: bool = False  # reached as <group>/dependency_proxy/containers/<image>
+    group: GroupAccess | None = None  # the dependency proxy's group (None: no such group)
+
+
+def cache_actions(principal: Principal, cache: CacheAccess, requested: frozenset[str] | set[str]) -> frozenset[str]:
+    """The subset of `requested` that `principal` may do on a cached repository.
+
+    Cached repositories are read-only to clients: they hold what upstream has, so nobody pushes
+    to or deletes from them (administrators purge them through the API). Through a mirror's
+    path any signed-in principal may pull (anyone, when the mirror is public); through a
+    group's Dependency Proxy, as in GitLab, whoever may read the group: its members from
+    reporter up (a role in a group above counts), administrators, anyone when the group is public.
+    """
+    wanted = frozenset(requested) & {PULL}
+    if cache.dependency_proxy:
+        group = cache.group
+        if group is None:
+            return frozenset()
+        member = principal.kind == "user" and PULL in ROLE_ACTIONS.get(group.role or "", frozenset())
+        rights = frozenset({PULL}) if principal.admin or member else frozenset()
+        rights &= scope_actions(principal.scopes)
+        return wanted & (rights | ({PULL} if group.public else set()))
+    if cache.public:
+        return wanted
+    return wanted & scope_actions(principal.scopes) if principal.kind != "anonymous" else frozenset()
+
+
+def explain_cache_refusal(principal: Principal, cache: CacheAccess, requested: frozenset[str] | set[str], *, repo: str) -> str:
+    """Why `cache_actions` refuses some of `requested` on `repo`, in words for the caller."""
+    refused = frozenset(requested) - cache_actions(principal, cache, requested)
+    if refused - {PULL}:
+        return (
+            f"{repo} is a read-only cache of {cache.url} (mirror {cache.mirror}): push to a repository of your own; "
+            "administrators purge cached images through the API"
+        )
+    if principal.kind == "anonymous":
+        return f"authentication required to pull from {repo}: log in first"
+    if cache.dependency_proxy:
+        if cache.group is None or not (cache.group.public or cache.group.role is not None or principal.admin):
+            return f"{repo}: not found or no access (pull refused)"
+        if PULL in scope_actions(principal.scopes):
+            return f"pulling through the dependency proxy of group {cache.group.path} needs the role reporter or higher"
+    return f"the token used (scopes: {', '.join(sorted(principal.scopes or ())) or 'none'}) does not allow pull"
+
+
 # -- management decisions, shared by the API, the panel and the command line ------------------
 
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from tinyreg.http import blobs, listings, manifests, ops, uploads
-from tinyreg.http.asgi import ClientDisconnected, Receive, Request, Response, Scope, Send, send_response
+from tinyreg.http.asgi import ClientDisconnected, Receive, Request, Response, ResponseAborted, Scope, Send, send_response
 from tinyreg.http.errors import error_response, internal_error
 from tinyreg.http.metrics import Metrics
 from tinyreg.http.request_ids import request_id
@@ -27,6 +27,7 @@ from tinyreg.registry.names import check_name
 if TYPE_CHECKING:
     from tinyreg.access.control import AccessControl
     from tinyreg.http.auth import Guard
+    from tinyreg.http.mirror_pull import PullThrough
     from tinyreg.http.token import TokenEndpoint
 
 Handler = Callable[[Registry, Request, str, str], Awaitable[Response]]
@@ -63,8 +64,10 @@ class RegistryApp:
         access_log_enabled: bool = True,
         external_url: str = "",
         ops_settings: ops.OpsSettings | None = None,
+        pull_through: PullThrough | None = None,
     ) -> None:
         self.registry = registry
+        self.pull_through = pull_through
         ops_settings = ops_settings or ops.OpsSettings()
         self.metrics = None if ops_settings.metrics == "off" else Metrics(ops_settings.workers, ops_settings.peers)
         self.access = access
@@ -95,7 +98,8 @@ class RegistryApp:
             from tinyreg.http.web import create_web_app
             from tinyreg.http.webcontext import WebContext
 
-            self._web = create_web_app(WebContext(self.registry, self.access, self.external_url))
+            mirrors = self.pull_through.mirrors if self.pull_through is not None else ()
+            self._web = create_web_app(WebContext(self.registry, self.access, self.external_url, mirrors))
         return self._web
 
     async def _serve_page(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -142,7 +146,15 @@ class RegistryApp:
             error_log.exception("%s %s failed", request.method, request.path, extra={"fields": {"request_id": rid}})
             response = internal_error()
         response.headers["X-Request-Id"] = rid
-        sent = await send_response(send, response, head_only=head_only)
+        try:
+            sent = await send_response(send, response, head_only=head_only)
+        except ResponseAborted as aborted:  # returning without the body's end makes the server close the connection
+            error_log.warning(
+                "%s %s aborted mid-body: %s", request.method, request.path, aborted, extra={"fields": {"request_id": rid}}
+            )
+            sent = -1
+        if sent < 0:
+            return
         if self.metrics is not None:
             self.metrics.observe(request, response.status, sent, time.perf_counter() - started)
         if self.access_log_enabled:
@@ -173,6 +185,12 @@ class RegistryApp:
         name, reference = unquote(route.name), unquote(route.reference)
         if name:
             check_name(name)
+        if self.pull_through is not None and name:
+            resolved = self.pull_through.resolve(name, request.query("ns"))
+            if resolved is not None:
+                if self.guard is not None:
+                    await self.guard.authorize(request, route._replace(name=resolved.access_name, reference=reference))
+                return await self.pull_through.serve(request, resolved, route.resource, reference, checked=self.guard is not None)
         if self.guard is not None:
             request.actor = (await self.guard.authorize(request, route._replace(name=name, reference=reference))).name
         return await handler(self.registry, request, name, reference)

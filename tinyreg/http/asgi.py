@@ -30,6 +30,11 @@ class ClientDisconnected(Exception):
     """The client went away before its request body was complete."""
 
 
+class ResponseAborted(Exception):
+    """Raised by a response's stream that must not end normally (its bytes turned out bad):
+    the connection is closed short of the body's end, so the client cannot take it as whole."""
+
+
 class Request:
     """An HTTP request: method, path, query, headers, and its body as a stream."""
 

@@ -6,12 +6,18 @@ from tinyreg.http.asgi import Request, Response
 from tinyreg.http.event_origin import origin_of
 from tinyreg.registry.core import Registry
 from tinyreg.registry.manifests import MANIFEST_MAX_BYTES, is_manifest_media_type
+from tinyreg.registry.repository import StoredManifest
 
 
 async def get_manifest(registry: Registry, request: Request, name: str, reference: str) -> Response:
     manifest = registry.manifests.get(name, reference)
     if request.method == "GET" and registry.notifier.notes_pulls:
         registry.manifests.pulled(name, reference, manifest, origin_of(request))
+    return manifest_response(manifest)
+
+
+def manifest_response(manifest: StoredManifest) -> Response:
+    """A stored manifest as served to GET and HEAD: its type, digest and exact bytes."""
     # Pushes are refused other types now, but a manifest stored before that may have any.
     media_type = manifest.media_type if is_manifest_media_type(manifest.media_type) else "application/octet-stream"
     headers = {

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from tinyreg.registry.core import Registry
+from tinyreg.registry.mirrors import Mirror
 
 if TYPE_CHECKING:
     from tinyreg.access.control import AccessControl
@@ -20,3 +21,5 @@ class WebContext:
     registry: Registry
     access: AccessControl | None
     external_url: str = ""
+    mirrors: tuple[Mirror, ...] = ()
+    """The upstreams of the pull-through cache (their cached images are listed and purged by admins)."""

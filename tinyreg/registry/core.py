@@ -6,6 +6,7 @@ from pathlib import Path
 
 from tinyreg.registry.accounting import COUNTED, Accounting, count_if_new
 from tinyreg.registry.blobs import Blobs
+from tinyreg.registry.cache import Cache
 from tinyreg.registry.gc import restore_trash
 from tinyreg.registry.listings import Listings
 from tinyreg.registry.notification_settings import NotificationSettings
@@ -18,9 +19,10 @@ from tinyreg.storage.s3.location import S3Options
 
 class Registry:
     """One data directory opened for serving: `blobs`, `uploads`, `manifests`, `listings`;
-    `accounting` keeps usage and size limits (none by default), `notifier` records events. Blob
-    bytes live in the data directory, or in S3 when `blobs` is an `s3://bucket/prefix`;
-    `blob_redirects` sends GETs of blobs to the store's own URLs when it has them."""
+    `accounting` keeps usage and size limits (none by default), `notifier` records events, `cache`
+    the pull-through cache's repositories. Blob bytes live in the data directory, or in S3 when
+    `blobs` is an `s3://bucket/prefix`; `blob_redirects` sends GETs of blobs to the store's own
+    URLs when it has them."""
 
     def __init__(
         self,
@@ -46,6 +48,7 @@ class Registry:
         self.uploads = Uploads(self.meta, self.store, self.accounting, self.notifier)
         self.manifests = Manifests(self.meta, self.accounting, self.notifier)
         self.listings = Listings(self.meta)
+        self.cache = Cache(self.meta, self.store, self.manifests)
         restore_trash(self.store)  # files an interrupted garbage collection left aside
 
     def close(self) -> None:

@@ -59,18 +59,37 @@ class Manifests:
         self.meta.write(lambda tx: self._store(tx, repo, digest, tag, data, parsed, origin))
         return PutResult(digest, str(parsed.subject) if parsed.subject else None)
 
+    def put_verified(
+        self, tx: MetaWriter, repo: str, digest: str, tag: str | None, data: bytes, parsed: ParsedManifest, sizes: dict[str, int]
+    ) -> None:
+        """Store a manifest already checked against its digest, without requiring its blobs and
+        child manifests in the repository (inside a unit of work): the pull-through cache keeps
+        a manifest before the layers a client goes on to pull, and an index with only the
+        platforms pulled. `sizes` are the blobs' sizes as the manifest's descriptors give them."""
+        self._store(tx, repo, digest, tag, data, parsed, None, sizes)
+
     def _store(
-        self, tx: MetaWriter, repo: str, digest: str, tag: str | None, data: bytes, parsed: ParsedManifest, origin: Origin | None
+        self,
+        tx: MetaWriter,
+        repo: str,
+        digest: str,
+        tag: str | None,
+        data: bytes,
+        parsed: ParsedManifest,
+        origin: Origin | None,
+        cached_sizes: dict[str, int] | None = None,
     ) -> None:
         blob_sizes = {}
-        for blob in parsed.blobs:
+        for blob in parsed.blobs if cached_sizes is None else ():
             link = tx.link(repo, str(blob))
             if link is None:
                 raise RegistryError(
                     "MANIFEST_BLOB_UNKNOWN", f"blob {blob} is not in repository {repo}", detail={"digest": str(blob)}
                 )
             blob_sizes[str(blob)] = int(link.get("size", 0))
-        for child in parsed.manifests:
+        if cached_sizes is not None:
+            blob_sizes = {str(blob): cached_sizes.get(str(blob), 0) for blob in parsed.blobs}
+        for child in parsed.manifests if cached_sizes is None else ():
             if not tx.has_manifest(repo, str(child)):
                 raise RegistryError(
                     "MANIFEST_BLOB_UNKNOWN", f"manifest {child} is not in repository {repo}", detail={"digest": str(child)}
@@ -102,10 +121,11 @@ class Manifests:
         if tag is not None:
             tx.set_tag(repo, tag, digest, now)
         tx.ensure_repository(repo)
-        refs = tuple(row["refs"])
-        self.notifier.record(
-            tx, Subject(PUSH, "manifest", repo, digest, parsed.media_type, len(data), tag, references=refs), origin
-        )
+        if cached_sizes is None:  # a fill of the pull-through cache is nobody's push
+            refs = tuple(row["refs"])
+            self.notifier.record(
+                tx, Subject(PUSH, "manifest", repo, digest, parsed.media_type, len(data), tag, references=refs), origin
+            )
 
     def pulled(self, repo: str, reference: str, manifest: StoredManifest, origin: Origin) -> None:
         """Note the pull of a manifest (by tag, or by digest) for its event."""

@@ -78,6 +78,17 @@ class EventQueueState(TypedDict):
     dropped: int  # events refused because the queue was full
 
 
+class CachedRepositoryRow(TypedDict):
+    """A repository of the pull-through cache: where it comes from and how it is used."""
+
+    mirror: str  # the mirror's name
+    upstream: str  # the repository's name upstream
+    last_pulled: float  # the last manifest request (eviction takes the least recent first)
+    hits: int  # manifest requests answered from the cache
+    misses: int  # manifest requests that fetched from upstream
+    checked: dict[str, float]  # tag -> when upstream last gave or confirmed it
+
+
 class Tag(NamedTuple):
     """Where a tag points, and when it was pushed (None for tags pushed before that was recorded)."""
 
@@ -213,6 +224,11 @@ class MetaReader(Protocol):
     def iter_project_hooks(self) -> Iterator[tuple[str, int, dict[str, Any]]]:
         """Every hook as (project path, id, row)."""
 
+    # the pull-through cache: one row per cached repository (its manifests and tags are ordinary ones)
+    def cached_repository(self, repo: str) -> CachedRepositoryRow | None: ...
+    def iter_cached_repositories(self) -> Iterator[tuple[str, CachedRepositoryRow]]:
+        """Every cached repository with its row, in byte order."""
+
 
 class MetaWriter(MetaReader, Protocol):
     """A unit of work: everything done through it is committed together, or not at all."""
@@ -234,8 +250,8 @@ class MetaWriter(MetaReader, Protocol):
 
     def delete_tag(self, repo: str, tag: str) -> bool: ...
     def delete_repository(self, repo: str) -> bool:
-        """Remove the repository with its tags, manifests, referrer entries and blob links (the
-        shared manifest bytes and blobs stay for garbage collection); False if it did not exist."""
+        """Remove the repository with its tags, manifests, referrer entries, blob links and cache
+        row (the shared manifest bytes and blobs stay for garbage collection); False if it did not exist."""
 
     def put_repository(self, repo: str, row: RepositoryRow) -> None:
         """Store the repository's row as given, its `id` indexed (a copy from another store keeps ids)."""
@@ -293,6 +309,8 @@ class MetaWriter(MetaReader, Protocol):
 
     def put_project_hook(self, path: str, hook_id: int, row: dict[str, Any]) -> None: ...
     def delete_project_hook(self, path: str, hook_id: int) -> bool: ...
+    def put_cached_repository(self, repo: str, row: CachedRepositoryRow) -> None: ...
+    def delete_cached_repository(self, repo: str) -> bool: ...
 
 
 class MetaStore(Protocol):

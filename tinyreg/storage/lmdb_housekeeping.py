@@ -1,5 +1,5 @@
-"""Housekeeping rows on LMDB: projects' cleanup policies and the leases that let one process
-of several run a periodic task.
+"""Housekeeping rows on LMDB: projects' cleanup policies, the leases that let one process
+of several run a periodic task, and the pull-through cache's rows of cached repositories.
 
 `cleanup_policies` maps a project path to its policy row; `leases` maps a lease name to
 {"holder", "expires"}. Whether a lease may be taken is decided above storage (see
@@ -13,7 +13,7 @@ from typing import Any, cast
 
 import cbor2
 
-from tinyreg.storage.interfaces import LeaseRow
+from tinyreg.storage.interfaces import CachedRepositoryRow, LeaseRow
 from tinyreg.storage.lmdb_tx import LmdbTx
 
 
@@ -28,6 +28,12 @@ class HousekeepingReader(LmdbTx):
 
     def lease(self, name: str) -> LeaseRow | None:
         return cast("LeaseRow | None", self._get(self.d.leases, name.encode()))
+
+    def cached_repository(self, repo: str) -> CachedRepositoryRow | None:
+        return cast("CachedRepositoryRow | None", self._get(self.d.cached_repos, repo.encode()))
+
+    def iter_cached_repositories(self) -> Iterator[tuple[str, CachedRepositoryRow]]:
+        return ((key.decode(), cbor2.loads(value)) for key, value in self._scan("cached_repos", b""))
 
 
 class HousekeepingWriter(HousekeepingReader):
@@ -44,3 +50,9 @@ class HousekeepingWriter(HousekeepingReader):
 
     def delete_lease(self, name: str) -> bool:
         return bool(self.txn.delete(name.encode(), db=self.d.leases))
+
+    def put_cached_repository(self, repo: str, row: CachedRepositoryRow) -> None:
+        self.txn.put(repo.encode(), cbor2.dumps(dict(row)), db=self.d.cached_repos)
+
+    def delete_cached_repository(self, repo: str) -> bool:
+        return bool(self.txn.delete(repo.encode(), db=self.d.cached_repos))

@@ -259,6 +259,7 @@ class LmdbWriter(LmdbReader, AccessWriter, UsageWriting, HousekeepingWriter, Eve
             handle = getattr(self.d, db)
             for key in doomed:
                 self.txn.delete(key, db=handle)
+        self.txn.delete(repo.encode(), db=self.d.cached_repos)
         return existed
 
     def put_blob(self, digest: str, row: BlobRow) -> None:

@@ -40,6 +40,8 @@ leases         lease name                 {"holder": str, "expires": float}
 event_queue    queue\\0seq (8 bytes, BE)  an event's JSON bytes, waiting for its delivery target
 event_state    queue                      {"next", "pending", "queued", "delivered", "failed", "dropped"}
 project_hooks  path\\0id (8 bytes, BE)    {"id", "url", "token", "enable_ssl_verification", "actions", "created"}
+cached_repos   repo                       {"mirror", "upstream", "last_pulled", "hits", "misses",
+                                           "checked": {tag: float}}  (pull-through cache)
 =============  =========================  ==============================================
 
 Read transactions are cheap and concurrent; write transactions are serialized, so callers
@@ -88,6 +90,7 @@ SUBDBS = (
     "event_queue",
     "event_state",
     "project_hooks",
+    "cached_repos",
 )
 INITIAL_MAP_SIZE = 4 * 1024 * 1024 * 1024  # address space only: the file grows with its data
 SCAN_BATCH = 1024

@@ -14,6 +14,7 @@ from tinyreg.access.policy import ANONYMOUS, Principal
 from tinyreg.access.store import AccessStore
 from tinyreg.http.api.errors import ApiError, bad_request, unauthorized
 from tinyreg.registry.core import Registry
+from tinyreg.registry.mirrors import Mirror
 
 if TYPE_CHECKING:
     from tinyreg.access.control import AccessControl
@@ -35,6 +36,8 @@ class WebSettings(Protocol):
     def access(self) -> AccessControl | None: ...
     @property
     def external_url(self) -> str: ...
+    @property
+    def mirrors(self) -> tuple[Mirror, ...]: ...
 
 
 def iso_time(stamp: float | None) -> str | None:

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from tinyreg.access.control import AccessControl
     from tinyreg.access.store import AccessStore
     from tinyreg.registry.core import Registry
+    from tinyreg.registry.mirrors import Mirror
 
 HTML = "text/html; charset=utf-8"
 UNITS = ("B", "KiB", "MiB", "GiB", "TiB")
@@ -39,6 +40,8 @@ class PanelContext(Protocol):
     def access(self) -> AccessControl | None: ...  # None: an open registry (no --auth)
     @property
     def external_url(self) -> str: ...
+    @property
+    def mirrors(self) -> tuple[Mirror, ...]: ...
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,78 @@
+"""A blob pulled through the cache by several clients at once: one upstream GET, and a client
+coming while the fetch has not sent any bytes yet gets them as they come (it does not wait for
+the end), from an upstream that holds the rest of the blob back until the test lets it go."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpx
+from tinyreg.registry.mirrors import Mirror
+from tinyreg.testing import run_registry
+
+from tests.mirror_helpers import sha256
+
+BLOB = bytes(range(256)) * 16384 * 3  # 12 MiB
+FIRST_PART = 1536 * 1024  # more than one write batch, so the fetch has read a batch but relayed none
+
+
+class _HoldingBack(BaseHTTPRequestHandler):
+    """Sends the first part of the blob, then waits for `release` before the rest."""
+
+    protocol_version = "HTTP/1.1"
+    started = threading.Event()
+    release = threading.Event()
+    gets = 0
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        if not self.path.endswith(sha256(BLOB)):
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        type(self).gets += 1
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(BLOB)))
+        self.end_headers()
+        self.wfile.write(BLOB[:FIRST_PART])
+        self.wfile.flush()
+        self.started.set()
+        assert self.release.wait(timeout=60)
+        self.wfile.write(BLOB[FIRST_PART:])
+
+
+def test_a_client_coming_during_the_fetch_streams_with_it() -> None:
+    class Handler(_HoldingBack):
+        started, release = threading.Event(), threading.Event()
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    path = f"/v2/hub/library/big/blobs/{sha256(BLOB)}"
+    try:
+        with run_registry(mirrors=(Mirror("hub", f"http://127.0.0.1:{server.server_address[1]}"),)) as cache:
+
+            def first() -> bytes:
+                return httpx.get(cache.url + path, timeout=60).content
+
+            with ThreadPoolExecutor(1) as pool:
+                first_body = pool.submit(first)
+                assert Handler.started.wait(timeout=60)
+                with httpx.Client(timeout=30) as client, client.stream("GET", cache.url + path) as second:
+                    # Its answer started while upstream still holds back most of the blob.
+                    assert second.status_code == 200 and not Handler.release.is_set()
+                    assert second.headers["Content-Length"] == str(len(BLOB))
+                    Handler.release.set()
+                    assert sha256(second.read()) == sha256(BLOB)
+                assert sha256(first_body.result(timeout=60)) == sha256(BLOB)
+            assert Handler.gets == 1
+            assert httpx.get(cache.url + path, timeout=60).content == BLOB  # cached: upstream not asked again
+            assert Handler.gets == 1
+    finally:
+        Handler.release.set()
+        server.shutdown()
+        server.server_close()

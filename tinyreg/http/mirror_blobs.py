@@ -1,0 +1,179 @@
+"""A blob fetched from upstream once, streamed to its clients while it is cached.
+
+One fetch per digest at a time (single flight): the first request starts it; requests coming
+before its first bytes went out get them too, as they come; later ones wait for its end and
+are served from the cache. The bytes go into an upload staging file through the `BlobStore`
+and to the clients a batch at a time, each batch sent once the next one has arrived: the last
+one waits for the digest's verdict. Only verified bytes are committed as the blob; bytes that
+do not match leave nothing stored, and the clients' responses are aborted before their end
+(the connection closed short of the announced length, or without the chunked terminator), so
+no client ever takes bad bytes for the blob.
+
+The fetch runs in the server's nursery, not the request's task: a first client going away
+leaves the others to get the blob.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from typing import Any
+
+import httpx
+import trio
+
+from tinyreg.http.asgi import ResponseAborted
+from tinyreg.registry.errors import RegistryError
+from tinyreg.registry.names import Digest
+from tinyreg.storage.interfaces import BlobStore, StagingFile
+
+log = logging.getLogger("tinyreg.mirror")
+RELAY_QUEUE = 8  # batches buffered for each client before the fetch waits for it
+WRITE_BATCH = 1024 * 1024
+WRITE_QUEUE = 4  # batches read ahead of the writer
+RELAY_TIMEOUT = 60.0  # a client taking no batch for this long is left behind (the fetch goes on)
+
+
+class BlobFlight:
+    """One blob being fetched: clients that come before its first bytes are relayed subscribe
+    and get the bytes as they come; later ones wait for `done` (`error` says why it failed)."""
+
+    def __init__(self, length: int | None = None) -> None:
+        self.done = trio.Event()
+        self.ready = trio.Event()  # upstream answered (its length is known), or the fetch failed
+        self.error: RegistryError | None = None
+        self.length = length
+        self.complete = False  # every chunk relayed after the blob was verified and committed
+        self._relayed = False  # bytes went out: a new subscriber would miss them
+        self._subscribers: list[trio.MemorySendChannel[bytes | BaseException]] = []
+
+    def subscribe(self) -> AsyncGenerator[bytes, None] | None:
+        """A client's body as relayed, or None once bytes went out without it."""
+        if self._relayed or self.done.is_set():
+            return None
+        send, receive = trio.open_memory_channel[bytes | BaseException](RELAY_QUEUE)
+        self._subscribers.append(send)
+        return self._chunks(receive)
+
+    async def _relay(self, item: bytes | BaseException, timeout: float = RELAY_TIMEOUT) -> None:
+        """Hand a chunk (or the failure) to each client, leaving behind those gone or stalled."""
+        self._relayed = True
+        for send in list(self._subscribers):
+            try:
+                with trio.move_on_after(timeout) as waited:
+                    await send.send(item)
+                if not waited.cancelled_caught:
+                    continue
+                send.close()  # its response ends short: aborted, as `_chunks` says
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                pass  # the client went away: the blob is still cached for the others
+            self._subscribers.remove(send)
+
+    def _close_relay(self) -> None:
+        for send in self._subscribers:
+            send.close()
+        self._subscribers = []
+
+    async def _chunks(self, receive: trio.MemoryReceiveChannel[bytes | BaseException]) -> AsyncGenerator[bytes, None]:
+        """One client's body: the chunks as relayed; ResponseAborted if the fetch fails."""
+        async with receive:
+            async for item in receive:
+                if isinstance(item, BaseException):
+                    raise ResponseAborted(str(item))
+                yield item
+        if not self.complete:
+            raise ResponseAborted("the fetch from upstream stopped")
+
+    async def fill(
+        self,
+        store: BlobStore,
+        response: httpx.Response,
+        digest: Digest,
+        length: int | None,
+        commit: Callable[[int], Awaitable[None]],
+    ) -> None:
+        """Copy `response` into a staging file and to the clients, verify, `commit(size)` the blob."""
+        upload_id = uuid.uuid4().hex
+        try:
+            store.create_staging(upload_id)
+            file = store.open_staging(upload_id)
+            if file is None:
+                raise OSError("the staging file vanished")
+            try:
+                await file.lock()  # an upload sweep leaves a held staging file alone
+                hasher = digest.hasher()
+                size, unsent = await self._copy(file, response, hasher)
+                if length is not None and size != length:
+                    raise _mismatch(f"upstream sent {size} bytes for {digest}, announcing {length}")
+                actual = Digest(digest.algorithm, hasher.hexdigest())
+                if actual != digest:
+                    raise _mismatch(f"upstream sent bytes of digest {actual} for {digest}")
+                await trio.to_thread.run_sync(store.commit, upload_id, digest)
+                await commit(size)
+            finally:
+                file.close()
+            for last in unsent:  # the end, sent once the bytes proved to be the blob
+                await self._relay(last)
+            self.complete = True
+        except BaseException as exc:
+            store.discard(upload_id)
+            cause = _single(exc)
+            self.error = (
+                cause
+                if isinstance(cause, RegistryError)
+                else RegistryError("UNKNOWN", f"fetching {digest} from upstream failed: {cause!r}", status=502)
+            )
+            log.warning("pull-through of %s failed, nothing stored: %s", digest, self.error.message)
+            with trio.CancelScope(shield=True):
+                await self._relay(self.error, timeout=1.0)
+            if not isinstance(exc, Exception):
+                raise
+        finally:
+            self._close_relay()
+            with trio.CancelScope(shield=True):
+                await response.aclose()
+            self.done.set()
+
+    async def _copy(self, file: StagingFile, response: httpx.Response, hasher: Any) -> tuple[int, list[bytes]]:
+        """Read the upstream body in batches: each is written and hashed by a second task (in a
+        worker thread) while the next is read, and relayed to the clients once the next one
+        came. Returns the bytes written and the batches not relayed yet (the last ones)."""
+        send, receive = trio.open_memory_channel[list[bytes]](WRITE_QUEUE)
+        written = 0
+
+        async def write() -> None:
+            nonlocal written
+            async with receive:
+                async for batch in receive:
+                    size = sum(map(len, batch))
+                    await file.append(written, batch, size, hasher)
+                    written += size
+
+        held: bytes | None = None
+        pending: list[bytes] = []
+        pending_size = 0
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(write)
+            async with send:
+                async for chunk in response.aiter_bytes():
+                    pending.append(chunk)
+                    pending_size += len(chunk)
+                    if pending_size >= WRITE_BATCH:
+                        await send.send(pending)
+                        if held is not None:
+                            await self._relay(held)
+                        held, pending, pending_size = b"".join(pending), [], 0
+                await send.send(pending)
+        return written, [part for part in (held, b"".join(pending)) if part]
+
+
+def _single(exc: BaseException) -> BaseException:
+    """The one exception inside the groups a nursery wraps it in."""
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return exc
+
+
+def _mismatch(message: str) -> RegistryError:
+    return RegistryError("UNKNOWN", message + "; nothing was stored", status=502)
