@@ -11,9 +11,9 @@ from tinyreg.testing import RunningRegistry, run_registry
 
 from tests.auth_helpers import AuthWorld
 from tests.helpers import api_client
+from tests.mirror_helpers import Distribution, distribution
 from tests.notify_helpers import Receiver
 from tests.servers.ceph import ceph_rgw  # noqa: F401  # the session's S3 gateway, for whichever tests ask
-from tests.mirror_helpers import Distribution, distribution
 
 
 @pytest.fixture

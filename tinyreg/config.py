@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from tinyreg.durations import SYNTAX, parse_duration
-from tinyreg.registry.notification_settings import NotificationSettings, NotificationSettingsError, parse_notifications
 from tinyreg.registry.mirrors import Mirror, MirrorConfigError, merge_mirrors, mirrors_from_toml, parse_mirror_flag
+from tinyreg.registry.notification_settings import NotificationSettings, NotificationSettingsError, parse_notifications
 from tinyreg.registry.usage import parse_size
 from tinyreg.storage.s3.location import S3Options
 
