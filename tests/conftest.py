@@ -38,6 +38,7 @@ def receiver() -> Iterator[Receiver]:
     started.stop()
 
 
+@pytest.fixture
 def upstream(tmp_path: Path) -> Iterator[Distribution]:
     """Distribution's `docker-registry` on 127.0.0.1, its access log on: an upstream for the pull-through cache."""
     with distribution(tmp_path / "upstream") as running:
