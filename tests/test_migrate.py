@@ -11,7 +11,7 @@ import httpx
 from tinyreg import samples
 from tinyreg.digest import Digest
 from tinyreg.storage.files import FileBlobStore
-from tinyreg.storage.interfaces import MetaStore
+from tinyreg.storage.interfaces import CachedRepositoryRow, MetaStore, MetaWriter
 from tinyreg.storage.opening import open_blobs, open_meta
 from tinyreg.testing import RunningRegistry, run_registry
 
@@ -49,6 +49,9 @@ def everything(meta: MetaStore) -> dict[str, Any]:
             },
             "stored": tx.stored_bytes(),
             "policies": list(tx.iter_cleanup_policies()),
+            "hooks": list(tx.iter_project_hooks()),
+            "cached": list(tx.iter_cached_repositories()),
+            "pending": {queue: [e for _, e in tx.pending_events(queue, limit=100)] for queue, _ in tx.iter_event_states()},
         }
 
 
@@ -79,6 +82,30 @@ def populate(registry: RunningRegistry) -> str:
     return token
 
 
+def add_hook_and_pending_events(data: Path) -> None:
+    """Rows no client call above leaves behind by itself: a project's webhook, undelivered events, a cached repository."""
+    meta = open_meta(data)
+    try:
+
+        def change(tx: MetaWriter) -> None:
+            tx.put_project_hook("acme/web", 1, {"id": 1, "url": "http://127.0.0.1:9/hook", "token": "s", "created": 1.0})
+            for n in range(3):
+                tx.queue_event("endpoint:ci", f'{{"n": {n}}}'.encode(), max_pending=10)
+            cached: CachedRepositoryRow = {
+                "mirror": "hub",
+                "upstream": "library/alpine",
+                "last_pulled": 2.0,
+                "hits": 4,
+                "misses": 1,
+                "checked": {},
+            }
+            tx.put_cached_repository("hub/library/alpine", cached)
+
+        meta.write(change)
+    finally:
+        meta.close()
+
+
 def snapshot(data: Path) -> dict[str, Any]:
     meta = open_meta(data)
     try:
@@ -97,7 +124,9 @@ def test_a_copied_registry_is_the_same_registry(tmp_path: Path) -> None:
     source, target = tmp_path / "source", tmp_path / "target"
     with run_registry(source, auth=True) as registry:
         token = populate(registry)
+    add_hook_and_pending_events(source)
     before = snapshot(source)
+    assert before["hooks"] and before["cached"] and before["pending"]["endpoint:ci"]
 
     report = migrate(source, target)
     assert report["blobs_copied"] == len(before["blobs"]) and report["blobs_present"] == 0

@@ -12,7 +12,8 @@ counters that number new rows, so ids, tokens and passwords keep working on the 
   simply run again and finishes the rest.
 * Streaming: blob bytes pass through in chunks of `CHUNK`; no blob is ever held whole.
 
-Not copied: upload sessions in progress (clients start them again). A tag pushed before push
+Events waiting for delivery go along, so that they are delivered from the new store. Not copied:
+upload sessions in progress (clients start them again) and delivery counts. A tag pushed before push
 times were recorded gets its manifest's time (a store needs one).
 
 The source should not change while it is copied (stop the server, or copy again afterwards:
@@ -32,6 +33,8 @@ from tinyreg.registry.names import parse_digest
 from tinyreg.storage.interfaces import BlobStore, MetaReader, MetaStore, MetaWriter, RepositoryRow, UsageKind, UsageRef
 
 BATCH = 500
+#: Events waiting for delivery are carried over (delivery is at least once) up to this many per target.
+PENDING_EVENTS_MAX = 1_000_000
 CHUNK = 1024 * 1024
 T = TypeVar("T")
 
@@ -85,6 +88,7 @@ async def transfer(
     say(f"copied users, groups, projects, members and tokens: {report.to_json()}")
     _copy_repositories(source, target, report, say)
     _copy_usage(source, target, report)
+    _copy_pending_events(source, target, report)
     return report
 
 
@@ -165,6 +169,8 @@ def _copy_access(source: MetaStore, target: MetaStore, report: TransferReport) -
             "members": (_rows(tx.iter_members(), tx.member), lambda w, item: w.put_member(*item)),
             "tokens": (_tokens(tx), lambda w, item: w.put_token(item[0], item[1]["id"], item[1])),
             "cleanup_policies": (list(tx.iter_cleanup_policies()), lambda w, item: w.put_cleanup_policy(*item)),
+            "project_hooks": (list(tx.iter_project_hooks()), lambda w, item: w.put_project_hook(*item)),
+            "cached_repositories": (list(tx.iter_cached_repositories()), lambda w, item: w.put_cached_repository(*item)),
         }
     for kind, (rows, put) in kinds.items():
         _copy_rows(target, rows, put)
@@ -210,6 +216,25 @@ def _copy_repositories(source: MetaStore, target: MetaStore, report: TransferRep
         links = [(repo, digest, row) for repo, digest, row in tx.iter_links()]
     _copy_rows(target, links, lambda w, item: w.put_link(*item))
     report.add("links", len(links))
+
+
+def _copy_pending_events(source: MetaStore, target: MetaStore, report: TransferReport) -> None:
+    """Each target's undelivered events, oldest first, in one unit of work per target; a target the
+    destination knows already (an earlier run copied it) is left alone, so none is queued twice."""
+    with source.read() as tx:
+        queues = {queue: tx.pending_events(queue, limit=PENDING_EVENTS_MAX) for queue, _ in tx.iter_event_states()}
+    with target.read() as tx:
+        known = {queue for queue in queues if tx.event_state(queue) is not None}
+    for queue, events in queues.items():
+        if queue in known or not events:
+            continue
+
+        def change(tx: MetaWriter, queue: str = queue, events: list[tuple[int, bytes]] = events) -> None:
+            for _, event in events:
+                tx.queue_event(queue, event, max_pending=PENDING_EVENTS_MAX)
+
+        target.write(change)
+        report.add("pending_events", len(events))
 
 
 def _put_manifest(repo: str, tx: MetaWriter, item: tuple[Any, ...]) -> None:
