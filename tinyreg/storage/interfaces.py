@@ -54,6 +54,7 @@ class UploadRow(TypedDict):
     size: int
     started: float
     updated: float
+    moved_to: NotRequired[str]  # the repository moved meanwhile: the session is cancelled, kept to say where to
 
 
 class RepositoryRow(TypedDict):
@@ -65,6 +66,15 @@ class RepositoryRow(TypedDict):
 class LeaseRow(TypedDict):
     holder: str  # who holds it (a process's own id)
     expires: float  # when another may take it over (a holder killed mid-task never releases it)
+
+
+class AliasRow(TypedDict):
+    """Where a moved project or repository went: its old path answers for it until `expires`."""
+
+    kind: Literal["project", "repository"]
+    target: str
+    created: float
+    expires: float
 
 
 class Tag(NamedTuple):
@@ -185,6 +195,11 @@ class MetaReader(Protocol):
 
     def lease(self, name: str) -> LeaseRow | None: ...
 
+    # moves: the old paths of moved projects and repositories (expired rows stay until removed)
+    def alias(self, path: str) -> AliasRow | None: ...
+    def iter_aliases(self) -> Iterator[tuple[str, AliasRow]]:
+        """Every alias as (old path, row), in byte order."""
+
 
 class MetaWriter(MetaReader, Protocol):
     """A unit of work: everything done through it is committed together, or not at all."""
@@ -246,6 +261,20 @@ class MetaWriter(MetaReader, Protocol):
     def delete_cleanup_policy(self, path: str) -> bool: ...
     def put_lease(self, name: str, row: LeaseRow) -> None: ...
     def delete_lease(self, name: str) -> bool: ...
+
+    def move_repository(self, old: str, new: str) -> bool:
+        """Re-key everything of repository `old` to `new`: its row (keeping its id), tags with the
+        tag index, manifests, referrer entries, blob links and its repository usage rows. Costs
+        what it moves (no scan of other repositories); no blob or shared manifest bytes change.
+        False if `old` has no rows; ValueError if `new` already has some."""
+
+    def move_project(self, old: str, new: str) -> bool:
+        """Re-key the rows keyed by project path from `old` to `new`: the project's row (keeping its
+        id), its members, its cleanup policy and its project usage rows (its repositories move with
+        `move_repository`). False if there is no project `old`; ValueError if `new` exists."""
+
+    def put_alias(self, path: str, row: AliasRow) -> None: ...
+    def delete_alias(self, path: str) -> bool: ...
 
 
 class MetaStore(Protocol):

@@ -6,7 +6,8 @@ when the map must grow, so a change only touches its `tx`). The key layout is in
 
 Upgrades of an existing environment run once, at open, inside one write transaction (see
 `tinyreg.storage.lmdb_upgrade`). The access model's rows (ids, groups) are in
-`tinyreg.storage.lmdb_access`, the usage rows in `tinyreg.storage.lmdb_usage`. The usage of
+`tinyreg.storage.lmdb_access`, the usage rows in `tinyreg.storage.lmdb_usage`, moves and aliases in
+`tinyreg.storage.lmdb_moves`. The usage of
 projects and repositories follows rules of the registry, which counts it on its first open.
 """
 
@@ -23,6 +24,7 @@ from tinyreg.storage import keys
 from tinyreg.storage.interfaces import BlobRow, LinkRow, ManifestRow, RepositoryRow, Tag, UploadRow
 from tinyreg.storage.lmdb_access import AccessReader, AccessWriter
 from tinyreg.storage.lmdb_housekeeping import HousekeepingReader, HousekeepingWriter
+from tinyreg.storage.lmdb_moves import MovesReader, MovesWriter
 from tinyreg.storage.lmdb_tx import Handles, decode_tag, encode_tag
 from tinyreg.storage.lmdb_upgrade import SCHEMA_VERSION, upgrade
 from tinyreg.storage.lmdb_usage import UsageReading, UsageWriting
@@ -35,7 +37,7 @@ _dumps = cbor2.dumps
 SEP = keys.SEP
 
 
-class LmdbReader(AccessReader, UsageReading, HousekeepingReader):
+class LmdbReader(AccessReader, UsageReading, HousekeepingReader, MovesReader):
     """A read snapshot (also the base of the unit of work)."""
 
     __slots__ = ()
@@ -176,7 +178,7 @@ class LmdbReader(AccessReader, UsageReading, HousekeepingReader):
         return cast("int", self._get(self.d.counters, name.encode()) or 0)
 
 
-class LmdbWriter(LmdbReader, AccessWriter, UsageWriting, HousekeepingWriter):
+class LmdbWriter(LmdbReader, MovesWriter, UsageWriting, HousekeepingWriter):
     """A unit of work: one LMDB write transaction."""
 
     __slots__ = ()

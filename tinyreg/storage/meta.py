@@ -37,6 +37,7 @@ schema         b"version"                 int: upgrades done on this environment
 cleanup_policies  project path            {"enabled", "cadence", "keep_n", "older_than",
                                            "name_regex", "name_regex_keep", "next_run_at"}
 leases         lease name                 {"holder": str, "expires": float}
+aliases        old project or repo path   {"kind", "target", "created", "expires"} (a moved one)
 =============  =========================  ==============================================
 
 Read transactions are cheap and concurrent; write transactions are serialized, so callers
@@ -82,6 +83,7 @@ SUBDBS = (
     "usage",
     "cleanup_policies",
     "leases",
+    "aliases",
 )
 INITIAL_MAP_SIZE = 4 * 1024 * 1024 * 1024  # address space only: the file grows with its data
 SCAN_BATCH = 1024
