@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from tinyreg.storage.interfaces import ManifestRow, MetaWriter, UsageRef
 
 from .backends import Backend

@@ -22,7 +22,7 @@ import cbor2
 
 from tinyreg.storage import keys
 from tinyreg.storage.interfaces import BlobRow, LinkRow, ManifestRow, RepositoryRow, Tag, UploadRow
-from tinyreg.storage.lmdb_access import AccessReader, AccessWriter
+from tinyreg.storage.lmdb_access import AccessReader
 from tinyreg.storage.lmdb_housekeeping import HousekeepingReader, HousekeepingWriter
 from tinyreg.storage.lmdb_moves import MovesReader, MovesWriter
 from tinyreg.storage.lmdb_tx import Handles, decode_tag, encode_tag
