@@ -92,6 +92,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--gc-grace", help="blobs younger than this survive a collection: 1h, 10m, 0 (default 1h)")
     serve.add_argument("--cleanup-interval", help="time between looks for due cleanup policies (default 60s)")
+    serve.add_argument(
+        "--move-alias",
+        dest="move_alias_days",
+        type=int,
+        metavar="DAYS",
+        help="days the old path of a moved project or repository answers pulls; 0: none (default 30; env TINYREG_MOVE_ALIAS_DAYS)",
+    )
     add_admin_commands(commands)
     from tinyreg.db_cli import add_db_commands
 

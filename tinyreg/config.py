@@ -76,6 +76,8 @@ class Settings:
     """Who may read /metrics: open, loopback (clients on this machine), token:<secret>, admin (needs --auth) or off."""
     default_size_limit: str = "none"
     """The size limit of a project without its own (`10GB`, `5GiB`, `none`): pushes beyond it are refused."""
+    move_alias_days: int = 30
+    """Days the old path of a moved project or repository keeps answering pulls (read-only); 0: no alias."""
 
     @property
     def serves_tls(self) -> bool:
@@ -258,6 +260,8 @@ def _problem(name: str, value: Any) -> str | None:
         return "cannot be empty"
     if name == "log_format" and value not in ("text", "json"):
         return "must be text or json"
+    if name == "move_alias_days" and value < 0:
+        return "cannot be negative (0 keeps no alias)"
     if name == "min_free_disk_mib" and value < 0:
         return "cannot be negative"
     if name == "metrics" and value not in ("open", "loopback", "admin", "off") and not value.startswith("token:"):

@@ -151,7 +151,9 @@ async def serve(
         peers = SharedCounts(metrics_dir)
     owned = registry is None
     if registry is None:
-        registry = Registry(settings.data, default_size_limit=settings.size_limit_bytes())
+        registry = Registry(
+            settings.data, default_size_limit=settings.size_limit_bytes(), move_alias_days=settings.move_alias_days
+        )
     from tinyreg.storage.lmdb_maintenance import serving
 
     # Held while serving, shared by the workers: `tinyreg db compact` refuses while it is taken.

@@ -15,10 +15,11 @@ import trio
 from tinyreg.access import secrets
 from tinyreg.access.jwt import KeyRing, TokenError
 from tinyreg.access.paths import within_reach
-from tinyreg.access.policy import ACTIONS, ANONYMOUS, Principal, allowed_actions, explain_refusal
+from tinyreg.access.policy import ACTIONS, ANONYMOUS, PULL, Principal, allowed_actions, explain_refusal
 from tinyreg.access.scopes import ScopeRequest
 from tinyreg.access.store import AccessStore
 from tinyreg.access.throttle import WINDOW, Throttle, address_key
+from tinyreg.registry.aliases import push_refusal
 from tinyreg.registry.errors import RegistryError
 from tinyreg.storage.interfaces import MetaStore
 
@@ -132,8 +133,22 @@ class AccessControl:
     # -- decisions -----------------------------------------------------------------------
 
     def allowed(self, principal: Principal, repo: str, actions: frozenset[str] | set[str]) -> frozenset[str]:
+        alias = self.store.alias_of(repo)
+        if alias is not None:  # the old name of a moved repository: pulls of the new one, read-only
+            return self._allowed(principal, alias["target"], actions) & {PULL}
+        return self._allowed(principal, repo, actions)
+
+    def _allowed(self, principal: Principal, repo: str, actions: frozenset[str] | set[str]) -> frozenset[str]:
         project = self.store.project_access(repo, principal.name if principal.kind == "user" else None)
         return allowed_actions(principal, project, actions)
+
+    def moved_refusal(self, principal: Principal, repo: str, actions: frozenset[str] | set[str]) -> str | None:
+        """Why a write under the old name of a moved repository is refused, naming the new one;
+        None unless `repo` is such a name and `principal` may pull from where it went."""
+        alias = self.store.alias_of(repo)
+        if alias is None or not set(actions) - {PULL} or PULL not in self._allowed(principal, alias["target"], {PULL}):
+            return None
+        return push_refusal(repo, alias)
 
     def refusal(self, principal: Principal, repo: str, actions: frozenset[str] | set[str]) -> str:
         """Why `allowed` refuses `actions` on `repo`, in words `principal` may read."""

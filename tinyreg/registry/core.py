@@ -5,11 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from tinyreg.registry.accounting import COUNTED, Accounting, count_if_new
+from tinyreg.registry.aliases import active_alias
 from tinyreg.registry.blobs import Blobs
 from tinyreg.registry.gc import restore_trash
 from tinyreg.registry.listings import Listings
 from tinyreg.registry.repository import Manifests
 from tinyreg.registry.uploads import Uploads
+from tinyreg.storage.interfaces import AliasRow
 from tinyreg.storage.opening import open_blobs, open_meta
 
 
@@ -17,8 +19,9 @@ class Registry:
     """One data directory opened for serving: `blobs`, `uploads`, `manifests`, `listings`;
     `accounting` keeps usage and size limits (none by default)."""
 
-    def __init__(self, data_dir: Path | str, *, default_size_limit: int | None = None) -> None:
+    def __init__(self, data_dir: Path | str, *, default_size_limit: int | None = None, move_alias_days: int = 30) -> None:
         self.data_dir = Path(data_dir).resolve()
+        self.move_alias_days = move_alias_days  # how long moved paths answer as aliases (0: not at all)
         self.meta = open_meta(self.data_dir)
         self.store = open_blobs(self.data_dir)
         self.accounting = Accounting(default_size_limit)
@@ -31,6 +34,11 @@ class Registry:
         self.manifests = Manifests(self.meta, self.accounting)
         self.listings = Listings(self.meta)
         restore_trash(self.store)  # files an interrupted garbage collection left aside
+
+    def alias_of(self, name: str) -> AliasRow | None:
+        """The alias in force of `name`, the old name of a moved repository (None for any other)."""
+        with self.meta.read() as tx:
+            return active_alias(tx, name)
 
     def close(self) -> None:
         self.meta.close()

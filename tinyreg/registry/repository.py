@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 
 from tinyreg.registry.accounting import Accounting
+from tinyreg.registry.aliases import refuse_if_moved
 from tinyreg.registry.blobs import manifest_bytes
 from tinyreg.registry.errors import RegistryError
 from tinyreg.registry.manifests import ParsedManifest, digested_bytes, parse_manifest, shares_bytes
@@ -57,6 +58,7 @@ class Manifests:
         return PutResult(digest, str(parsed.subject) if parsed.subject else None)
 
     def _store(self, tx: MetaWriter, repo: str, digest: str, tag: str | None, data: bytes, parsed: ParsedManifest) -> None:
+        refuse_if_moved(tx, repo)
         blob_sizes = {}
         for blob in parsed.blobs:
             link = tx.link(repo, str(blob))
