@@ -19,6 +19,11 @@ from tinyreg.registry.names import NAME_MAX_LENGTH, name_fault
 LISTED = 5
 
 
+def is_rights_refusal(refusal: str) -> bool:
+    """Whether a refusal is about the caller's rights (the API answers it 403, the others 400)."""
+    return refusal.startswith("moving ")
+
+
 def renamed(repo: str, old: str, new: str) -> str:
     """The name of `repo` (`old` or below it) once `old` is called `new`."""
     return new + repo[len(old) :]

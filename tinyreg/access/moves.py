@@ -23,6 +23,7 @@ from tinyreg.access.groups import ensure_groups, group_role, project_role
 from tinyreg.access.move_rules import (
     ProjectMove,
     RepositoryMove,
+    is_rights_refusal,
     project_move_refusal,
     renamed,
     repository_move_refusal,
@@ -40,7 +41,11 @@ OPERATOR = Principal("user", "", admin=True)
 
 
 class MoveRefused(AccessError):
-    """A move that was refused before anything changed, saying why."""
+    """A move that was refused before anything changed, saying why; `forbidden` when the caller lacks the rights."""
+
+    def __init__(self, message: str, *, forbidden: bool = False) -> None:
+        super().__init__(message)
+        self.forbidden = forbidden
 
 
 @dataclass
@@ -81,9 +86,10 @@ def _project_access(tx: MetaReader, path: str, principal: Principal) -> ProjectA
     return ProjectAccess(path, bool(row["public"]), bool(row["registry_enabled"]), project_role(tx, path, _role_name(principal)))
 
 
-def _alias_occupant(tx: MetaReader, path: str, now: float) -> str | None:
+def _alias_occupant(tx: MetaReader, path: str, now: float, moving: str) -> str | None:
+    """Why an alias in force holds `path`; None when there is none, or it leads to what is `moving` (a move back)."""
     row = active_alias(tx, path, now)
-    if row is None:
+    if row is None or row["target"] == moving or row["target"].startswith(moving + "/"):
         return None
     return (
         f"{path} is the old path of {row['target']}, kept as an alias until {until(row)}; "
@@ -91,7 +97,7 @@ def _alias_occupant(tx: MetaReader, path: str, now: float) -> str | None:
     )
 
 
-def project_occupant(tx: MetaReader, path: str, now: float) -> str | None:
+def project_occupant(tx: MetaReader, path: str, now: float, moving: str) -> str | None:
     """What holds `path` so that no project may move there, in words (None: it is free)."""
     if tx.project(path) is not None:
         return f"project {path} exists"
@@ -102,7 +108,7 @@ def project_occupant(tx: MetaReader, path: str, now: float) -> str | None:
     repos = tx.repositories_under(path)
     if repos:
         return f"repository {repos[0]} exists" if len(repos) == 1 else f"{len(repos)} repositories exist at or below {path}"
-    return _alias_occupant(tx, path, now)
+    return _alias_occupant(tx, path, now, moving)
 
 
 def _signed(tx: MetaReader, repo: str) -> bool:
@@ -142,14 +148,14 @@ class Mover:
                 old,
                 new,
                 allowed,
-                occupied=project_occupant(tx, new, now),
+                occupied=project_occupant(tx, new, now, old),
                 repositories=repos,
-                blocked=[renamed(r, old, new) for r in repos if active_alias(tx, renamed(r, old, new), now) is not None],
+                blocked=[renamed(r, old, new) for r in repos if _alias_occupant(tx, renamed(r, old, new), now, r) is not None],
                 signed=[repo for repo in repos if _signed(tx, repo)],
             )
         refusal = project_move_refusal(facts)
         if refusal is not None:
-            raise MoveRefused(refusal)
+            raise MoveRefused(refusal, forbidden=is_rights_refusal(refusal))
         report = MoveReport("project", old, new, principal.name or "operator")
         report.repositories = {repo: renamed(repo, old, new) for repo in repos}
         self._move_repositories(tx, report.repositories, report, now)
@@ -187,7 +193,7 @@ class Mover:
         occupied = None
         if tx.has_repository(new):
             occupied = f"repository {new} exists"
-        elif (alias := _alias_occupant(tx, new, now)) is not None:
+        elif (alias := _alias_occupant(tx, new, now, old)) is not None:
             occupied = alias
         facts = RepositoryMove(
             old,
@@ -203,7 +209,7 @@ class Mover:
         )
         refusal = repository_move_refusal(facts)
         if refusal is not None:
-            raise MoveRefused(refusal)
+            raise MoveRefused(refusal, forbidden=is_rights_refusal(refusal))
         if source_project != target_project:
             try:
                 self.accounting.transfer(tx, old, source_project, target_project)

@@ -240,6 +240,17 @@ class AccessStore(GroupStore):
 
         self.meta.write(change)
 
+    def set_display_name(self, path: str, name: str) -> None:
+        """Give the project a display name (GitLab's `name`; its path does not change)."""
+
+        def change(tx: MetaWriter) -> None:
+            record = tx.project(path)
+            if record is None:
+                raise AccessError(f"no project {path!r}")
+            tx.put_project(path, {**record, "name": name.strip()[:255]})
+
+        self.meta.write(change)
+
     def set_size_limit(self, path: str, limit: int | None, *, use_default: bool = False) -> None:
         """Give the project its own size limit in bytes (None: no limit), or make it follow the default."""
 
