@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from quart import Blueprint, Response
 
-from tinyreg.access.moves import MoveRefused, Mover
+from tinyreg.access.moves import Mover, MoveRefused
 from tinyreg.access.policy import Principal
 from tinyreg.http.api.context import ApiState, form_value, request_form
 from tinyreg.http.api.errors import ApiError, bad_message, bad_request, forbidden, json_response, not_found
