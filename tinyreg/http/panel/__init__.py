@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from quart import Blueprint, Response
 
-from tinyreg.http.panel import admin, projects, registry, settings, signin, tags, user
+from tinyreg.http.panel import admin, moves, projects, registry, settings, signin, tags, user
 from tinyreg.http.panel.base import Panel, PanelContext, PanelError, error_page
 
 
@@ -24,6 +24,6 @@ def blueprint(context: PanelContext) -> Blueprint:
     async def refused(error: PanelError) -> Response:
         return await error_page(error)
 
-    for module in (signin, projects, registry, tags, settings, user, admin):
+    for module in (signin, projects, registry, tags, settings, user, admin, moves):
         module.add_routes(pages, panel)
     return pages

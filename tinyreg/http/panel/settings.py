@@ -80,6 +80,7 @@ async def settings_page(panel: Panel, place: Place, *, status: int = 200, new_to
         cadences=list(CADENCES),
         keep_ns=KEEP_N,
         older_thans=OLDER_THAN,
+        alias_days=registry.move_alias_days,
     )
 
 
