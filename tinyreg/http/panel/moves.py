@@ -25,7 +25,7 @@ async def _confirmed_target(current: str, what: str) -> str:
     form = await request.form
     if form.get("confirm_path", "").strip() != current:
         refuse(400, f"{what} not moved", f"To move it, type its current path exactly: {current}")
-    return form.get("new_path", "").strip()
+    return str(form.get("new_path", "")).strip()
 
 
 def add_routes(pages: Blueprint, panel: Panel) -> None:
