@@ -226,6 +226,8 @@ class Mover:
             if row["repo"] in names and "moved_to" not in row:
                 tx.put_upload(upload_id, {**row, "moved_to": names[row["repo"]]})
                 report.uploads_cancelled += 1
+            elif row.get("moved_to") in names:  # cancelled by an earlier move: say where it is now
+                tx.put_upload(upload_id, {**row, "moved_to": names[row["moved_to"]]})
         for old, new in names.items():
             report.tags += sum(1 for _ in tx.iter_tags(old))
             if tx.alias(new) is not None:  # an expired alias: the path is free again

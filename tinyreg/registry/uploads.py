@@ -56,7 +56,11 @@ def _check_open(tx: MetaWriter, upload: Upload) -> None:
     if row is None:
         raise RegistryError("BLOB_UPLOAD_UNKNOWN", "the upload was cancelled meanwhile")
     if "moved_to" in row:
-        raise RegistryError("BLOB_UPLOAD_UNKNOWN", upload_cancelled(upload.repo, row["moved_to"]), detail={"upload": upload.id})
+        raise RegistryError(
+            "BLOB_UPLOAD_UNKNOWN",
+            upload_cancelled(upload.repo, row["moved_to"]),
+            detail={"upload": upload.id, "moved_to": row["moved_to"]},
+        )
 
 
 class _LiveHash:
@@ -98,7 +102,11 @@ class Uploads:
         if row is None or row["repo"] != repo:
             raise RegistryError("BLOB_UPLOAD_UNKNOWN", detail={"upload": upload_id})
         if "moved_to" in row:
-            raise RegistryError("BLOB_UPLOAD_UNKNOWN", upload_cancelled(repo, row["moved_to"]), detail={"upload": upload_id})
+            raise RegistryError(
+                "BLOB_UPLOAD_UNKNOWN",
+                upload_cancelled(repo, row["moved_to"]),
+                detail={"upload": upload_id, "moved_to": row["moved_to"]},
+            )
         return Upload.from_row(upload_id, row)
 
     def check_not_moved(self, repo: str, upload_id: str) -> None:
@@ -108,7 +116,11 @@ class Uploads:
             with self.meta.read() as tx:
                 row = tx.upload(upload_id)
             if row is not None and row["repo"] == repo and "moved_to" in row:
-                raise RegistryError("BLOB_UPLOAD_UNKNOWN", upload_cancelled(repo, row["moved_to"]), detail={"upload": upload_id})
+                raise RegistryError(
+                    "BLOB_UPLOAD_UNKNOWN",
+                    upload_cancelled(repo, row["moved_to"]),
+                    detail={"upload": upload_id, "moved_to": row["moved_to"]},
+                )
 
     def status(self, repo: str, upload_id: str) -> Upload:
         """The open session, checked against its staging file (a crash may have taken it)."""
