@@ -58,6 +58,7 @@ class MoveReport:
     tags: int = 0
     uploads_cancelled: int = 0
     alias_until: float | None = None
+    seconds: float = 0.0  # how long the unit of work took
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -126,9 +127,9 @@ class Mover:
     # -- a project ----------------------------------------------------------------------------
 
     def move_project(self, old: str, new: str, principal: Principal = OPERATOR) -> MoveReport:
+        began = time.perf_counter()
         report = self.meta.write(lambda tx: self._move_project(tx, old, new, principal, time.time()))
-        self._audit(report)
-        return report
+        return self._audit(report, began)
 
     def _move_project(self, tx: MetaWriter, old: str, new: str, principal: Principal, now: float) -> MoveReport:
         source = _project_access(tx, old, principal)
@@ -171,9 +172,9 @@ class Mover:
     # -- one repository -----------------------------------------------------------------------
 
     def move_repository(self, old: str, new: str, principal: Principal = OPERATOR) -> MoveReport:
+        began = time.perf_counter()
         report = self.meta.write(lambda tx: self._move_repository(tx, old, new, principal, time.time()))
-        self._audit(report)
-        return report
+        return self._audit(report, began)
 
     def _move_repository(self, tx: MetaWriter, old: str, new: str, principal: Principal, now: float) -> MoveReport:
         found: dict[str, bool] = {}
@@ -247,9 +248,10 @@ class Mover:
             tx.put_alias(old, alias)
             report.alias_until = alias["expires"]
 
-    def _audit(self, report: MoveReport) -> None:
+    def _audit(self, report: MoveReport, began: float) -> MoveReport:
+        report.seconds = round(time.perf_counter() - began, 4)
         audit.info(
-            "%s moved %s %s to %s (%d repositories, %d tags, %d uploads cancelled)",
+            "%s moved %s %s to %s (%d repositories, %d tags, %d uploads cancelled, %.3f s)",
             report.by,
             report.kind,
             report.old,
@@ -257,8 +259,10 @@ class Mover:
             len(report.repositories),
             report.tags,
             report.uploads_cancelled,
+            report.seconds,
             extra={"fields": {"event": "move", **report.to_json()}},
         )
+        return report
 
     # -- aliases ------------------------------------------------------------------------------
 
