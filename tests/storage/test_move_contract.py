@@ -63,7 +63,8 @@ def test_a_moved_repository_keeps_everything_and_its_id_under_the_new_name(backe
         assert not tx.has_repository("team/app") and list(tx.iter_tags("team/app")) == []
         assert tx.manifest("team/app", D1) is None and tx.link("team/app", D1) is None
         assert list(tx.usage_refs("repository", "team/app")) == [] and tx.usage_total("repository", "team/app") == 0
-        assert tx.repository_by_id(int(before["id"]))[0] == "other/app"  # type: ignore[arg-type,index]
+        repo_id = before["id"]
+        assert isinstance(repo_id, int) and tx.repository_by_id(repo_id) == ("other/app", tx.repository_info("other/app"))
         assert tx.manifest_data(D1) == b"one"  # shared bytes are keyed by digest: untouched
     reopened.close()
 
