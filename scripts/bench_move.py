@@ -2,7 +2,7 @@
 
 tinyreg's side runs `tinyreg project move` beside the serving registry each round and reports the
 move's unit of work (re-keying every tag, its index entry, the manifests, links and usage rows)
-and the whole command (with Python's start-up), then checks that the new name lists every tag.
+and the whole command (with Python's start-up), then checks that the new name serves the first and the last tag.
 Distribution cannot move a repository (nor can GitLab's registry while a project has images):
 its side is empty.
 """
@@ -61,8 +61,9 @@ def run_move(ctx: Context, server: Server, state: dict[str, Any], round_no: int)
     expect(report["tags"] == MOVE_TAGS, f"moved {report['tags']} tags, not {MOVE_TAGS}")
     conn = server.connection()
     try:
-        reply = conn.request("GET", f"/v2/{new}/tags/list?n={MOVE_TAGS}")
-        expect(reply.status == 200 and reply.body.count(b'"t') == MOVE_TAGS, f"{new} lists {reply.status} {reply.body[:200]!r}")
+        for tag in ("t00000", f"t{MOVE_TAGS - 1:05d}"):
+            reply = conn.request("HEAD", f"/v2/{new}/manifests/{tag}")
+            expect(reply.status == 200, f"{new}:{tag} answered {reply.status} after the move")
     finally:
         conn.close()
     return [
