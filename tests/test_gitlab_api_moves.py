@@ -33,6 +33,11 @@ def pull_status(world: GitLabWorld, repo: str, tag: str, login: dict[str, str]) 
         ).status_code
 
 
+def as_dict(answer: Any) -> dict[str, Any]:
+    assert isinstance(answer, dict), answer
+    return answer
+
+
 def test_a_rename_by_put_path_keeps_the_id_and_moves_the_images(world: GitLabWorld) -> None:
     gl = world.gitlab("alice")
     project = gl.projects.get("team/app")
@@ -85,14 +90,14 @@ def test_a_repository_is_renamed_or_moved_by_its_id(world: GitLabWorld) -> None:
     project = gl.projects.get("team/app")
     api_repo = next(r for r in project.repositories.list() if r.path == "team/app/api")
     path = f"/projects/{project.id}/registry/repositories/{api_repo.id}"
-    moved = gl.http_put(path, post_data={"name": "backend"})
+    moved = as_dict(gl.http_put(path, post_data={"name": "backend"}))
     assert (moved["path"], moved["name"], moved["id"]) == ("team/app/backend", "backend", api_repo.id)
     assert pull_status(world, "team/app/backend", "1.0", basic_auth("root", world.pusher)) == 200
     # into carol's project: alice is no maintainer there
     refused = gitlab_error(lambda: gl.http_put(path, post_data={"path": "carol/box/backend"}), 403)
     assert "maintainer role in project team/app and in project carol/box" in refused
     world.registry.add_member("carol/box", "alice", "maintainer")
-    moved = gl.http_put(path, post_data={"path": "carol/box/backend"})
+    moved = as_dict(gl.http_put(path, post_data={"path": "carol/box/backend"}))
     assert moved["project_id"] == gl.projects.get("carol/box").id and moved["id"] == api_repo.id
     too_deep = gitlab_error(
         lambda: gl.http_put(f"/projects/{moved['project_id']}/registry/repositories/{api_repo.id}", post_data={"name": "a/b/c"}),

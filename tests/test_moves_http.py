@@ -14,8 +14,8 @@ from tinyreg.testing import run_registry
 
 from tests.auth_helpers import admin_ok, basic_auth, tinyreg_admin, token_for
 from tests.gitlab_helpers import GitLabWorld
-from tests.helpers import api_client, assert_error, make_blob, send_chunk, start_upload
-from tests.manifest_builders import DOCKER_V1_SIGNED, Pushed, libtrust_sign, push_blob, put_manifest, schema1_payload
+from tests.helpers import api_client, assert_error, make_blob, push_blob, send_chunk, start_upload
+from tests.manifest_builders import DOCKER_V1_SIGNED, Pushed, libtrust_sign, put_manifest, schema1_payload
 
 
 @pytest.fixture
