@@ -1,4 +1,5 @@
-"""`tinyreg project move` killed with SIGKILL at random points of a move of a project with 1,000 tags:
+"""`tinyreg project move`, or the server moving through the API, killed with SIGKILL at random points of a
+move of a project with 1,000 tags:
 the data directory then holds the old layout or the new one, whole and consistent, never a mix,
 and a usage recount finds no drift.
 
@@ -13,19 +14,22 @@ from __future__ import annotations
 import random
 import select
 import subprocess
+import threading
 import time
 from pathlib import Path
 
+import httpx
 from tinyreg.registry.core import Registry
 from tinyreg.samples import image
 from tinyreg.storage.opening import open_meta
 
 from tests.auth_helpers import admin_ok
-from tests.processes import clean_env, tinyreg_command
+from tests.processes import ServerProcess, clean_env, tinyreg_command
 
 PATHS = ("team/app", "other/app")
 TAGS = {"": 600, "/api": 400}  # tags per repository of the project (1,000 in all)
 KILLS = 10
+SERVER_KILLS = 6  # each restarts a server: fewer
 
 
 def seed(data: Path) -> None:
@@ -115,3 +119,46 @@ def test_a_move_killed_at_random_points_leaves_one_layout_or_the_other(tmp_path:
         seen[where] += 1
         assert admin_ok(data, "usage", "--recompute")["drift"] == {"owners": [], "stored_bytes": None}
     print(f"after {KILLS} kills: {seen}")
+
+
+def test_a_server_killed_during_an_api_move_restarts_on_one_layout_or_the_other(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    seed(data)
+    project = admin_ok(data, "project", "list")[0]
+    total = admin_ok(data, "usage", PATHS[0])["usage"]
+    where = PATHS[0]
+    chance = random.Random(20261204)
+    whole = None
+    seen = {PATHS[0]: 0, PATHS[1]: 0}
+    for round_no in range(1 + SERVER_KILLS):
+        with ServerProcess(["serve", "--port", "0", "--data", str(data)], cwd=tmp_path) as server:
+            url = server.wait_listening()
+            assert httpx.get(f"{url}/api/v4/projects/{project['id']}", timeout=60).status_code == 200  # the pages' start-up
+            namespace = PATHS[1 - PATHS.index(where)].rpartition("/")[0]
+            answers: list[int] = []
+
+            def transfer(url: str = url, namespace: str = namespace, answers: list[int] = answers) -> None:
+                try:
+                    reply = httpx.put(
+                        f"{url}/api/v4/projects/{project['id']}/transfer", json={"namespace": namespace}, timeout=60
+                    )
+                    answers.append(reply.status_code)
+                except httpx.HTTPError:
+                    answers.append(0)  # the server was killed under the request
+
+            mover = threading.Thread(target=transfer)
+            began = time.monotonic()
+            mover.start()
+            if whole is None:  # the first one runs to its end: how long an API move takes
+                mover.join(timeout=120)
+                whole = time.monotonic() - began
+                assert answers == [200]
+            else:
+                time.sleep(chance.uniform(0.0, 1.5) * whole)
+            server.process.kill()  # SIGKILL
+            server.wait_exit()
+            mover.join(timeout=120)
+        where = layout(data, project["id"], total)
+        seen[where] += round_no > 0
+        assert admin_ok(data, "usage", "--recompute")["drift"] == {"owners": [], "stored_bytes": None}
+    print(f"after {SERVER_KILLS} kills of the server: {seen}")
