@@ -10,7 +10,7 @@ own copy of the bytes, signed for that repository's name).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from tinyreg.access.paths import MAX_IMAGE_DEPTH, NAMING_RULE
 from tinyreg.registry.names import NAME_MAX_LENGTH, name_fault
@@ -98,7 +98,6 @@ class RepositoryMove:
     occupied: str | None = None
     signed: bool = False
     depth_rule: bool = True  # projects exist: a name must fall within one (open registries without any do not)
-    notes: tuple[str, ...] = field(default=())
 
 
 def repository_move_refusal(move: RepositoryMove) -> str | None:
