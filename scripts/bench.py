@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_http import MiB, WrongAnswer  # noqa: E402
 from bench_load import WRK_SCRIPT, disk_write_rate, loopback_rate, sha256_rate  # noqa: E402
+from bench_move import WORKLOAD as MOVE  # noqa: E402
 from bench_panel import WORKLOAD as PANEL  # noqa: E402
 from bench_servers import (  # noqa: E402
     Server,
@@ -42,9 +43,9 @@ from bench_servers import (  # noqa: E402
 from bench_workloads import FULL, QUICK, Context, Measure  # noqa: E402
 from bench_workloads import WORKLOADS as PROTOCOL_WORKLOADS  # noqa: E402
 
-WORKLOADS = [*PROTOCOL_WORKLOADS, PANEL]
+WORKLOADS = [*PROTOCOL_WORKLOADS, PANEL, MOVE]
 #: Left out of --quick unless asked for by --only: seeding 10,000 tags takes a minute or two.
-SLOW_TO_SEED = {PANEL.name}
+SLOW_TO_SEED = {PANEL.name, MOVE.name}
 
 SERVERS = ("tinyreg", "distribution")
 EXTRA = ("reference", "startup")

@@ -44,6 +44,7 @@ LAYER_OF_TOP = {
     "admin_cli": 5,
     "usage_cli": 5,
     "cleanup_cli": 5,
+    "move_cli": 5,
     "db_cli": 5,
     "migrate_cli": 5,
     "housekeeping": 4,

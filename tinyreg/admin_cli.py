@@ -22,6 +22,7 @@ from tinyreg.cleanup_cli import add_cleanup_commands, run_cleanup_command
 from tinyreg.columns import format_table
 from tinyreg.config import ConfigError, load_settings
 from tinyreg.durations import duration_argument
+from tinyreg.move_cli import add_move_commands
 
 if TYPE_CHECKING:  # the store is imported by the commands that use it: `serve` starts without it
     from tinyreg.access.store import AccessStore, TokenRecord
@@ -73,6 +74,7 @@ def add_admin_commands(commands: Any) -> None:
     pupdate.add_argument("--registry", choices=["on", "off"])
     pupdate.add_argument("--size-limit", help="the project's own size limit: 5GB, 500MiB, none (no limit) or default")
     _member_commands(project, common, "manage members")
+    add_move_commands(commands, project, common)
 
     group = commands.add_parser("group", help="manage groups").add_subparsers(dest="action", metavar="ACTION", required=True)
     gcreate = group.add_parser("create", parents=[common], help="create a group (and the missing groups above it)")
@@ -206,7 +208,12 @@ def run_admin(args: argparse.Namespace) -> int:
     try:
         from tinyreg.access.store import AccessStore
 
-        _dispatch(args, AccessStore(meta), data, out, settings.size_limit_bytes())
+        if args.command == "repository" or getattr(args, "action", None) in ("move", "alias"):
+            from tinyreg.move_cli import run_move_command
+
+            run_move_command(args, AccessStore(meta), settings, out)
+        else:
+            _dispatch(args, AccessStore(meta), data, out, settings.size_limit_bytes())
     except AccessError as exc:
         print(f"tinyreg: {exc}", file=sys.stderr)
         return 1

@@ -112,6 +112,13 @@ def _parser() -> argparse.ArgumentParser:
         help="cache an upstream registry, pulled as HOST/NAME/<repository> (repeatable; more settings in the config file)",
     )
     serve.add_argument("--dependency-proxy-upstream", metavar="NAME", help="the mirror Dependency Proxy paths pull from")
+    serve.add_argument(
+        "--move-alias",
+        dest="move_alias_days",
+        type=int,
+        metavar="DAYS",
+        help="days the old path of a moved project or repository answers pulls; 0: none (default 30; env TINYREG_MOVE_ALIAS_DAYS)",
+    )
     add_admin_commands(commands)
     from tinyreg.db_cli import add_db_commands
 

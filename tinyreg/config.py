@@ -103,6 +103,8 @@ class Settings:
     """Upstream registries cached by name (`[mirrors.NAME]` tables, `--mirror NAME=URL`): see registry/mirrors.py."""
     dependency_proxy_upstream: str = ""
     """The mirror GitLab's Dependency Proxy paths pull from (`[dependency_proxy] upstream`); empty: Docker Hub's."""
+    move_alias_days: int = 30
+    """Days the old path of a moved project or repository keeps answering pulls (read-only); 0: no alias."""
 
     @property
     def serves_tls(self) -> bool:
@@ -298,6 +300,8 @@ def _problem(name: str, value: Any) -> str | None:
         return "cannot be empty"
     if name == "log_format" and value not in ("text", "json"):
         return "must be text or json"
+    if name == "move_alias_days" and value < 0:
+        return "cannot be negative (0 keeps no alias)"
     if name == "min_free_disk_mib" and value < 0:
         return "cannot be negative"
     if name == "metrics" and value not in ("open", "loopback", "admin", "off") and not value.startswith("token:"):

@@ -47,6 +47,7 @@ def registry_options(settings: Settings) -> dict[str, Any]:
         "s3": s3_options(settings),
         "blob_redirects": settings.blobs_redirect,
         "notifications": settings.notifications,
+        "move_alias_days": settings.move_alias_days,
     }
 
 

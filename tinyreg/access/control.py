@@ -18,6 +18,7 @@ from tinyreg.access.paths import within_reach
 from tinyreg.access.policy import (
     ACTIONS,
     ANONYMOUS,
+    PULL,
     CacheAccess,
     Principal,
     allowed_actions,
@@ -28,6 +29,7 @@ from tinyreg.access.policy import (
 from tinyreg.access.scopes import ScopeRequest
 from tinyreg.access.store import AccessStore
 from tinyreg.access.throttle import WINDOW, Throttle, address_key
+from tinyreg.registry.aliases import push_refusal
 from tinyreg.registry.errors import RegistryError
 from tinyreg.registry.mirrors import Mirror, by_dependency_proxy, by_prefix
 from tinyreg.storage.interfaces import MetaStore
@@ -156,8 +158,22 @@ class AccessControl:
         cache = self.cache_access(principal, repo)
         if cache is not None:
             return cache_actions(principal, cache, actions)
+        alias = self.store.alias_of(repo)
+        if alias is not None:  # the old name of a moved repository: pulls of the new one, read-only
+            return self._allowed(principal, alias["target"], actions) & {PULL}
+        return self._allowed(principal, repo, actions)
+
+    def _allowed(self, principal: Principal, repo: str, actions: frozenset[str] | set[str]) -> frozenset[str]:
         project = self.store.project_access(repo, principal.name if principal.kind == "user" else None)
         return allowed_actions(principal, project, actions)
+
+    def moved_refusal(self, principal: Principal, repo: str, actions: frozenset[str] | set[str]) -> str | None:
+        """Why a write under the old name of a moved repository is refused, naming the new one;
+        None unless `repo` is such a name and `principal` may pull from where it went."""
+        alias = self.store.alias_of(repo)
+        if alias is None or not set(actions) - {PULL} or PULL not in self._allowed(principal, alias["target"], {PULL}):
+            return None
+        return push_refusal(repo, alias)
 
     def cache_access(self, principal: Principal, repo: str) -> CacheAccess | None:
         """What the decision needs of `repo` when it names a cached repository (a mirror's path or

@@ -286,6 +286,28 @@ def may_create_in_group(principal: Principal, group: GroupAccess) -> bool:
     return _is_user(principal) and (principal.admin or group.role in MANAGING_ROLES)
 
 
+def may_move_project(
+    principal: Principal, project: ProjectAccess, namespace: str, target: GroupAccess | None, *, same_namespace: bool
+) -> bool:
+    """Rename a project or transfer it to `namespace`: a maintainer (or owner) of the project who
+    may also create projects there (the namespace it is in, their own user namespace, or a group
+    they maintain, `target`); admins anywhere, top level too."""
+    if not _is_user(principal):
+        return False
+    if principal.admin:
+        return True
+    if project.role not in MANAGING_ROLES:
+        return False
+    if same_namespace or (namespace != "" and namespace == principal.name):
+        return True
+    return target is not None and may_create_in_group(principal, target)
+
+
+def may_move_repository(principal: Principal, source: ProjectAccess, target: ProjectAccess) -> bool:
+    """Rename a repository, or move it into another project: maintainer (or owner) in both, or an admin."""
+    return _is_user(principal) and (principal.admin or (source.role in MANAGING_ROLES and target.role in MANAGING_ROLES))
+
+
 def may_call_api(principal: Principal, *, write: bool, user_only: bool = False) -> bool:
     """Whether the credential used lets `principal` make an API call at all (before the
     decisions above): a write needs the scope `api`, a read `api` or `read_api`, and a read of

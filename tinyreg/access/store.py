@@ -25,7 +25,8 @@ from tinyreg.access.groups import (
 from tinyreg.access.paths import PathError, check_project_path, nearest_project, taken_over, takeover_refusal, within_reach
 from tinyreg.access.policy import DEPLOY_SCOPES, SCOPES, ProjectAccess
 from tinyreg.registry.accounting import owner_project, recount
-from tinyreg.storage.interfaces import MetaStore, MetaWriter
+from tinyreg.registry.aliases import active_alias, until
+from tinyreg.storage.interfaces import AliasRow, MetaStore, MetaWriter
 
 USERNAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 DEPLOY_USER_PREFIX = "tinyreg+deploy-token-"
@@ -195,6 +196,11 @@ class AccessStore(GroupStore):
         def change(tx: MetaWriter) -> int:
             if tx.project(path) is not None:
                 raise AccessError(f"project {path!r} already exists")
+            if (alias := active_alias(tx, path)) is not None:
+                raise AccessError(
+                    f"{path} is the old path of {alias['target']}, kept as an alias until {until(alias)}; "
+                    f"remove it first (tinyreg project alias remove {path})"
+                )
             if owner is not None and tx.user(owner) is None:
                 raise AccessError(f"no user {owner!r}")
             repos = tx.repositories_under(path)
@@ -234,6 +240,17 @@ class AccessStore(GroupStore):
 
         self.meta.write(change)
 
+    def set_display_name(self, path: str, name: str) -> None:
+        """Give the project a display name (GitLab's `name`; its path does not change)."""
+
+        def change(tx: MetaWriter) -> None:
+            record = tx.project(path)
+            if record is None:
+                raise AccessError(f"no project {path!r}")
+            tx.put_project(path, {**record, "name": name.strip()[:255]})
+
+        self.meta.write(change)
+
     def set_size_limit(self, path: str, limit: int | None, *, use_default: bool = False) -> None:
         """Give the project its own size limit in bytes (None: no limit), or make it follow the default."""
 
@@ -256,6 +273,11 @@ class AccessStore(GroupStore):
         groups it lives in, each with their effective role in it."""
         with self.meta.read() as tx:
             return members_with_roles(tx, path, tx.members(path), inherited=inherited)
+
+    def alias_of(self, path: str) -> AliasRow | None:
+        """The alias in force of `path` (the old path of a moved project or repository), or None."""
+        with self.meta.read() as tx:
+            return active_alias(tx, path)
 
     def project_access(self, repo: str, username: str | None) -> ProjectAccess | None:
         """The project owning `repo` and `username`'s role in it (one read snapshot)."""

@@ -20,6 +20,7 @@ from tinyreg.http.errors import error_response, internal_error
 from tinyreg.http.metrics import Metrics
 from tinyreg.http.request_ids import request_id
 from tinyreg.http.routes import classify
+from tinyreg.registry.aliases import push_refusal
 from tinyreg.registry.core import Registry
 from tinyreg.registry.errors import RegistryError
 from tinyreg.registry.names import check_name
@@ -183,6 +184,7 @@ class RegistryApp:
             allowed = ", ".join(ROUTES[resource])
             raise RegistryError("UNSUPPORTED", f"{request.method} is not allowed here", headers={"Allow": allowed})
         name, reference = unquote(route.name), unquote(route.reference)
+        alias = None
         if name:
             check_name(name)
         if self.pull_through is not None and name:
@@ -191,8 +193,16 @@ class RegistryApp:
                 if self.guard is not None:
                     await self.guard.authorize(request, route._replace(name=resolved.access_name, reference=reference))
                 return await self.pull_through.serve(request, resolved, route.resource, reference, checked=self.guard is not None)
+        if name:
+            alias = self.registry.alias_of(name)
+        if resource == "uploads":
+            self.registry.uploads.check_not_moved(name, reference)  # before the guard: the old name grants no push
         if self.guard is not None:
             request.actor = (await self.guard.authorize(request, route._replace(name=name, reference=reference))).name
+        if alias is not None:  # the old name of a moved repository: read-only, answered by the new one
+            if request.method not in ("GET", "HEAD"):
+                raise RegistryError("DENIED", push_refusal(name, alias), detail={"name": name, "moved_to": alias["target"]})
+            name = alias["target"]
         return await handler(self.registry, request, name, reference)
 
     def _log(self, request: Request, status: int, sent: int, started: float, rid: str) -> None:

@@ -114,8 +114,11 @@ class Guard:
             raise self._insufficient(request, scope, f"the token does not grant {scope}")
         if not needed or needed <= self._granted(principal, token_access, route.name, needed):
             return principal
-        reason = self.control.refusal(principal, route.name, needed)
         who = principal.name or principal.kind
+        moved = self.control.moved_refusal(principal, route.name, needed)
+        if moved is not None:  # a push to the old name of a moved repository: DENIED, whatever the credential
+            raise self._refuse(request, who, route, moved, RegistryError("DENIED", moved, detail={"name": route.name}))
+        reason = self.control.refusal(principal, route.name, needed)
         if via == "anonymous":
             raise self._refuse(request, who, route, reason, self._challenge(request, scope, None, reason))
         if via == "bearer":

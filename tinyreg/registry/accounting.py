@@ -119,6 +119,27 @@ class Accounting:
             tx.set_usage_total(kind, owner, total + delta)
         return delta
 
+    def transfer(self, tx: MetaWriter, repo: str, source: str | None, target: str | None) -> None:
+        """Move the counts of `repo`'s manifests from project `source` to project `target` (a
+        repository moving between projects), in the move's unit of work; DENIED if `target` would
+        go over its limit. Costs the repository's manifests; the repository's own counts move with it."""
+        rows = list(tx.manifests_of(repo))
+        if source is not None:
+            for digest, row in rows:
+                contribution = dict.fromkeys((*row_blob_refs(tx, digest, row), digest), 0)
+                self._apply(tx, "project", source, contribution, -1, tx.usage_total("project", source))
+        if target is None:
+            return
+        used = tx.usage_total("project", target)
+        added = 0
+        for digest, row in rows:
+            sizes = {blob: blob_size(tx, repo, blob) for blob in row_blob_refs(tx, digest, row)}
+            contribution = usage.manifest_contribution(digest, int(row["size"]), sizes)
+            added += self._apply(tx, "project", target, contribution, 1, used + added)
+        limit = usage.effective_limit(tx.project(target), self.default_limit)
+        if limit is not None and usage.over_limit(used, added, limit):
+            raise RegistryError("DENIED", usage.refusal_message(target, used, limit, added).replace("this push", "this move"))
+
     def check_upload(self, tx: MetaReader, repo: str, digest: str | None, size: int) -> None:
         """DENIED if a blob of `size` bytes (`digest` when known) would take the project of `repo`
         over its limit: a refusal before the bytes are read, instead of at the manifest."""

@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from tinyreg.registry.aliases import refuse_if_moved
 from tinyreg.registry.errors import RegistryError
 from tinyreg.registry.events import BLOB_MEDIA_TYPE, MOUNT, PULL, Origin, Subject
 from tinyreg.registry.names import Digest
@@ -94,6 +95,7 @@ class Blobs:
         name = str(digest)
 
         def change(tx: MetaWriter) -> int | None:
+            refuse_if_moved(tx, repo)
             link = tx.link(source, name)
             if link is None or tx.blob(name) is None or self.store.size(digest) is None:
                 return None
@@ -124,6 +126,7 @@ def link_blob(store: BlobStore, tx: MetaWriter, repo: str, digest: Digest, size:
     The bytes are checked inside the unit of work: garbage collection sets a blob aside before
     its own unit of work decides, so a blob is never linked while its bytes are being collected.
     """
+    refuse_if_moved(tx, repo)
     if store.size(digest) != size:
         raise RegistryError("BLOB_UPLOAD_INVALID", "the blob was being collected meanwhile; push it again")
     now = time.time()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tinyreg.registry.accounting import COUNTED, Accounting, count_if_new
+from tinyreg.registry.aliases import active_alias
 from tinyreg.registry.blobs import Blobs
 from tinyreg.registry.cache import Cache
 from tinyreg.registry.gc import restore_trash
@@ -13,6 +14,7 @@ from tinyreg.registry.notification_settings import NotificationSettings
 from tinyreg.registry.notifier import Notifier
 from tinyreg.registry.repository import Manifests
 from tinyreg.registry.uploads import Uploads
+from tinyreg.storage.interfaces import AliasRow
 from tinyreg.storage.opening import open_blobs, open_meta
 from tinyreg.storage.s3.location import S3Options
 
@@ -33,8 +35,10 @@ class Registry:
         blobs: str = "",
         s3: S3Options | None = None,
         blob_redirects: bool = True,
+        move_alias_days: int = 30,
     ) -> None:
         self.data_dir = Path(data_dir).resolve()
+        self.move_alias_days = move_alias_days  # how long moved paths answer as aliases (0: not at all)
         self.meta = open_meta(self.data_dir)
         self.store = open_blobs(self.data_dir, blobs, s3)
         self.blob_redirects = blob_redirects
@@ -50,6 +54,11 @@ class Registry:
         self.listings = Listings(self.meta)
         self.cache = Cache(self.meta, self.store, self.manifests)
         restore_trash(self.store)  # files an interrupted garbage collection left aside
+
+    def alias_of(self, name: str) -> AliasRow | None:
+        """The alias in force of `name`, the old name of a moved repository (None for any other)."""
+        with self.meta.read() as tx:
+            return active_alias(tx, name)
 
     def close(self) -> None:
         self.meta.close()

@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 
 from tinyreg.registry.accounting import Accounting
+from tinyreg.registry.aliases import refuse_if_moved
 from tinyreg.registry.blobs import manifest_bytes
 from tinyreg.registry.errors import RegistryError
 from tinyreg.registry.events import DELETE, PULL, PUSH, Origin, Subject
@@ -79,6 +80,7 @@ class Manifests:
         origin: Origin | None,
         cached_sizes: dict[str, int] | None = None,
     ) -> None:
+        refuse_if_moved(tx, repo)
         blob_sizes = {}
         for blob in parsed.blobs if cached_sizes is None else ():
             link = tx.link(repo, str(blob))

@@ -18,10 +18,11 @@ from typing import Any, NoReturn, TypeVar
 import trio
 
 from tinyreg.registry.accounting import Accounting
+from tinyreg.registry.aliases import upload_cancelled
 from tinyreg.registry.blobs import link_blob
 from tinyreg.registry.errors import RegistryError
 from tinyreg.registry.events import BLOB_MEDIA_TYPE, PUSH, Origin, Subject
-from tinyreg.registry.names import Digest, check_upload_id
+from tinyreg.registry.names import UPLOAD_ID_RE, Digest, check_upload_id
 from tinyreg.registry.notifier import Notifier
 from tinyreg.registry.offload import call_store
 from tinyreg.registry.ranges import check_chunk_start
@@ -51,6 +52,19 @@ class Upload:
     @classmethod
     def from_row(cls, upload_id: str, row: UploadRow) -> Upload:
         return cls(upload_id, str(row["repo"]), int(row["size"]), float(row["started"]), float(row["updated"]))
+
+
+def _check_open(tx: MetaWriter, upload: Upload) -> None:
+    """BLOB_UPLOAD_UNKNOWN unless the session is still open (not cancelled, not moved) in this unit of work."""
+    row = tx.upload(upload.id)
+    if row is None:
+        raise RegistryError("BLOB_UPLOAD_UNKNOWN", "the upload was cancelled meanwhile")
+    if "moved_to" in row:
+        raise RegistryError(
+            "BLOB_UPLOAD_UNKNOWN",
+            upload_cancelled(upload.repo, row["moved_to"]),
+            detail={"upload": upload.id, "moved_to": row["moved_to"]},
+        )
 
 
 class _LiveHash:
@@ -97,7 +111,26 @@ class Uploads:
             row = tx.upload(upload_id)
         if row is None or row["repo"] != repo:
             raise RegistryError("BLOB_UPLOAD_UNKNOWN", detail={"upload": upload_id})
+        if "moved_to" in row:
+            raise RegistryError(
+                "BLOB_UPLOAD_UNKNOWN",
+                upload_cancelled(repo, row["moved_to"]),
+                detail={"upload": upload_id, "moved_to": row["moved_to"]},
+            )
         return Upload.from_row(upload_id, row)
+
+    def check_not_moved(self, repo: str, upload_id: str) -> None:
+        """BLOB_UPLOAD_UNKNOWN naming the new name if a move cancelled this session of `repo`
+        (only who holds the session's id learns it); nothing otherwise."""
+        if UPLOAD_ID_RE.fullmatch(upload_id):
+            with self.meta.read() as tx:
+                row = tx.upload(upload_id)
+            if row is not None and row["repo"] == repo and "moved_to" in row:
+                raise RegistryError(
+                    "BLOB_UPLOAD_UNKNOWN",
+                    upload_cancelled(repo, row["moved_to"]),
+                    detail={"upload": upload_id, "moved_to": row["moved_to"]},
+                )
 
     def status(self, repo: str, upload_id: str) -> Upload:
         """The open session, checked against its staging file (a crash may have taken it)."""
@@ -116,8 +149,7 @@ class Uploads:
     def _save(self, upload: Upload) -> None:
 
         def change(tx: MetaWriter) -> None:
-            if tx.upload(upload.id) is None:
-                raise RegistryError("BLOB_UPLOAD_UNKNOWN", "the upload was cancelled meanwhile")
+            _check_open(tx, upload)
             tx.put_upload(upload.id, upload.to_row())
 
         self.meta.write(change)
@@ -268,6 +300,7 @@ class Uploads:
 
     def _link_committed(self, upload: Upload, digest: Digest, origin: Origin | None) -> None:
         def change(tx: MetaWriter) -> None:
+            _check_open(tx, upload)  # a move may have cancelled it while its bytes were checked
             link_blob(self.store, tx, upload.repo, digest, upload.size)
             tx.delete_upload(upload.id)
             self.notifier.record(tx, Subject(PUSH, "blob", upload.repo, str(digest), BLOB_MEDIA_TYPE, upload.size), origin)

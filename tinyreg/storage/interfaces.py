@@ -54,6 +54,7 @@ class UploadRow(TypedDict):
     size: int
     started: float
     updated: float
+    moved_to: NotRequired[str]  # the repository moved meanwhile: the session is cancelled, kept to say where to
 
 
 class RepositoryRow(TypedDict):
@@ -87,6 +88,15 @@ class CachedRepositoryRow(TypedDict):
     hits: int  # manifest requests answered from the cache
     misses: int  # manifest requests that fetched from upstream
     checked: dict[str, float]  # tag -> when upstream last gave or confirmed it
+
+
+class AliasRow(TypedDict):
+    """Where a moved project or repository went: its old path answers for it until `expires`."""
+
+    kind: Literal["project", "repository"]
+    target: str
+    created: float
+    expires: float
 
 
 class Tag(NamedTuple):
@@ -229,6 +239,11 @@ class MetaReader(Protocol):
     def iter_cached_repositories(self) -> Iterator[tuple[str, CachedRepositoryRow]]:
         """Every cached repository with its row, in byte order."""
 
+    # moves: the old paths of moved projects and repositories (expired rows stay until removed)
+    def alias(self, path: str) -> AliasRow | None: ...
+    def iter_aliases(self) -> Iterator[tuple[str, AliasRow]]:
+        """Every alias as (old path, row), in byte order."""
+
 
 class MetaWriter(MetaReader, Protocol):
     """A unit of work: everything done through it is committed together, or not at all."""
@@ -311,6 +326,20 @@ class MetaWriter(MetaReader, Protocol):
     def delete_project_hook(self, path: str, hook_id: int) -> bool: ...
     def put_cached_repository(self, repo: str, row: CachedRepositoryRow) -> None: ...
     def delete_cached_repository(self, repo: str) -> bool: ...
+
+    def move_repository(self, old: str, new: str) -> bool:
+        """Re-key everything of repository `old` to `new`: its row (keeping its id), tags with the
+        tag index, manifests, referrer entries, blob links and its repository usage rows. Costs
+        what it moves (no scan of other repositories); no blob or shared manifest bytes change.
+        False if `old` has no rows; ValueError if `new` already has some."""
+
+    def move_project(self, old: str, new: str) -> bool:
+        """Re-key the rows keyed by project path from `old` to `new`: the project's row (keeping its
+        id), its members, its cleanup policy and its project usage rows (its repositories move with
+        `move_repository`). False if there is no project `old`; ValueError if `new` exists."""
+
+    def put_alias(self, path: str, row: AliasRow) -> None: ...
+    def delete_alias(self, path: str) -> bool: ...
 
 
 class MetaStore(Protocol):

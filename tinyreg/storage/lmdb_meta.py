@@ -7,7 +7,7 @@ when the map must grow, so a change only touches its `tx`). The key layout is in
 Upgrades of an existing environment run once, at open, inside one write transaction (see
 `tinyreg.storage.lmdb_upgrade`). The access model's rows (ids, groups) are in
 `tinyreg.storage.lmdb_access`, the usage rows in `tinyreg.storage.lmdb_usage`, event queues and
-projects' hooks in `tinyreg.storage.lmdb_events`. The usage of
+projects' hooks in `tinyreg.storage.lmdb_events`, moves and aliases in `tinyreg.storage.lmdb_moves`. The usage of
 projects and repositories follows rules of the registry, which counts it on its first open.
 """
 
@@ -22,9 +22,10 @@ import cbor2
 
 from tinyreg.storage import keys
 from tinyreg.storage.interfaces import BlobRow, LinkRow, ManifestRow, RepositoryRow, Tag, UploadRow
-from tinyreg.storage.lmdb_access import AccessReader, AccessWriter
+from tinyreg.storage.lmdb_access import AccessReader
 from tinyreg.storage.lmdb_events import EventsReader, EventsWriter
 from tinyreg.storage.lmdb_housekeeping import HousekeepingReader, HousekeepingWriter
+from tinyreg.storage.lmdb_moves import MovesReader, MovesWriter
 from tinyreg.storage.lmdb_tx import Handles, decode_tag, encode_tag
 from tinyreg.storage.lmdb_upgrade import SCHEMA_VERSION, upgrade
 from tinyreg.storage.lmdb_usage import UsageReading, UsageWriting
@@ -37,7 +38,7 @@ _dumps = cbor2.dumps
 SEP = keys.SEP
 
 
-class LmdbReader(AccessReader, UsageReading, HousekeepingReader, EventsReader):
+class LmdbReader(AccessReader, UsageReading, HousekeepingReader, EventsReader, MovesReader):
     """A read snapshot (also the base of the unit of work)."""
 
     __slots__ = ()
@@ -181,7 +182,7 @@ class LmdbReader(AccessReader, UsageReading, HousekeepingReader, EventsReader):
         return ((key.decode(), int(_loads(value))) for key, value in self._scan("counters", b""))
 
 
-class LmdbWriter(LmdbReader, AccessWriter, UsageWriting, HousekeepingWriter, EventsWriter):
+class LmdbWriter(LmdbReader, MovesWriter, UsageWriting, HousekeepingWriter, EventsWriter):
     """A unit of work: one LMDB write transaction."""
 
     __slots__ = ()

@@ -42,6 +42,7 @@ event_state    queue                      {"next", "pending", "queued", "deliver
 project_hooks  path\\0id (8 bytes, BE)    {"id", "url", "token", "enable_ssl_verification", "actions", "created"}
 cached_repos   repo                       {"mirror", "upstream", "last_pulled", "hits", "misses",
                                            "checked": {tag: float}}  (pull-through cache)
+aliases        old project or repo path   {"kind", "target", "created", "expires"} (a moved one)
 =============  =========================  ==============================================
 
 Read transactions are cheap and concurrent; write transactions are serialized, so callers
@@ -91,6 +92,7 @@ SUBDBS = (
     "event_state",
     "project_hooks",
     "cached_repos",
+    "aliases",
 )
 INITIAL_MAP_SIZE = 4 * 1024 * 1024 * 1024  # address space only: the file grows with its data
 SCAN_BATCH = 1024

@@ -15,7 +15,7 @@ from urllib.parse import unquote
 from quart import Blueprint, Response
 from quart.blueprints import BlueprintSetupState
 
-from tinyreg.http.api import deploy_tokens, groups, hooks, members, mirrors, projects, repositories, tags, tokens, users
+from tinyreg.http.api import deploy_tokens, groups, hooks, members, mirrors, moves, projects, repositories, tags, tokens, users
 from tinyreg.http.api.context import ApiState, WebSettings
 from tinyreg.http.api.errors import ApiError, json_response
 
@@ -27,7 +27,7 @@ _KEPT_ENCODED = re.compile(r"%(2[fF]|25)")
 def blueprint(context: WebSettings) -> Blueprint:
     api = Blueprint("api", __name__, url_prefix=PREFIX)
     state = ApiState(context)
-    for resource in (users, tokens, groups, projects, members, deploy_tokens, hooks, repositories, tags, mirrors):
+    for resource in (users, tokens, groups, projects, members, deploy_tokens, hooks, repositories, tags, mirrors, moves):
         resource.register(api, state)
 
     @api.errorhandler(ApiError)

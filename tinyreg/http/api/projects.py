@@ -20,6 +20,7 @@ from tinyreg.http.api.lookup import (
     require_manage,
     require_scope,
 )
+from tinyreg.http.api.moves import move_project, new_namespace
 from tinyreg.http.api.pagination import paged_list
 from tinyreg.registry.usage import parse_size
 
@@ -51,12 +52,12 @@ def namespace_json(state: ApiState, path: str) -> dict[str, Any]:
 
 
 def project_json(state: ApiState, path: str, row: dict[str, Any]) -> dict[str, Any]:
-    name = path.rpartition("/")[2]
+    name = str(row.get("name") or path.rpartition("/")[2])  # GitLab's display name, the path's last part unless set
     level = registry_access_level(row)
     return {
         "id": row.get("id"),
         "name": name,
-        "path": name,
+        "path": path.rpartition("/")[2],
         "path_with_namespace": path,
         "name_with_namespace": " / ".join(path.split("/")),
         "description": None,
@@ -165,12 +166,29 @@ def register(api: Blueprint, state: ApiState) -> None:
         row = state.store.project(path) or {}
         return json_response(project_json(state, path, row), 201)
 
+    @api.route("/projects/<ident>/transfer", methods=["PUT", "POST"])  # GitLab documents PUT; POST is accepted too
+    async def transfer_project(ident: str) -> Response:
+        principal = state.signed_in()
+        require_scope(principal, write=True)
+        project = find_project(state, principal, ident)
+        form = await request_form()
+        namespace = new_namespace(state, principal, form_value(form, "namespace", required=True))
+        moved = move_project(state, principal, project, f"{namespace}/{project.path.rpartition('/')[2]}")
+        return json_response(project_json(state, moved.path, moved.row))
+
     @api.put("/projects/<ident>")
     async def update_project(ident: str) -> Response:
         principal = state.signed_in()
         project = find_project(state, principal, ident)
         require_manage(principal, project)
         form = await request_form()
+        new_path = form_value(form, "path")
+        if new_path is not None and str(new_path) != project.path.rpartition("/")[2]:  # a rename, images and all
+            namespace = project.path.rpartition("/")[0]
+            project = move_project(state, principal, project, f"{namespace}/{new_path}" if namespace else str(new_path))
+        name = form_value(form, "name")
+        if name is not None and str(name) != project_json(state, project.path, project.row)["name"]:
+            state.store.set_display_name(project.path, str(name))
         changes = _settings(form)
         limit = _size_limit(principal, form)
         apply_expiration_policy(state, project.path, form)

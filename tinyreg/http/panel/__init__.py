@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from quart import Blueprint, Response
 
-from tinyreg.http.panel import admin, hooks, mirrors, projects, registry, settings, signin, tags, user
+from tinyreg.http.panel import admin, hooks, mirrors, moves, projects, registry, settings, signin, tags, user
 from tinyreg.http.panel.base import Panel, PanelContext, PanelError, error_page
 
 
@@ -24,6 +24,6 @@ def blueprint(context: PanelContext) -> Blueprint:
     async def refused(error: PanelError) -> Response:
         return await error_page(error)
 
-    for module in (signin, projects, registry, tags, settings, hooks, user, admin, mirrors):
+    for module in (signin, projects, registry, tags, settings, hooks, user, admin, mirrors, moves):
         module.add_routes(pages, panel)
     return pages

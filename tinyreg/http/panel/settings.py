@@ -85,6 +85,7 @@ async def settings_page(panel: Panel, place: Place, *, status: int = 200, new_to
         older_thans=OLDER_THAN,
         hooks=list_hooks(registry.meta, place.path),
         hook_actions=ACTIONS,
+        alias_days=registry.move_alias_days,
     )
 
 
