@@ -50,6 +50,7 @@ def everything(meta: MetaStore) -> dict[str, Any]:
             "stored": tx.stored_bytes(),
             "policies": list(tx.iter_cleanup_policies()),
             "hooks": list(tx.iter_project_hooks()),
+            "aliases": list(tx.iter_aliases()),
             "cached": list(tx.iter_cached_repositories()),
             "pending": {queue: [e for _, e in tx.pending_events(queue, limit=100)] for queue, _ in tx.iter_event_states()},
         }
@@ -79,6 +80,9 @@ def populate(registry: RunningRegistry) -> str:
     registry.push_image("solo/tool", "old")
     done = tinyreg_admin(registry.data_dir, "cleanup-policy", "set", "acme/web", "--enabled", "--keep-n", "5")
     assert done.returncode == 0, done.stderr
+    registry.push_image("solo/old-name", "v1")
+    moved = tinyreg_admin(registry.data_dir, "repository", "move", "solo/old-name", "solo/tool/renamed")
+    assert moved.returncode == 0, moved.stderr  # leaves an alias behind
     return token
 
 
@@ -130,7 +134,7 @@ def test_a_copied_registry_is_the_same_registry(tmp_path: Path) -> None:
 
     report = migrate(source, target)
     assert report["blobs_copied"] == len(before["blobs"]) and report["blobs_present"] == 0
-    assert report["tokens"] == 2 and report["users"] == 2 and report["repositories"] == 3
+    assert report["tokens"] == 2 and report["users"] == 2 and report["repositories"] == 4 and report["aliases"] == 1
     assert snapshot(target) == before == snapshot(source)  # the source is left as it was
 
     with run_registry(target, auth=True) as copy:

@@ -87,6 +87,8 @@ def test_a_moved_project_keeps_its_id_members_policy_and_usage(backend: Backend)
         tx.put_cleanup_policy("g/p", {"enabled": True, "keep_n": 5})
         tx.set_usage_refs("project", "g/p", {D1: UsageRef(2, 10)})
         tx.set_usage_total("project", "g/p", 10)
+        tx.put_project_hook("g/p", 3, {"id": 3, "url": "http://127.0.0.1:9/"})
+        tx.put_project_hook("g/p2", 4, {"id": 4, "url": "http://127.0.0.1:9/"})
 
     backend.meta.write(setup)
     assert backend.meta.write(lambda tx: tx.move_project("g/p", "h/q")) is True
@@ -106,6 +108,8 @@ def test_a_moved_project_keeps_its_id_members_policy_and_usage(backend: Backend)
         assert tx.cleanup_policy("h/q") == {"enabled": True, "keep_n": 5} and tx.cleanup_policy("g/p") is None
         assert list(tx.usage_refs("project", "h/q")) == [(D1, UsageRef(2, 10))] and tx.usage_total("project", "h/q") == 10
         assert list(tx.usage_totals("project")) == [("h/q", 10)]
+        assert list(tx.project_hooks("h/q")) == [(3, {"id": 3, "url": "http://127.0.0.1:9/"})]
+        assert list(tx.project_hooks("g/p")) == [] and [i for i, _ in tx.project_hooks("g/p2")] == [4]
 
 
 def test_aliases_are_stored_listed_and_removed(backend: Backend) -> None:

@@ -170,6 +170,7 @@ def _copy_access(source: MetaStore, target: MetaStore, report: TransferReport) -
             "tokens": (_tokens(tx), lambda w, item: w.put_token(item[0], item[1]["id"], item[1])),
             "cleanup_policies": (list(tx.iter_cleanup_policies()), lambda w, item: w.put_cleanup_policy(*item)),
             "project_hooks": (list(tx.iter_project_hooks()), lambda w, item: w.put_project_hook(*item)),
+            "aliases": (list(tx.iter_aliases()), lambda w, item: w.put_alias(*item)),
             "cached_repositories": (list(tx.iter_cached_repositories()), lambda w, item: w.put_cached_repository(*item)),
         }
     for kind, (rows, put) in kinds.items():

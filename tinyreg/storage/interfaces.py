@@ -335,7 +335,7 @@ class MetaWriter(MetaReader, Protocol):
 
     def move_project(self, old: str, new: str) -> bool:
         """Re-key the rows keyed by project path from `old` to `new`: the project's row (keeping its
-        id), its members, its cleanup policy and its project usage rows (its repositories move with
+        id), its members, its webhooks, its cleanup policy and its project usage rows (its repositories move with
         `move_repository`). False if there is no project `old`; ValueError if `new` exists."""
 
     def put_alias(self, path: str, row: AliasRow) -> None: ...

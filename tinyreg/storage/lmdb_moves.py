@@ -92,6 +92,7 @@ class MovesWriter(AccessWriter, MovesReader):
         if not self._renumbered("project", "projects", old, new):
             return False
         self._rekey("members", keys.repo_prefix(old), keys.repo_prefix(new))
+        self._rekey("project_hooks", keys.repo_prefix(old), keys.repo_prefix(new))  # their queues are named by id
         self._rekey_one("cleanup_policies", old.encode(), new.encode())
         self._usage_rekey("project", old, new)
         return True
