@@ -85,23 +85,11 @@ def test_a_client_coming_during_the_fetch_streams_with_it() -> None:
         server.server_close()
 
 
-class _Whole(_HoldingBack):
-    """Sends the whole blob at once."""
-
-    def do_GET(self) -> None:
-        if not self.path.endswith(sha256(BLOB)):
-            self._not_found()
-            return
-        type(self).gets += 1
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(BLOB)))
-        self.end_headers()
-        self.wfile.write(BLOB)
-
-
 def test_the_client_has_the_verified_blob_before_its_commit_ends() -> None:
-    class Handler(_Whole):
-        gets = 0
+    class Handler(_HoldingBack):
+        started, release, gets = threading.Event(), threading.Event(), 0
+
+    Handler.release.set()  # the whole blob at once
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
