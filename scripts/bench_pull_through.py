@@ -11,7 +11,10 @@ Each round pulls four images of the same shape, every blob checked against its d
 * warm: an image already cached, pulled through the mirror, paired with an image pushed to
   tinyreg itself (in the Distribution column: the local pull is the baseline of a cached one).
 
-The peak RSS of tinyreg over the cold pulls shows that a fetched blob is streamed, never held.
+The peak RSS of tinyreg over the cold pulls shows that a fetched blob is streamed, never held;
+its CPU time over a cold pull is the relay's cost as such, which a busy machine does not blur
+the way it blurs the durations (the upstream's over a direct pull: Distribution sends a file
+with `sendfile`).
 """
 
 from __future__ import annotations
@@ -93,6 +96,7 @@ def run_mirror(ctx: Context, server_cpus: str, tinyreg_args: str, rounds: int, r
     cold_metric = f"cold pull via mirror, {size} (vs the same pull from the upstream directly)"
     warm_metric = f"warm pull via mirror, {size} (vs a local image on tinyreg)"
     rss_metric = f"peak RSS of tinyreg over a cold pull, {size} (vs the upstream's)"
+    cpu_metric = f"CPU time of tinyreg over a cold pull, {size} (vs the upstream's over the direct pull)"
     try:
         for number in range(rounds):
             images = {kind: Image(Body(f"{kind}-{number}-c", CONFIG_SIZE), Body(f"{kind}-{number}-l", layer)) for kind in KINDS}
@@ -103,15 +107,19 @@ def run_mirror(ctx: Context, server_cpus: str, tinyreg_args: str, rounds: int, r
             for server in (upstream, cache):
                 server.alive()
                 server.reset_peak_rss()
+            began = cache.cpu_ms()
             cold = pull_image(local, f"{MIRROR}/bench/cold{number}", images["cold"], manifests["cold"])
-            rss = cache.peak_rss_mib(), upstream.peak_rss_mib()
+            relay_cpu, rss = cache.cpu_ms() - began, (cache.peak_rss_mib(), upstream.peak_rss_mib())
+            began = upstream.cpu_ms()
             direct = pull_image(up, f"bench/direct{number}", images["direct"], manifests["direct"])
+            upstream_cpu = upstream.cpu_ms() - began
             warm = pull_image(local, f"{MIRROR}/bench/warm{number}", images["warm"], manifests["warm"])
             own = pull_image(local, f"bench/local{number}", images["local"], manifests["local"])
             for metric, unit, value, baseline in (
                 (cold_metric, "ms", cold, direct),
                 (warm_metric, "ms", warm, own),
                 (rss_metric, "MiB", rss[0], rss[1]),
+                (cpu_metric, "ms", relay_cpu, upstream_cpu),
             ):
                 results.add(NAME, "tinyreg", number, rounds, Measure(metric, unit, value, False))
                 results.add(NAME, "distribution", number, rounds, Measure(metric, unit, baseline, False))
