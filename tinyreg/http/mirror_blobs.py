@@ -4,7 +4,8 @@ One fetch per digest at a time (single flight): the first request starts it; req
 before its first bytes went out get them too, as they come; later ones wait for its end and
 are served from the cache. The bytes go into an upload staging file through the `BlobStore`
 and to the clients a batch at a time, each batch sent once the next one has arrived: the last
-one waits for the digest's verdict. Only verified bytes are committed as the blob; bytes that
+one waits for the digest's verdict (not for the commit's sync, which follows it). Only verified
+bytes are committed as the blob; bytes that
 do not match leave nothing stored, and the clients' responses are aborted before their end
 (the connection closed short of the announced length, or without the chunked terminator), so
 no client ever takes bad bytes for the blob.
