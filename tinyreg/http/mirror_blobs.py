@@ -5,10 +5,9 @@ before its first bytes went out get them too, as they come; later ones wait for 
 are served from the cache. The bytes go into an upload staging file through the `BlobStore`
 and to the clients a batch at a time, each batch sent once the next one has arrived: the last
 one waits for the digest's verdict (not for the commit's sync, which follows it). Only verified
-bytes are committed as the blob; bytes that
-do not match leave nothing stored, and the clients' responses are aborted before their end
-(the connection closed short of the announced length, or without the chunked terminator), so
-no client ever takes bad bytes for the blob.
+bytes are committed as the blob; bytes that do not match leave nothing stored, and the clients'
+responses are aborted before their end (the connection closed short of the announced length,
+or without the chunked terminator), so no client ever takes bad bytes for the blob.
 
 The fetch runs in the server's nursery, not the request's task: a first client going away
 leaves the others to get the blob.
@@ -46,7 +45,7 @@ class BlobFlight:
         self.ready = trio.Event()  # upstream answered (its length is known), or the fetch failed
         self.error: RegistryError | None = None
         self.length = length
-        self.complete = False  # every chunk relayed after the blob was verified and committed
+        self.complete = False  # every piece relayed, the last ones after the blob was verified
         self._relayed = False  # bytes went out: a new subscriber would miss them
         self._subscribers: list[trio.MemorySendChannel[list[bytes] | BaseException]] = []
 
