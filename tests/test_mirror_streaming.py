@@ -108,10 +108,10 @@ def test_the_client_has_the_verified_blob_before_its_commit_ends() -> None:
             store.commit = held_commit  # type: ignore[method-assign]  # the disk's sync, held by the test
             with httpx.Client(timeout=20) as client:
                 first = client.get(cache.url + path)  # the whole body while the commit is held
-                assert committing.is_set() and not release.is_set()
+                assert committing.wait(timeout=30) and not release.is_set()  # the commit began, and is held
                 assert first.status_code == 200 and sha256(first.content) == sha256(BLOB)
                 with ThreadPoolExecutor(1) as pool:
-                    # Coming while the blob is committed: it waits for the commit, then is served from the cache.
+                    # Coming during the commit (or just after): served once the flight ends, not fetched again.
                     second = pool.submit(lambda: httpx.get(cache.url + path, timeout=60).content)
                     release.set()
                     assert sha256(second.result(timeout=60)) == sha256(BLOB)
