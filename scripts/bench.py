@@ -30,6 +30,8 @@ from bench_http import MiB, WrongAnswer  # noqa: E402
 from bench_load import WRK_SCRIPT, disk_write_rate, loopback_rate, sha256_rate  # noqa: E402
 from bench_move import WORKLOAD as MOVE  # noqa: E402
 from bench_panel import WORKLOAD as PANEL  # noqa: E402
+from bench_pull_through import NAME as MIRROR  # noqa: E402
+from bench_pull_through import run_mirror  # noqa: E402
 from bench_servers import (  # noqa: E402
     Server,
     cold_start_ms,
@@ -48,7 +50,7 @@ WORKLOADS = [*PROTOCOL_WORKLOADS, PANEL, MOVE]
 SLOW_TO_SEED = {PANEL.name, MOVE.name}
 
 SERVERS = ("tinyreg", "distribution")
-EXTRA = ("reference", "startup")
+EXTRA = ("reference", "startup", MIRROR)  # each runs its own way (the mirror workload: its own servers)
 RATIO_MEANING = (
     "ratio > 1.0 means tinyreg is better: tinyreg/Distribution for rates, Distribution/tinyreg for times, latencies and memory"
 )
@@ -289,6 +291,9 @@ def main(argv: list[str] | None = None) -> int:
         if "startup" in args.selected:
             startup = run_startup(context, args, results)
         run_workloads(context, args, results)
+        if MIRROR in args.selected:
+            progress(f"{MIRROR}: upstream on CPUs {args.client_cpus}, tinyreg on {args.server_cpus}, {args.rounds} round(s)")
+            run_mirror(context, args.server_cpus, args.tinyreg_args, args.rounds, results)
     except WrongAnswer as exc:
         print(f"\nWRONG ANSWER, benchmark stopped: {exc}", file=sys.stderr)
         return 1

@@ -177,6 +177,14 @@ class Server:
         except OSError:
             return False
 
+    def cpu_ms(self) -> float:
+        """CPU time (user and system) the server process and its children used so far, in ms."""
+        ticks = 0
+        for pid in self._pids():
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+        return ticks * 1000 / os.sysconf("SC_CLK_TCK")
+
     def peak_rss_mib(self) -> float:
         """VmHWM of the server process plus its children, in MiB."""
         total = 0

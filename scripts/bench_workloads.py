@@ -37,6 +37,7 @@ class Profile:
     reference_mib: int
     startup_runs: int
     cold_runs: int
+    mirror_layer: int
 
 
 FULL = Profile(
@@ -54,9 +55,10 @@ FULL = Profile(
     512,
     20,
     10,
+    32 * MiB,
 )
 QUICK = Profile(
-    KiB, 50, (MiB, 16 * MiB), (32 * MiB, 8 * MiB), (MiB, 16 * MiB), (8, 4 * MiB), (1, 16), 100, 50, 1, 200, 128, 10, 3
+    KiB, 50, (MiB, 16 * MiB), (32 * MiB, 8 * MiB), (MiB, 16 * MiB), (8, 4 * MiB), (1, 16), 100, 50, 1, 200, 128, 10, 3, 4 * MiB
 )
 
 

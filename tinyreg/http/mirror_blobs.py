@@ -4,10 +4,10 @@ One fetch per digest at a time (single flight): the first request starts it; req
 before its first bytes went out get them too, as they come; later ones wait for its end and
 are served from the cache. The bytes go into an upload staging file through the `BlobStore`
 and to the clients a batch at a time, each batch sent once the next one has arrived: the last
-one waits for the digest's verdict. Only verified bytes are committed as the blob; bytes that
-do not match leave nothing stored, and the clients' responses are aborted before their end
-(the connection closed short of the announced length, or without the chunked terminator), so
-no client ever takes bad bytes for the blob.
+one waits for the digest's verdict (not for the commit's sync, which follows it). Only verified
+bytes are committed as the blob; bytes that do not match leave nothing stored, and the clients'
+responses are aborted before their end (the connection closed short of the announced length,
+or without the chunked terminator), so no client ever takes bad bytes for the blob.
 
 The fetch runs in the server's nursery, not the request's task: a first client going away
 leaves the others to get the blob.
@@ -31,6 +31,7 @@ from tinyreg.storage.interfaces import BlobStore, StagingFile
 log = logging.getLogger("tinyreg.mirror")
 RELAY_QUEUE = 8  # batches buffered for each client before the fetch waits for it
 WRITE_BATCH = 1024 * 1024
+RELAY_PIECE = 256 * 1024  # pieces of a batch at least this large go to the clients as they came
 WRITE_QUEUE = 4  # batches read ahead of the writer
 RELAY_TIMEOUT = 60.0  # a client taking no batch for this long is left behind (the fetch goes on)
 
@@ -44,20 +45,22 @@ class BlobFlight:
         self.ready = trio.Event()  # upstream answered (its length is known), or the fetch failed
         self.error: RegistryError | None = None
         self.length = length
-        self.complete = False  # every chunk relayed after the blob was verified and committed
+        self.complete = False  # every piece relayed, the last ones after the blob was verified
         self._relayed = False  # bytes went out: a new subscriber would miss them
-        self._subscribers: list[trio.MemorySendChannel[bytes | BaseException]] = []
+        self._subscribers: list[trio.MemorySendChannel[list[bytes] | BaseException]] = []
 
     def subscribe(self) -> AsyncGenerator[bytes, None] | None:
         """A client's body as relayed, or None once bytes went out without it."""
         if self._relayed or self.done.is_set():
             return None
-        send, receive = trio.open_memory_channel[bytes | BaseException](RELAY_QUEUE)
+        send, receive = trio.open_memory_channel[list[bytes] | BaseException](RELAY_QUEUE)
         self._subscribers.append(send)
         return self._chunks(receive)
 
-    async def _relay(self, item: bytes | BaseException, timeout: float = RELAY_TIMEOUT) -> None:
-        """Hand a chunk (or the failure) to each client, leaving behind those gone or stalled."""
+    async def _relay(self, item: list[bytes] | BaseException, timeout: float = RELAY_TIMEOUT) -> None:
+        """Hand a batch's pieces (or the failure) to each client, leaving behind those gone or stalled."""
+        if not item:
+            return
         self._relayed = True
         for send in list(self._subscribers):
             try:
@@ -75,13 +78,14 @@ class BlobFlight:
             send.close()
         self._subscribers = []
 
-    async def _chunks(self, receive: trio.MemoryReceiveChannel[bytes | BaseException]) -> AsyncGenerator[bytes, None]:
-        """One client's body: the chunks as relayed; ResponseAborted if the fetch fails."""
+    async def _chunks(self, receive: trio.MemoryReceiveChannel[list[bytes] | BaseException]) -> AsyncGenerator[bytes, None]:
+        """One client's body: the pieces as relayed; ResponseAborted if the fetch fails."""
         async with receive:
             async for item in receive:
                 if isinstance(item, BaseException):
                     raise ResponseAborted(str(item))
-                yield item
+                for piece in item:
+                    yield piece
         if not self.complete:
             raise ResponseAborted("the fetch from upstream stopped")
 
@@ -93,7 +97,11 @@ class BlobFlight:
         length: int | None,
         commit: Callable[[int], Awaitable[None]],
     ) -> None:
-        """Copy `response` into a staging file and to the clients, verify, `commit(size)` the blob."""
+        """Copy `response` into a staging file and to the clients, verify, `commit(size)` the blob.
+
+        The clients get their last bytes once the digest is verified, before the blob is made
+        durable: the commit's sync does not delay them, and a request coming meanwhile still
+        finds this flight and waits for its end."""
         upload_id = uuid.uuid4().hex
         try:
             store.create_staging(upload_id)
@@ -109,13 +117,13 @@ class BlobFlight:
                 actual = Digest(digest.algorithm, hasher.hexdigest())
                 if actual != digest:
                     raise _mismatch(f"upstream sent bytes of digest {actual} for {digest}")
+                await self._relay(unsent)  # the end, sent once the bytes proved to be the blob
+                self.complete = True
+                self._close_relay()
                 await trio.to_thread.run_sync(store.commit, upload_id, digest)
                 await commit(size)
             finally:
                 file.close()
-            for last in unsent:  # the end, sent once the bytes proved to be the blob
-                await self._relay(last)
-            self.complete = True
         except BaseException as exc:
             store.discard(upload_id)
             cause = _single(exc)
@@ -137,8 +145,8 @@ class BlobFlight:
 
     async def _copy(self, file: StagingFile, response: httpx.Response, hasher: Any) -> tuple[int, list[bytes]]:
         """Read the upstream body in batches: each is written and hashed by a second task (in a
-        worker thread) while the next is read, and relayed to the clients once the next one
-        came. Returns the bytes written and the batches not relayed yet (the last ones)."""
+        worker thread, one hop per batch) while the next is read, and relayed to the clients once
+        the next one came. Returns the bytes written and the pieces not relayed yet (the last ones)."""
         send, receive = trio.open_memory_channel[list[bytes]](WRITE_QUEUE)
         written = 0
 
@@ -150,7 +158,7 @@ class BlobFlight:
                     await file.append(written, batch, size, hasher)
                     written += size
 
-        held: bytes | None = None
+        held: list[bytes] = []
         pending: list[bytes] = []
         pending_size = 0
         async with trio.open_nursery() as nursery:
@@ -161,11 +169,28 @@ class BlobFlight:
                     pending_size += len(chunk)
                     if pending_size >= WRITE_BATCH:
                         await send.send(pending)
-                        if held is not None:
-                            await self._relay(held)
-                        held, pending, pending_size = b"".join(pending), [], 0
+                        await self._relay(held)
+                        held, pending, pending_size = relay_pieces(pending), [], 0
                 await send.send(pending)
-        return written, [part for part in (held, b"".join(pending)) if part]
+        return written, held + relay_pieces(pending)
+
+
+def relay_pieces(chunks: list[bytes]) -> list[bytes]:
+    """The chunks of a batch as the clients get them: large ones as they came (no copy), runs of
+    small ones joined (a TLS upstream gives 16 KiB pieces: one send each would cost more)."""
+    pieces: list[bytes] = []
+    run: list[bytes] = []
+    for chunk in chunks:
+        if len(chunk) < RELAY_PIECE:
+            run.append(chunk)
+            continue
+        if run:
+            pieces.append(b"".join(run))
+            run = []
+        pieces.append(chunk)
+    if run:
+        pieces.append(b"".join(run))
+    return pieces
 
 
 def _single(exc: BaseException) -> BaseException:

@@ -26,7 +26,7 @@ from tinyreg.http import blobs, listings
 from tinyreg.http.asgi import Request, Response
 from tinyreg.http.manifests import manifest_response
 from tinyreg.http.mirror_blobs import BlobFlight
-from tinyreg.http.mirror_upstream import Upstream, UpstreamUnreachable
+from tinyreg.http.mirror_upstream import Upstream, UpstreamUnreachable, use_large_reads
 from tinyreg.registry.cache import CacheHits
 from tinyreg.registry.core import Registry
 from tinyreg.registry.errors import RegistryError
@@ -107,6 +107,7 @@ class PullThrough:
         """Own the upstream client and the blob fetches until cancelled (the server's nursery runs this)."""
         limits = httpx.Limits(max_connections=UPSTREAM_CONNECTIONS, max_keepalive_connections=UPSTREAM_CONNECTIONS // 2)
         timeout = httpx.Timeout(60.0, connect=10.0)
+        use_large_reads()
         async with httpx.AsyncClient(limits=limits, timeout=timeout) as client:
             self.upstreams = {mirror.name: Upstream(mirror, client) for mirror in self.mirrors}
             try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+import httpcore
 import httpx
 
 from tinyreg.registry.manifests import DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST
@@ -20,6 +21,17 @@ from tinyreg.registry.mirrors import Mirror, parse_challenge
 #: clients of every platform find theirs.
 MANIFEST_ACCEPT = ", ".join((OCI_INDEX, DOCKER_LIST, OCI_MANIFEST, DOCKER_MANIFEST))
 TOKEN_MARGIN = 10.0  # seconds before its expiry a token is no longer used
+#: Bytes asked of the socket per read of a response (httpcore's default: 64 KiB). Each read of a
+#: relayed blob costs h11 events, httpx's layers and a checkpoint: 1 MiB reads took the CPU time
+#: of receiving a 32 MiB blob from ~75 ms to ~45 ms. A read returns what the socket has: memory
+#: stays bounded by this size.
+UPSTREAM_READ = 1024 * 1024
+
+
+def use_large_reads() -> None:
+    """Make the upstream client's reads `UPSTREAM_READ` bytes (httpcore's setting is per class:
+    every HTTP/1.1 client of the process gets them, which only makes its large bodies cheaper)."""
+    httpcore.AsyncHTTP11Connection.READ_NUM_BYTES = UPSTREAM_READ
 
 
 class UpstreamUnreachable(Exception):
