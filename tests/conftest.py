@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import warnings
 from collections.abc import Iterator
 
 import httpx
@@ -10,6 +12,7 @@ from tinyreg.testing import RunningRegistry, run_registry
 
 from tests.auth_helpers import AuthWorld
 from tests.helpers import api_client
+from tests.servers.postgres import PostgresCluster, PostgresMissing
 
 
 @pytest.fixture
@@ -24,3 +27,22 @@ def auth_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthWorld]:
     """One registry with `--auth` (and its access log on) per test module, with `AuthWorld`'s cast."""
     with run_registry(tmp_path_factory.mktemp("auth-world"), auth=True, access_log=True) as registry:
         yield AuthWorld.build(registry)
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[PostgresCluster]:
+    """A PostgreSQL cluster of this session's own (see tests/servers/postgres.py), started on first use.
+
+    Without PostgreSQL on the machine the tests that need it skip, loudly; with CI=true they fail.
+    """
+    try:
+        cluster = PostgresCluster().start()
+    except PostgresMissing as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true and {exc}")
+        warnings.warn(f"SKIPPING the PostgreSQL tests: {exc}", stacklevel=1)
+        pytest.skip(f"PostgreSQL tests skipped: {exc}")
+    try:
+        yield cluster
+    finally:
+        cluster.stop()

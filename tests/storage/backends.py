@@ -3,6 +3,9 @@
 A backend is named by a kind and a location; `open_backend` opens it anywhere, so a test can
 hand (kind, location) to another process. Later implementations (a database for metadata,
 an object store for blobs) join by adding a kind here and a parameter to the fixture.
+
+`postgresql+files` keeps the metadata in a PostgreSQL database and the blobs in files: its
+location is `<blob directory>|<database URL>`.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from pathlib import Path
 
 from tinyreg.storage.interfaces import BlobStore, MetaStore
 
-KINDS = ["lmdb+files"]
+KINDS = ["lmdb+files", "postgresql+files"]
 
 
 @dataclass
@@ -30,9 +33,16 @@ class Backend:
         return open_backend(self.kind, self.location)
 
 
-def open_backend(kind: str, location: str) -> Backend:
-    if kind == "lmdb+files":
-        from tinyreg.storage.opening import open_blobs, open_meta
+def postgresql_location(blob_dir: str, url: str) -> str:
+    return f"{blob_dir}|{url}"
 
+
+def open_backend(kind: str, location: str) -> Backend:
+    from tinyreg.storage.opening import open_blobs, open_meta
+
+    if kind == "lmdb+files":
         return Backend(kind, location, open_meta(Path(location)), open_blobs(Path(location)))
+    if kind == "postgresql+files":
+        blob_dir, _, url = location.partition("|")
+        return Backend(kind, location, open_meta(Path(blob_dir), url), open_blobs(Path(blob_dir)))
     raise ValueError(f"unknown storage kind {kind!r}")

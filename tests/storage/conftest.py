@@ -7,14 +7,22 @@ from pathlib import Path
 
 import pytest
 
-from .backends import KINDS, Backend, open_backend
+from .backends import KINDS, Backend, open_backend, postgresql_location
 
 
 @pytest.fixture(params=KINDS)
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
     """A fresh, empty storage of one implementation (closing it twice is harmless)."""
-    opened = open_backend(request.param, str(tmp_path / "data"))
+    database = None
+    location = str(tmp_path / "data")
+    if request.param.startswith("postgresql"):
+        cluster = request.getfixturevalue("postgres_cluster")
+        database = cluster.fresh_database()  # a database of its own per test, copied from a migrated template
+        location = postgresql_location(location, database)
+    opened = open_backend(request.param, location)
     try:
         yield opened
     finally:
         opened.close()
+        if database is not None:
+            cluster.drop_database(database)

@@ -1,4 +1,8 @@
-"""Open the storage of a data directory: the one place that picks the implementations."""
+"""Open the storage of a data directory: the one place that picks the implementations.
+
+Metadata is kept in the data directory's LMDB environment unless `metadata` names a PostgreSQL
+database (`postgresql://user@host:port/db`); blobs are files of the data directory either way.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +11,25 @@ from pathlib import Path
 from tinyreg.storage import private
 from tinyreg.storage.files import FileBlobStore
 from tinyreg.storage.interfaces import BlobStore, MetaStore
-from tinyreg.storage.lmdb_meta import LmdbMetaStore
 
 
-def open_meta(data_dir: Path) -> MetaStore:
-    """The metadata of `data_dir` (created owner-only when new)."""
+def is_external(metadata: str) -> bool:
+    """Whether `metadata` names a database outside the data directory (else: LMDB inside it)."""
+    return metadata.startswith(("postgresql://", "postgres://"))
+
+
+def open_meta(data_dir: Path, metadata: str = "") -> MetaStore:
+    """The metadata of `data_dir` (created owner-only when new), or the database `metadata` names."""
     private.make_dir(data_dir)
     private.warn_if_shared(data_dir)
+    if is_external(metadata):
+        from tinyreg.storage.pg.store import PgMetaStore  # psycopg only when asked for
+
+        return PgMetaStore(metadata)
+    if metadata:
+        raise ValueError(f"metadata must be a postgresql:// URL (or empty for LMDB in the data directory), not {metadata!r}")
+    from tinyreg.storage.lmdb_meta import LmdbMetaStore
+
     return LmdbMetaStore(data_dir / "meta")
 
 
