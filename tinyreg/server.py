@@ -49,6 +49,7 @@ def no_user_warning(settings: Settings) -> str:
 def banner_lines(settings: Settings, url: str, users: int, workers: int) -> list[str]:
     """The lines printed once the registry listens: URL, data directory, and who may do what."""
     from tinyreg import __version__
+    from tinyreg.storage.pg.urls import redact
 
     if settings.auth:
         auth = f"on, {users} user{'' if users == 1 else 's'}" + ("" if users else " (nobody can log in yet)")
@@ -57,6 +58,7 @@ def banner_lines(settings: Settings, url: str, users: int, workers: int) -> list
     return [
         f"tinyreg {__version__} listening on {url}" + (f" with {workers} workers" if workers > 1 else ""),
         f"  data directory: {settings.data}",
+        *([f"  metadata: {redact(settings.metadata)}"] if settings.metadata else []),
         f"  auth: {auth}",
     ]
 
@@ -151,7 +153,7 @@ async def serve(
         peers = SharedCounts(metrics_dir)
     owned = registry is None
     if registry is None:
-        registry = Registry(settings.data, default_size_limit=settings.size_limit_bytes())
+        registry = Registry(settings.data, default_size_limit=settings.size_limit_bytes(), metadata=settings.metadata)
     from tinyreg.storage.lmdb_maintenance import serving
 
     # Held while serving, shared by the workers: `tinyreg db compact` refuses while it is taken.

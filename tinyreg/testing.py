@@ -171,7 +171,7 @@ async def open_registry(
             from tinyreg.tls import resolve_tls
 
             settings = resolve_tls(settings)
-        registry = Registry(path, default_size_limit=settings.size_limit_bytes())
+        registry = Registry(path, default_size_limit=settings.size_limit_bytes(), metadata=settings.metadata)
     except ConfigError as exc:
         raise RegistryStartError(str(exc)) from None
     except OSError as exc:

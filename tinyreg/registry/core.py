@@ -17,9 +17,9 @@ class Registry:
     """One data directory opened for serving: `blobs`, `uploads`, `manifests`, `listings`;
     `accounting` keeps usage and size limits (none by default)."""
 
-    def __init__(self, data_dir: Path | str, *, default_size_limit: int | None = None) -> None:
+    def __init__(self, data_dir: Path | str, *, default_size_limit: int | None = None, metadata: str = "") -> None:
         self.data_dir = Path(data_dir).resolve()
-        self.meta = open_meta(self.data_dir)
+        self.meta = open_meta(self.data_dir, metadata)  # `metadata`: a database URL, or "" for LMDB in data_dir
         self.store = open_blobs(self.data_dir)
         self.accounting = Accounting(default_size_limit)
         with self.meta.read() as tx:

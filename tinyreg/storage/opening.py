@@ -11,18 +11,14 @@ from pathlib import Path
 from tinyreg.storage import private
 from tinyreg.storage.files import FileBlobStore
 from tinyreg.storage.interfaces import BlobStore, MetaStore
-
-
-def is_external(metadata: str) -> bool:
-    """Whether `metadata` names a database outside the data directory (else: LMDB inside it)."""
-    return metadata.startswith(("postgresql://", "postgres://"))
+from tinyreg.storage.pg.urls import is_postgresql_url
 
 
 def open_meta(data_dir: Path, metadata: str = "") -> MetaStore:
     """The metadata of `data_dir` (created owner-only when new), or the database `metadata` names."""
     private.make_dir(data_dir)
     private.warn_if_shared(data_dir)
-    if is_external(metadata):
+    if is_postgresql_url(metadata):
         from tinyreg.storage.pg.store import PgMetaStore  # psycopg only when asked for
 
         return PgMetaStore(metadata)

@@ -18,12 +18,13 @@ import random
 import time
 from collections.abc import Callable
 from typing import TypeVar
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import psycopg.errors
 from psycopg.pq import TransactionStatus
 from psycopg_pool import ConnectionPool
+
+from tinyreg.storage.pg.urls import redact
 
 T = TypeVar("T")
 log = logging.getLogger("tinyreg.storage.pg")
@@ -40,20 +41,6 @@ SNAPSHOT_BEGIN = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SELECT 1"
 WRITE_BEGIN = "BEGIN ISOLATION LEVEL SERIALIZABLE"
 
 Connection = psycopg.Connection[tuple[object, ...]]
-
-
-def is_postgresql_url(text: str) -> bool:
-    return text.startswith(("postgresql://", "postgres://"))
-
-
-def redact(url: str) -> str:
-    """The URL without its password, for messages and logs."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rpartition("@")
-    user = netloc[0].partition(":")[0]
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[2]}"))
 
 
 class MetaUnavailable(OSError):
