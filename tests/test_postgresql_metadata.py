@@ -89,6 +89,24 @@ def test_a_unit_of_work_that_lost_a_race_runs_again_and_loses_nothing(postgres_c
     assert attempts == [0, 1] and store.db.retries == 1
 
 
+def test_connections_the_server_closed_are_replaced_without_an_error(postgres_cluster: PostgresCluster) -> None:
+    url = postgres_cluster.fresh_database()
+    store = PgMetaStore(url)
+    digest = "sha256:" + "1" * 64
+    try:
+        with store.read() as outer, store.read() as inner:  # two connections in the pool
+            assert outer.tag("r", "v1") is None and inner.tag("r", "v1") is None
+        assert postgres_cluster.terminate_connections(url) >= 2
+
+        store.write(lambda tx: tx.set_tag("r", "v1", digest, 1.0))
+        assert postgres_cluster.terminate_connections(url) >= 1
+        with store.read() as tx:
+            assert tx.tag("r", "v1") == (digest, 1.0)
+    finally:
+        store.close()
+        postgres_cluster.drop_database(url)
+
+
 def test_admin_commands_keep_their_rows_in_postgresql(empty_database: str, tmp_path: Path) -> None:
     common = ("--metadata", empty_database, "--data", str(tmp_path / "data"))
     added = run_tinyreg("user", "add", "alice", "--no-password", "--admin", *common, "--init", cwd=tmp_path)

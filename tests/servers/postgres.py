@@ -172,5 +172,16 @@ class PostgresCluster:
                     raise
                 time.sleep(0.05)
 
+    def terminate_connections(self, url: str) -> int:
+        """Close every connection to the database of `url` from the server's side (as a restart
+        or a failover would); how many were closed."""
+        import psycopg
+
+        with psycopg.connect(self.url("postgres", user="postgres"), autocommit=True) as conn:
+            rows = conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (url.rsplit("/", 1)[1],)
+            ).fetchall()
+        return len(rows)
+
     def drop_database(self, url: str) -> None:
         self._admin(f"DROP DATABASE IF EXISTS {url.rsplit('/', 1)[1]} WITH (FORCE)")

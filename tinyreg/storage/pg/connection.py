@@ -92,20 +92,36 @@ class Database:
             name="tinyreg-metadata",
         )
         self.pool.open(wait=False)
+        self.size = size
         self.retries = 0  # units of work run again after a serialization failure (for measurements)
 
     def close(self) -> None:
         self.pool.close()
 
+    def _begin(self, sql: str) -> Connection:
+        """A connection of the pool in a transaction begun by `sql`.
+
+        A connection the server closed (a restart, a failover, an administrator) is found out
+        here, before anything of the caller's was sent on it: it is dropped and another taken,
+        at most once per connection the pool may hold, so a restart costs no request an error.
+        """
+        for _ in range(self.size + 1):
+            conn = self.pool.getconn(timeout=CHECKOUT_TIMEOUT)
+            try:
+                conn.execute(sql, prepare=False)
+                return conn
+            except psycopg.OperationalError as exc:
+                conn.close()  # the pool replaces a closed connection
+                self.pool.putconn(conn)
+                failure = exc
+            except BaseException:
+                self.pool.putconn(conn)
+                raise
+        raise failure
+
     def begin_snapshot(self) -> Connection:
         """A connection in a read-only REPEATABLE READ transaction whose snapshot is taken now."""
-        conn = self.pool.getconn(timeout=CHECKOUT_TIMEOUT)
-        try:
-            conn.execute(SNAPSHOT_BEGIN, prepare=False)
-        except BaseException:
-            self.end(conn)
-            raise
-        return conn
+        return self._begin(SNAPSHOT_BEGIN)
 
     def end(self, conn: Connection) -> None:
         """End the snapshot of `conn` and give it back."""
@@ -121,9 +137,8 @@ class Database:
         attempt = 0
         while True:
             attempt += 1
-            conn = self.pool.getconn(timeout=CHECKOUT_TIMEOUT)
+            conn = self._begin(WRITE_BEGIN)
             try:
-                conn.execute(WRITE_BEGIN, prepare=False)
                 result = change(conn)
                 if conn.info.transaction_status != TransactionStatus.INTRANS:
                     # COMMIT of a failed transaction would quietly roll back: never report that as done.
