@@ -15,6 +15,8 @@ from tinyreg.config import ConfigError, load_settings
 from tinyreg.storage.interfaces import MetaWriter
 from tinyreg.storage.pg.store import PgMetaStore
 
+from tests.helpers import api_client
+from tests.manifest_builders import push_image
 from tests.processes import ServerProcess, clean_env, free_port, tinyreg_command
 from tests.servers.postgres import PostgresCluster
 
@@ -119,6 +121,21 @@ def test_admin_commands_keep_their_rows_in_postgresql(empty_database: str, tmp_p
     with psycopg.connect(empty_database) as conn:
         assert conn.execute("SELECT path FROM projects").fetchall() == [("team/app",)]
         assert conn.execute("SELECT group_path FROM group_members").fetchall() == []
+
+
+def test_two_workers_serve_one_registry_from_postgresql(empty_database: str, tmp_path: Path) -> None:
+    args = ["serve", "--port", "0", "--workers", "2", "--data", str(tmp_path / "data"), "--metadata", empty_database]
+    server = ServerProcess(args, cwd=tmp_path)
+    try:
+        url = server.wait_listening(timeout=60)
+        with api_client(url) as client:
+            pushed = [push_image(client, f"team/app{i}", "v1", seed=f"image{i}") for i in range(6)]  # spread over both
+            for i, image in enumerate(pushed):
+                response = client.get(f"/v2/team/app{i}/manifests/v1", headers={"Accept": image.media_type})
+                assert (response.status_code, response.content) == (200, image.body)
+            assert client.get("/v2/_catalog").json()["repositories"] == [f"team/app{i}" for i in range(6)]
+    finally:
+        assert server.stop() == 0, server.text("stderr")
 
 
 def test_serve_names_an_unreachable_metadata_database_without_its_password(tmp_path: Path) -> None:
