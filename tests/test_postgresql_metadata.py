@@ -46,6 +46,25 @@ def test_db_migrate_applies_each_migration_once_and_a_newer_schema_is_refused(em
     assert newer.returncode == 1 and "[999]" in newer.stderr and "newer tinyreg" in newer.stderr
 
 
+def test_processes_opening_a_new_database_at_once_apply_each_migration_once(empty_database: str, tmp_path: Path) -> None:
+    openers = [subprocess.Popen(tinyreg_command("db", "migrate", "--metadata", empty_database, "--json"), cwd=tmp_path,
+                                env=clean_env(), stdout=subprocess.PIPE, text=True) for _ in range(4)]  # fmt: skip
+    applied = [json.loads(opener.communicate(timeout=120)[0])["applied"] for opener in openers]
+    assert sorted(applied) == [[], [], [], [1]] and all(opener.returncode == 0 for opener in openers)
+    with psycopg.connect(empty_database) as conn:
+        assert conn.execute("SELECT version FROM schema_migrations").fetchall() == [(1,)]
+
+
+def test_db_stats_lists_the_tables_and_compaction_is_left_to_postgresql(empty_database: str, tmp_path: Path) -> None:
+    PgMetaStore(empty_database).close()
+    stats = run_tinyreg("db", "stats", "--metadata", empty_database, "--json", cwd=tmp_path)
+    assert stats.returncode == 0, stats.stderr
+    tables = json.loads(stats.stdout)["tables"]
+    assert {"repositories", "manifests", "tags", "schema_migrations"} <= set(tables)
+    compact = run_tinyreg("db", "compact", "--metadata", empty_database, cwd=tmp_path)
+    assert compact.returncode == 2 and "autovacuum" in compact.stderr
+
+
 def test_every_table_has_a_primary_key_and_a_repositorys_rows_reference_it(empty_database: str) -> None:
     PgMetaStore(empty_database).close()
     with psycopg.connect(empty_database) as conn:
