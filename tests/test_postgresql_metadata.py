@@ -13,6 +13,8 @@ import psycopg
 import pytest
 from tinyreg.config import ConfigError, load_settings
 from tinyreg.storage.interfaces import MetaWriter
+from tinyreg.storage.pg import connection
+from tinyreg.storage.pg.connection import MetaUnavailable
 from tinyreg.storage.pg.store import PgMetaStore
 
 from tests.helpers import api_client
@@ -125,6 +127,25 @@ def test_connections_the_server_closed_are_replaced_without_an_error(postgres_cl
             assert tx.tag("r", "v1") == (digest, 1.0)
     finally:
         store.close()
+        postgres_cluster.drop_database(url)
+
+
+def test_a_database_that_refuses_connections_is_named_without_the_password(
+    postgres_cluster: PostgresCluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = postgres_cluster.fresh_database()
+    store = PgMetaStore(url)
+    database = url.rsplit("/", 1)[1]
+    monkeypatch.setattr(connection, "CHECKOUT_TIMEOUT", 1.0)
+    try:
+        postgres_cluster.admin(f"ALTER DATABASE {database} ALLOW_CONNECTIONS false")
+        postgres_cluster.terminate_connections(url)
+        with pytest.raises(MetaUnavailable) as refused:
+            store.write(lambda tx: tx.next_counter("n"))
+        assert "postgresql://tinyreg:***@127.0.0.1" in str(refused.value) and postgres_cluster.password not in str(refused.value)
+    finally:
+        store.close()
+        postgres_cluster.admin(f"ALTER DATABASE {database} ALLOW_CONNECTIONS true")
         postgres_cluster.drop_database(url)
 
 

@@ -91,7 +91,7 @@ class PostgresCluster:
                 break
         else:
             raise RuntimeError(f"postgres did not start; see {self.dir / 'postgres.log'}")
-        self._admin(f"CREATE ROLE {ROLE} LOGIN CREATEDB PASSWORD '{self.password}'")
+        self.admin(f"CREATE ROLE {ROLE} LOGIN CREATEDB PASSWORD '{self.password}'")
         return self
 
     def _start_postmaster(self) -> bool:
@@ -140,7 +140,8 @@ class PostgresCluster:
     def url(self, database: str, *, user: str = ROLE) -> str:
         return f"postgresql://{user}:{self.password}@127.0.0.1:{self.port}/{database}"
 
-    def _admin(self, sql: str) -> None:
+    def admin(self, sql: str) -> None:
+        """Run `sql` as the cluster's superuser."""
         import psycopg
 
         with psycopg.connect(self.url("postgres", user="postgres"), autocommit=True) as conn:
@@ -154,11 +155,11 @@ class PostgresCluster:
         from tinyreg.storage.pg.store import PgMetaStore
 
         try:  # a collation that is not byte order, so that the suite shows the schema's COLLATE "C" is what orders
-            self._admin(f"CREATE DATABASE {TEMPLATE} OWNER {ROLE} LOCALE_PROVIDER icu ICU_LOCALE 'en-US' TEMPLATE template0")
+            self.admin(f"CREATE DATABASE {TEMPLATE} OWNER {ROLE} LOCALE_PROVIDER icu ICU_LOCALE 'en-US' TEMPLATE template0")
         except psycopg.errors.Error:  # a server built without ICU
-            self._admin(f"CREATE DATABASE {TEMPLATE} OWNER {ROLE}")
+            self.admin(f"CREATE DATABASE {TEMPLATE} OWNER {ROLE}")
         PgMetaStore(self.url(TEMPLATE)).close()
-        self._admin(f"ALTER DATABASE {TEMPLATE} WITH ALLOW_CONNECTIONS false IS_TEMPLATE true")
+        self.admin(f"ALTER DATABASE {TEMPLATE} WITH ALLOW_CONNECTIONS false IS_TEMPLATE true")
         self._template_ready = True
 
     def fresh_database(self, *, migrated: bool = True) -> str:
@@ -171,7 +172,7 @@ class PostgresCluster:
         deadline = time.monotonic() + 30
         while True:
             try:
-                self._admin(f"CREATE DATABASE {name} OWNER {ROLE} TEMPLATE {source}")
+                self.admin(f"CREATE DATABASE {name} OWNER {ROLE} TEMPLATE {source}")
                 return self.url(name)
             except psycopg.errors.ObjectInUse:  # the template's last connection is still closing
                 if time.monotonic() > deadline:
@@ -190,4 +191,4 @@ class PostgresCluster:
         return len(rows)
 
     def drop_database(self, url: str) -> None:
-        self._admin(f"DROP DATABASE IF EXISTS {url.rsplit('/', 1)[1]} WITH (FORCE)")
+        self.admin(f"DROP DATABASE IF EXISTS {url.rsplit('/', 1)[1]} WITH (FORCE)")

@@ -22,7 +22,7 @@ from typing import TypeVar
 import psycopg
 import psycopg.errors
 from psycopg.pq import TransactionStatus
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from tinyreg.storage.pg.urls import redact
 
@@ -47,13 +47,18 @@ class MetaUnavailable(OSError):
     """The metadata database cannot be reached or used; the message names it (without password)."""
 
 
+def describe(exc: BaseException) -> str:
+    """The last line of a psycopg error (the server's reason), or its type."""
+    text = str(exc).strip()
+    return text.splitlines()[-1] if text else type(exc).__name__
+
+
 def connect(url: str) -> Connection:
     """One connection outside the pool (migrations, administration); MetaUnavailable with the reason."""
     try:
         return psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT)
     except psycopg.Error as exc:
-        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-        raise MetaUnavailable(f"cannot connect to {redact(url)}: {reason}") from None
+        raise MetaUnavailable(f"cannot connect to {redact(url)}: {describe(exc)}") from None
 
 
 def rollback(conn: Connection) -> None:
@@ -106,7 +111,10 @@ class Database:
         at most once per connection the pool may hold, so a restart costs no request an error.
         """
         for _ in range(self.size + 1):
-            conn = self.pool.getconn(timeout=CHECKOUT_TIMEOUT)
+            try:
+                conn = self.pool.getconn(timeout=CHECKOUT_TIMEOUT)
+            except PoolTimeout:
+                raise MetaUnavailable(f"no connection to {redact(self.url)} within {CHECKOUT_TIMEOUT:.0f} s") from None
             try:
                 conn.execute(sql, prepare=False)
                 return conn
@@ -117,7 +125,7 @@ class Database:
             except BaseException:
                 self.pool.putconn(conn)
                 raise
-        raise failure
+        raise MetaUnavailable(f"lost the connection to {redact(self.url)}: {describe(failure)}") from failure
 
     def begin_snapshot(self) -> Connection:
         """A connection in a read-only REPEATABLE READ transaction whose snapshot is taken now."""
