@@ -52,7 +52,9 @@ def open_meta(path: Path, metadata: str = "") -> MetaStore:
         if metadata and not getattr(exc, "filename", None):  # the database, not a file of the directory
             raise DataDirError(f"cannot open the metadata database: {describe(exc)}") from None
         raise DataDirError(f"cannot open data directory {path}: {describe(exc)}") from None
-    except RuntimeError as exc:  # e.g. a database migrated by a newer tinyreg
+    except RuntimeError as exc:  # a database migrated by a newer tinyreg
+        if not metadata:
+            raise
         raise DataDirError(f"cannot open the metadata database: {exc}") from None
 
 
