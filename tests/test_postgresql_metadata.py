@@ -46,6 +46,11 @@ def test_db_migrate_applies_each_migration_once_and_a_newer_schema_is_refused(em
         conn.execute("INSERT INTO schema_migrations VALUES (999, 'from_the_future', 0)")
     newer = run_tinyreg("db", "migrate", "--metadata", empty_database, cwd=tmp_path)
     assert newer.returncode == 1 and "[999]" in newer.stderr and "newer tinyreg" in newer.stderr
+    refused = ServerProcess(
+        ["serve", "--port", "0", "--data", str(tmp_path / "data"), "--metadata", empty_database], cwd=tmp_path
+    )
+    assert refused.wait_exit(60) == 1
+    assert "cannot serve: cannot open the metadata database: the database has schema migrations [999]" in refused.text("stderr")
 
 
 def test_processes_opening_a_new_database_at_once_apply_each_migration_once(empty_database: str, tmp_path: Path) -> None:
