@@ -16,6 +16,7 @@ from tinyreg.storage.interfaces import MetaWriter
 from tinyreg.storage.pg import connection
 from tinyreg.storage.pg.connection import MetaUnavailable
 from tinyreg.storage.pg.store import PgMetaStore
+from tinyreg.storage.pg.tx import PAGE
 
 from tests.helpers import api_client
 from tests.manifest_builders import push_image
@@ -151,6 +152,29 @@ def test_a_database_that_refuses_connections_is_named_without_the_password(
     finally:
         store.close()
         postgres_cluster.admin(f"ALTER DATABASE {database} ALLOW_CONNECTIONS true")
+        postgres_cluster.drop_database(url)
+
+
+def test_whole_table_iterations_page_through_more_rows_than_one_fetch_in_key_order(postgres_cluster: PostgresCluster) -> None:
+    url = postgres_cluster.fresh_database()
+    store = PgMetaStore(url)
+    count = 2 * PAGE + 7
+    digests = [f"sha256:{i:064x}" for i in range(count)]
+
+    def fill(tx: MetaWriter) -> None:
+        for i, digest in enumerate(digests):
+            tx.set_tag("r", f"t{i}", digest, float(i))
+            tx.put_link("ab"[i % 2], digest, {"size": i})  # a key of two columns, repository then digest
+
+    try:
+        store.write(fill)
+        with store.read() as tx:
+            tags = list(tx.iter_tags("r"))
+            links = [(repo, digest) for repo, digest, _ in tx.iter_links()]
+        assert [name for name, _ in tags] == sorted((f"t{i}" for i in range(count)), key=str.encode)
+        assert links == [("a", d) for d in digests[0::2]] + [("b", d) for d in digests[1::2]]
+    finally:
+        store.close()
         postgres_cluster.drop_database(url)
 
 
