@@ -1,7 +1,7 @@
 """The access model's rows on PostgreSQL: users, projects, groups, their members, tokens, counters.
 
 The rows are free-form dicts: `id` has a typed column (unique, for the lookups by id), the other
-fields are kept in `attributes` (jsonb) and given back as they were written.
+fields are kept in `attributes` (json) and given back as they were written.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from psycopg.types.json import Jsonb
+from psycopg.types.json import Json
 
 from tinyreg.storage.pg.tx import PgTx, Row, numbered, split_id
 
@@ -165,7 +165,7 @@ class AccessWriter(AccessReader):
         self.conn.execute(
             f"INSERT INTO {table[0]} ({table[1]}, user_name, attributes) VALUES (%s, %s, %s) "
             f"ON CONFLICT ({table[1]}, user_name) DO UPDATE SET attributes = EXCLUDED.attributes",
-            (path, user, Jsonb(row)),
+            (path, user, Json(row)),
         )
 
     def put_member(self, path: str, user: str, row: dict[str, Any]) -> None:
@@ -184,7 +184,7 @@ class AccessWriter(AccessReader):
         self.conn.execute(
             "INSERT INTO tokens (key, id, attributes) VALUES (%s, %s, %s) "
             "ON CONFLICT (key) DO UPDATE SET id = EXCLUDED.id, attributes = EXCLUDED.attributes",
-            (key, token_id, Jsonb(row)),
+            (key, token_id, Json(row)),
         )
 
     def next_counter(self, name: str) -> int:

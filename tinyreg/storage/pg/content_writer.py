@@ -8,7 +8,7 @@ import time
 from tinyreg.storage.interfaces import BlobRow, LinkRow, ManifestRow, UploadRow
 from tinyreg.storage.pg.access import AccessWriter
 from tinyreg.storage.pg.content_reader import ContentReader, manifest_row
-from tinyreg.storage.pg.tx import jsonb
+from tinyreg.storage.pg.tx import json_value
 from tinyreg.storage.pg.usage import UsageWriter
 
 INSERT_MANIFEST = """
@@ -97,7 +97,7 @@ class ContentWriter(ContentReader, AccessWriter, UsageWriter):
                 row["size"],
                 row["artifact_type"],
                 row["subject"],
-                jsonb(row["annotations"]),
+                json_value(row["annotations"]),
                 row["refs"],
                 row["created"],
                 row.get("data"),

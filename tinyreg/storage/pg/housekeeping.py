@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from psycopg.types.json import Jsonb
+from psycopg.types.json import Json
 
 from tinyreg.storage.interfaces import LeaseRow
 from tinyreg.storage.pg.tx import PgTx
@@ -37,7 +37,7 @@ class HousekeepingWriter(HousekeepingReader):
         self.conn.execute(
             "INSERT INTO cleanup_policies (project_path, attributes) VALUES (%s, %s) "
             "ON CONFLICT (project_path) DO UPDATE SET attributes = EXCLUDED.attributes",
-            (path, Jsonb(row)),
+            (path, Json(row)),
         )
 
     def delete_cleanup_policy(self, path: str) -> bool:

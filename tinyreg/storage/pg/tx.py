@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from psycopg.types.json import Jsonb
+from psycopg.types.json import Json
 
 from tinyreg.storage.pg.connection import Connection
 
@@ -22,9 +22,9 @@ class TransactionOver(RuntimeError):
     """A snapshot or unit of work was used after it ended."""
 
 
-def jsonb(value: Any) -> Jsonb | None:
-    """A Python value for a jsonb column (None stays SQL NULL)."""
-    return None if value is None else Jsonb(value)
+def json_value(value: Any) -> Json | None:
+    """A Python value for a json column (None stays SQL NULL)."""
+    return None if value is None else Json(value)
 
 
 def numbered(row_id: Any, attributes: dict[str, Any]) -> dict[str, Any]:
@@ -32,10 +32,10 @@ def numbered(row_id: Any, attributes: dict[str, Any]) -> dict[str, Any]:
     return attributes if row_id is None else {"id": row_id, **attributes}
 
 
-def split_id(row: dict[str, Any]) -> tuple[int | None, Jsonb]:
-    """A free-form row as its `id` column and the jsonb of its other fields."""
+def split_id(row: dict[str, Any]) -> tuple[int | None, Json]:
+    """A free-form row as its `id` column and the json of its other fields."""
     rest = {key: value for key, value in row.items() if key != "id"}
-    return row.get("id"), Jsonb(rest)
+    return row.get("id"), Json(rest)
 
 
 class PgTx:

@@ -1,6 +1,8 @@
 -- The metadata of one tinyreg registry. Names, tags and digests are compared COLLATE "C", so
 -- listings come out in byte order, as on LMDB, whatever the database's own collation.
 -- Times are seconds since the epoch (double precision), as everywhere in tinyreg.
+-- Open-ended values (annotations, the access model's fields) are `json`, not `jsonb`: they are
+-- never queried inside, and jsonb refuses a string holding NUL (\u0000), which JSON allows.
 
 -- Repositories, numbered from the counter "repository" (in the unit of work that adds them, so a
 -- failed one uses no number). Their tags, manifests and blob links go with them (ON DELETE CASCADE).
@@ -25,7 +27,7 @@ CREATE TABLE manifests (
     size          bigint NOT NULL,
     artifact_type text,
     subject       text COLLATE "C",            -- the manifest this one refers to (referrers API)
-    annotations   jsonb,
+    annotations   json,
     refs          text[] NOT NULL,              -- blobs, then child manifests (the last `children`)
     children      integer,
     created       double precision NOT NULL,
@@ -77,19 +79,19 @@ CREATE TABLE uploads (
 CREATE TABLE users (
     name       text COLLATE "C" PRIMARY KEY,
     id         bigint UNIQUE,
-    attributes jsonb NOT NULL
+    attributes json NOT NULL
 );
 
 CREATE TABLE projects (
     path       text COLLATE "C" PRIMARY KEY,   -- projects below a group: path >= 'g/' AND path < 'g0'
     id         bigint UNIQUE,
-    attributes jsonb NOT NULL
+    attributes json NOT NULL
 );
 
 CREATE TABLE groups (
     path       text COLLATE "C" PRIMARY KEY,
     id         bigint UNIQUE,
-    attributes jsonb NOT NULL
+    attributes json NOT NULL
 );
 
 -- Memberships are kept by the access layer, which may record them before or after the user, project
@@ -97,14 +99,14 @@ CREATE TABLE groups (
 CREATE TABLE members (
     project_path text COLLATE "C" NOT NULL,
     user_name    text COLLATE "C" NOT NULL,
-    attributes   jsonb NOT NULL,
+    attributes   json NOT NULL,
     PRIMARY KEY (project_path, user_name)
 );
 
 CREATE TABLE group_members (
     group_path text COLLATE "C" NOT NULL,
     user_name  text COLLATE "C" NOT NULL,
-    attributes jsonb NOT NULL,
+    attributes json NOT NULL,
     PRIMARY KEY (group_path, user_name)
 );
 
@@ -112,7 +114,7 @@ CREATE TABLE group_members (
 CREATE TABLE tokens (
     key        bytea PRIMARY KEY,
     id         bigint NOT NULL UNIQUE,
-    attributes jsonb NOT NULL
+    attributes json NOT NULL
 );
 
 -- Named counters handed out in units of work (ids, the "usage counted" mark): transactional,
@@ -150,7 +152,7 @@ INSERT INTO stored_bytes (total) VALUES (0);
 -- Housekeeping: projects' cleanup policies (GitLab's fields, open-ended), and leases of periodic tasks.
 CREATE TABLE cleanup_policies (
     project_path text COLLATE "C" PRIMARY KEY,
-    attributes   jsonb NOT NULL
+    attributes   json NOT NULL
 );
 
 CREATE TABLE leases (
