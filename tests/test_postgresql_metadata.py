@@ -16,7 +16,7 @@ from tinyreg.storage.interfaces import MetaWriter
 from tinyreg.storage.pg import connection
 from tinyreg.storage.pg.connection import MetaUnavailable
 from tinyreg.storage.pg.store import PgMetaStore
-from tinyreg.storage.pg.tx import PAGE
+from tinyreg.storage.pg.tx import PAGE, TransactionOver
 
 from tests.helpers import api_client
 from tests.manifest_builders import push_image
@@ -173,6 +173,24 @@ def test_whole_table_iterations_page_through_more_rows_than_one_fetch_in_key_ord
             links = [(repo, digest) for repo, digest, _ in tx.iter_links()]
         assert [name for name, _ in tags] == sorted((f"t{i}" for i in range(count)), key=str.encode)
         assert links == [("a", d) for d in digests[0::2]] + [("b", d) for d in digests[1::2]]
+    finally:
+        store.close()
+        postgres_cluster.drop_database(url)
+
+
+def test_a_snapshot_used_after_its_block_refuses_instead_of_reading_another_transaction(
+    postgres_cluster: PostgresCluster,
+) -> None:
+    url = postgres_cluster.fresh_database()
+    store = PgMetaStore(url)
+    try:
+        store.write(lambda tx: tx.ensure_repository("r"))
+        with store.read() as tx:
+            later = tx.iter_repositories()  # not consumed inside the block
+        with store.read() as other:  # the connection is someone else's now
+            assert other.has_repository("r")
+            with pytest.raises(TransactionOver):
+                list(later)
     finally:
         store.close()
         postgres_cluster.drop_database(url)
