@@ -8,6 +8,7 @@ median of the per-round paired ratios, oriented so that a ratio above 1.0 means 
 
     python scripts/bench.py --quick
     python scripts/bench.py --rounds 5 --only push,pull --json bench-results.json
+    python scripts/bench.py --only manifest-put,manifest-get --metadata postgresql://user:pw@127.0.0.1:5432/bench
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import shutil
 import statistics
 import sys
@@ -78,7 +80,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--client-cpus", default="1", help="CPU list for this process and wrk, default 1")
     parser.add_argument("--tinyreg-args", default="", help="extra arguments for `tinyreg serve`, e.g. '--workers 2'")
     parser.add_argument("--workdir", type=Path, help="where the temporary data goes (default: system temp dir)")
+    parser.add_argument(
+        "--metadata", help="tinyreg's metadata in this (empty) PostgreSQL database, postgresql://...; default LMDB"
+    )
     args = parser.parse_args(argv)
+    if args.metadata:
+        args.tinyreg_args = f"{args.tinyreg_args} --metadata {shlex.quote(args.metadata)}".strip()
     chosen = [n.strip() for item in (args.only or []) for n in item.split(",") if n.strip()]
     if not chosen:
         chosen = [n for n in names if not (args.quick and n in SLOW_TO_SEED)]

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Install everything the tests need, then run the whole suite.
 #   Python: tinyreg itself (editable) with its test extras.
-#   Debian (as root, when missing): the real clients the tests drive, and chromium for the
-#   panel's browser tests (Playwright drives Debian's chromium; `playwright install` is not used).
-# With CI=true a client tool or browser that cannot be installed makes its tests fail, never skip.
+#   Debian (as root, when missing): the real clients the tests drive, chromium for the panel's
+#   browser tests (Playwright drives Debian's chromium; `playwright install` is not used), and
+#   postgresql, whose binaries the metadata tests run a throw-away cluster of (never the service).
+# With CI=true a client tool, browser or PostgreSQL that cannot be installed makes its tests fail, never skip.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +15,8 @@ missing=()
 for tool in "${tools[@]}"; do
     command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
+# PostgreSQL's server binaries are not on PATH: the tests start a cluster of their own from them.
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
 if ((${#missing[@]})); then
     if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1; then
         echo "installing ${missing[*]} (and uidmap, fuse-overlayfs) with apt-get"

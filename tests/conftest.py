@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +16,7 @@ from tests.helpers import api_client
 from tests.mirror_helpers import Distribution, distribution
 from tests.notify_helpers import Receiver
 from tests.servers.ceph import ceph_rgw  # noqa: F401  # the session's S3 gateway, for whichever tests ask
+from tests.servers.postgres import PostgresCluster, PostgresMissing
 
 
 @pytest.fixture
@@ -43,3 +46,22 @@ def upstream(tmp_path: Path) -> Iterator[Distribution]:
     """Distribution's `docker-registry` on 127.0.0.1, its access log on: an upstream for the pull-through cache."""
     with distribution(tmp_path / "upstream") as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[PostgresCluster]:
+    """A PostgreSQL cluster of this session's own (see tests/servers/postgres.py), started on first use.
+
+    Without PostgreSQL on the machine the tests that need it skip, loudly; with CI=true they fail.
+    """
+    try:
+        cluster = PostgresCluster().start()
+    except PostgresMissing as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true and {exc}")
+        warnings.warn(f"SKIPPING the PostgreSQL tests: {exc}", stacklevel=1)
+        pytest.skip(f"PostgreSQL tests skipped: {exc}")
+    try:
+        yield cluster
+    finally:
+        cluster.stop()

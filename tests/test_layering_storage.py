@@ -11,7 +11,16 @@ import tinyreg
 
 PACKAGE = Path(tinyreg.__file__).parent
 LAYERS = ("registry", "access", "http")
-FORBIDDEN_MODULES = {"lmdb", "cbor2", "fcntl", "tinyreg.storage.meta", "tinyreg.storage.keys", "tinyreg.storage.staging"}
+FORBIDDEN_MODULES = {
+    "lmdb",
+    "cbor2",
+    "fcntl",
+    "psycopg",
+    "psycopg_pool",
+    "tinyreg.storage.meta",
+    "tinyreg.storage.keys",
+    "tinyreg.storage.staging",
+}
 FORBIDDEN_CALLS = {
     ("os", "open"),
     ("os", "replace"),

@@ -36,6 +36,9 @@ def add_admin_commands(commands: Any) -> None:
     """Add the administration sub-commands to the `tinyreg` parser."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--data", help="data directory (default ./tinyreg-data; env TINYREG_DATA)")
+    common.add_argument(
+        "--metadata", help="metadata in PostgreSQL: postgresql://user@host:port/db (default LMDB in the data directory)"
+    )
     common.add_argument("--json", action="store_true", help="machine-readable output")
     common.add_argument("--config", type=Path, help="TOML file whose `data` names the data directory (env TINYREG_CONFIG)")
     common.add_argument("--init", action="store_true", help="create the data directory if it does not exist yet")
@@ -189,18 +192,18 @@ def run_admin(args: argparse.Namespace) -> int:
     from tinyreg.datadir import DataDirError, check_data_dir, describe, is_data_dir, open_meta
 
     try:
-        settings = load_settings({"data": args.data} if args.data else {}, config_file=args.config)
+        settings = load_settings({"data": args.data, "metadata": args.metadata}, config_file=args.config)
     except ConfigError as exc:
         print(f"tinyreg: {exc}", file=sys.stderr)
         return 2
     if getattr(args, "keys_dir", "") is None:
         args.keys_dir = settings.keys_dir or None  # the server's setting (env, TOML) unless given here
     try:
-        existed = is_data_dir(settings.data)
-        data = check_data_dir(settings.data, create=args.init)
+        existed = is_data_dir(settings.data) or (bool(settings.metadata) and settings.data.is_dir())
+        data = check_data_dir(settings.data, create=args.init, metadata=settings.metadata)
         # stderr, so that --json output stays clean: which store a command works on is never a guess
         print(f"tinyreg: {'data directory' if existed else 'new data directory'} {data}", file=sys.stderr)
-        meta = open_meta(data)
+        meta = open_meta(data, settings.metadata)
     except DataDirError as exc:
         print(f"tinyreg: {exc}", file=sys.stderr)
         return 1

@@ -24,6 +24,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help=f"address to listen on (default {Settings.host}; env TINYREG_HOST)")
     serve.add_argument("--port", type=int, help=f"port to listen on, 0 for any (default {Settings.port}; env TINYREG_PORT)")
     serve.add_argument("--data", type=Path, help=f"data directory (default ./{Settings.data}; env TINYREG_DATA)")
+    serve.add_argument(
+        "--metadata",
+        help="metadata in PostgreSQL: postgresql://user@host:port/db (default LMDB in the data directory; env TINYREG_METADATA)",
+    )
     serve.add_argument("--config", type=Path, help="TOML file with the same settings (env TINYREG_CONFIG)")
     serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="default info (env TINYREG_LOG_LEVEL)")
     serve.add_argument(
@@ -137,7 +141,7 @@ def _prepare_data(settings: Settings) -> tuple[Settings, int]:
     from tinyreg.datadir import check_data_dir, count_users, open_meta
 
     data = check_data_dir(settings.data, create=True)
-    meta = open_meta(data)
+    meta = open_meta(data, settings.metadata)
     try:
         users = count_users(meta)
     finally:

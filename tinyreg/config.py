@@ -28,6 +28,9 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 5000
     data: Path = Path("tinyreg-data")
+    metadata: str = ""
+    """Where the metadata lives: empty for LMDB in the data directory, or `postgresql://user@host:port/db`
+    (blobs stay files of the data directory either way)."""
     log_level: str = "info"
     access_log: bool = True
     upload_ttl: float = 3600.0
@@ -296,6 +299,8 @@ def _problem(name: str, value: Any) -> str | None:
         return "must be a positive duration"
     if name == "cleanup_batch" and value < 1:
         return "must be at least 1"
+    if name == "metadata" and value and not value.startswith(("postgresql://", "postgres://")):
+        return "must be a postgresql:// URL (or empty: LMDB in the data directory)"
     if name == "host" and not value:
         return "cannot be empty"
     if name == "log_format" and value not in ("text", "json"):

@@ -26,8 +26,9 @@ def is_data_dir(path: Path) -> bool:
     return (path / "meta" / "data.mdb").is_file()
 
 
-def check_data_dir(path: Path, *, create: bool) -> Path:
-    """The absolute `path`, made if `create`; DataDirError if missing or not a tinyreg data directory."""
+def check_data_dir(path: Path, *, create: bool, metadata: str = "") -> Path:
+    """The absolute `path`, made if `create`; DataDirError if missing or not a tinyreg data directory
+    (one with its metadata elsewhere, in the database `metadata` names, need only exist)."""
     path = path.absolute()
     if create:
         try:
@@ -37,17 +38,24 @@ def check_data_dir(path: Path, *, create: bool) -> Path:
         return path
     if not path.exists():
         raise DataDirError(f"no data directory at {path}: {HINT}")
-    if not is_data_dir(path):
+    if not metadata and not is_data_dir(path):
         raise DataDirError(f"{path} is not a tinyreg data directory (no meta/data.mdb): {HINT}")
     return path
 
 
-def open_meta(path: Path) -> MetaStore:
-    """Open the metadata of the data directory `path`, making it if needed; DataDirError if impossible."""
+def open_meta(path: Path, metadata: str = "") -> MetaStore:
+    """Open the metadata of the data directory `path` (or of the database `metadata` names), making it
+    if needed; DataDirError if impossible."""
     try:
-        return _open_store(path)
+        return _open_store(path, metadata)
     except (OSError, lmdb.Error) as exc:
+        if metadata and not getattr(exc, "filename", None):  # the database, not a file of the directory
+            raise DataDirError(f"cannot open the metadata database: {describe(exc)}") from None
         raise DataDirError(f"cannot open data directory {path}: {describe(exc)}") from None
+    except RuntimeError as exc:  # a database migrated by a newer tinyreg
+        if not metadata:
+            raise
+        raise DataDirError(f"cannot open the metadata database: {exc}") from None
 
 
 def describe(exc: BaseException) -> str:

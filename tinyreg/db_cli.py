@@ -1,7 +1,9 @@
-"""`tinyreg db stats|compact`: the size of the metadata environment, and compacting it.
+"""`tinyreg db stats|compact|migrate`: the size of the metadata database, compacting it, migrating it.
 
 `compact` needs the data directory to itself: it refuses while `tinyreg serve` (any worker)
-or a garbage collection uses it."""
+or a garbage collection uses it. With `--metadata postgresql://...` stats are the database's
+tables, `migrate` applies the schema migrations this version ships (opening the store does it
+too), and compaction is PostgreSQL's own (VACUUM)."""
 
 from __future__ import annotations
 
@@ -21,8 +23,10 @@ def add_db_commands(commands: Any) -> None:
     for action, text in (
         ("stats", "file size, pages used and free, entries per table"),
         ("compact", "rewrite the database without its free pages (the server must be stopped)"),
+        ("migrate", "apply the schema migrations of this version to a PostgreSQL metadata database"),
     ):
         parser = db.add_parser(action, help=text)
+        parser.add_argument("--metadata", help="a PostgreSQL metadata database: postgresql://user@host:port/db")
         parser.add_argument("--data", help="data directory (default ./tinyreg-data; env TINYREG_DATA)")
         parser.add_argument("--config", type=Path, help="TOML file whose `data` names the data directory")
         parser.add_argument("--json", action="store_true", help="machine-readable output")
@@ -37,7 +41,9 @@ def run_db(args: argparse.Namespace) -> int:
     from tinyreg.storage.lmdb_maintenance import DataDirInUse, compact_meta, meta_stats
 
     try:
-        settings = load_settings({"data": args.data} if args.data else {}, config_file=args.config)
+        settings = load_settings({"data": args.data, "metadata": args.metadata}, config_file=args.config)
+        if settings.metadata or args.action == "migrate":
+            return _run_postgresql(args.action, settings.metadata, args.json)
         data = check_data_dir(settings.data, create=False)
         if args.action == "stats":
             stats = meta_stats(data)
@@ -58,4 +64,34 @@ def run_db(args: argparse.Namespace) -> int:
         return 1
     doc = {"bytes_before": before, "bytes_after": after}
     print(json.dumps(doc) if args.json else f"compacted the metadata: {_mib(before)} -> {_mib(after)}")
+    return 0
+
+
+def _run_postgresql(action: str, url: str, as_json: bool) -> int:
+    """`db` on a PostgreSQL metadata database."""
+    if not url:
+        reason = "db migrate is for a PostgreSQL metadata database: name it with --metadata postgresql://..."
+        print(f"tinyreg: {reason} (an LMDB data directory upgrades itself when opened)", file=sys.stderr)
+        return 2
+    if action == "compact":
+        print("tinyreg: PostgreSQL reclaims free space itself (autovacuum, VACUUM); db compact is for LMDB", file=sys.stderr)
+        return 2
+    from tinyreg.storage.pg.maintenance import database_stats, migrate_database
+    from tinyreg.storage.pg.migrations import SchemaTooNew
+
+    try:
+        if action == "stats":
+            stats = database_stats(url)
+            lines = [f"metadata database: {_mib(stats['database_bytes'])}"]
+            lines += [f"  {name}: {t['rows']} rows, {_mib(t['bytes'])}" for name, t in stats["tables"].items()]
+            print(json.dumps(stats) if as_json else "\n".join(lines))
+            return 0
+        ran, versions = migrate_database(url)
+    except (OSError, SchemaTooNew) as exc:
+        print(f"tinyreg: {exc}", file=sys.stderr)
+        return 1
+    done = ", ".join(f"{m.version} ({m.name})" for m in ran)
+    text = f"applied migrations {done}" if ran else "the schema is up to date"
+    doc = {"applied": [m.version for m in ran], "version": max(versions, default=0)}
+    print(json.dumps(doc) if as_json else f"{text}; schema version {doc['version']}")
     return 0

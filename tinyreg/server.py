@@ -48,6 +48,7 @@ def registry_options(settings: Settings) -> dict[str, Any]:
         "blob_redirects": settings.blobs_redirect,
         "notifications": settings.notifications,
         "move_alias_days": settings.move_alias_days,
+        "metadata": settings.metadata,
     }
 
 
@@ -62,6 +63,7 @@ def no_user_warning(settings: Settings) -> str:
 def banner_lines(settings: Settings, url: str, users: int, workers: int) -> list[str]:
     """The lines printed once the registry listens: URL, data directory, and who may do what."""
     from tinyreg import __version__
+    from tinyreg.storage.pg.urls import redact
 
     if settings.auth:
         auth = f"on, {users} user{'' if users == 1 else 's'}" + ("" if users else " (nobody can log in yet)")
@@ -70,6 +72,7 @@ def banner_lines(settings: Settings, url: str, users: int, workers: int) -> list
     return [
         f"tinyreg {__version__} listening on {url}" + (f" with {workers} workers" if workers > 1 else ""),
         f"  data directory: {settings.data}",
+        *([f"  metadata: {redact(settings.metadata)}"] if settings.metadata else []),
         f"  auth: {auth}",
     ]
 

@@ -7,6 +7,8 @@ an object store for blobs) join by adding a kind here and a parameter to the fix
 `lmdb+s3`: LMDB metadata in a directory, blobs in S3 (a Ceph RADOS Gateway the session starts);
 its location is JSON naming the directory, the `s3://bucket/prefix` (fresh for each test) and
 how to reach the gateway.
+`postgresql+files` keeps the metadata in a PostgreSQL database and the blobs in files: its
+location is `<blob directory>|<database URL>`.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 
 from tinyreg.storage.interfaces import BlobStore, MetaStore
 
-KINDS = ["lmdb+files", "lmdb+s3"]
+KINDS = ["lmdb+files", "lmdb+s3", "postgresql+files"]
 S3_TIMEOUT = 30.0  # a full memstore makes requests hang: fail them instead
 
 
@@ -40,11 +42,18 @@ def s3_location(data: Path, url: str, endpoint: str, access_key: str, secret_key
     return json.dumps({"data": str(data), "url": url, "endpoint": endpoint, "access_key": access_key, "secret_key": secret_key})
 
 
+def postgresql_location(blob_dir: str, url: str) -> str:
+    return f"{blob_dir}|{url}"
+
+
 def open_backend(kind: str, location: str) -> Backend:
     from tinyreg.storage.opening import open_meta
 
     if kind not in KINDS:
         raise ValueError(f"unknown storage kind {kind!r}")
+    if kind == "postgresql+files":
+        blob_dir, _, url = location.partition("|")
+        return Backend(kind, location, open_meta(Path(blob_dir), url), open_blob_store(kind, location))
     data = Path(json.loads(location)["data"]) if kind == "lmdb+s3" else Path(location)
     return Backend(kind, location, open_meta(data), open_blob_store(kind, location))
 
@@ -67,4 +76,4 @@ def open_blob_store(kind: str, location: str) -> BlobStore:
         return S3BlobStore(where["url"], options)
     from tinyreg.storage.opening import open_blobs
 
-    return open_blobs(Path(location))
+    return open_blobs(Path(location.partition("|")[0]))

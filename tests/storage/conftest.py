@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from .backends import KINDS, Backend, open_backend, s3_location
+from .backends import KINDS, Backend, open_backend, postgresql_location, s3_location
 
 S3_BUCKET = "tinyreg-conformance"
 
@@ -16,12 +16,16 @@ S3_BUCKET = "tinyreg-conformance"
 @pytest.fixture(params=KINDS)
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
     """A fresh, empty storage of one implementation (closing it twice is harmless)."""
+    database = None
+    location = str(tmp_path / "data")
     if request.param == "lmdb+s3":
         gateway = request.getfixturevalue("ceph_rgw")  # started once per session, only when needed
         url = f"s3://{S3_BUCKET}/{uuid.uuid4().hex}"
         location = s3_location(tmp_path / "data", url, gateway.endpoint, gateway.access_key, gateway.secret_key)
-    else:
-        location = str(tmp_path / "data")
+    elif request.param.startswith("postgresql"):
+        cluster = request.getfixturevalue("postgres_cluster")
+        database = cluster.fresh_database()  # a database of its own per test, copied from a migrated template
+        location = postgresql_location(location, database)
     opened = open_backend(request.param, location)
     try:
         yield opened
@@ -29,6 +33,8 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
         opened.close()
         if request.param == "lmdb+s3":
             _empty_prefix(opened)
+        if database is not None:
+            cluster.drop_database(database)
 
 
 def _empty_prefix(opened: Backend) -> None:

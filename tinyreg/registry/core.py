@@ -36,10 +36,11 @@ class Registry:
         s3: S3Options | None = None,
         blob_redirects: bool = True,
         move_alias_days: int = 30,
+        metadata: str = "",
     ) -> None:
         self.data_dir = Path(data_dir).resolve()
         self.move_alias_days = move_alias_days  # how long moved paths answer as aliases (0: not at all)
-        self.meta = open_meta(self.data_dir)
+        self.meta = open_meta(self.data_dir, metadata)  # `metadata`: a database URL, or "" for LMDB in data_dir
         self.store = open_blobs(self.data_dir, blobs, s3)
         self.blob_redirects = blob_redirects
         self.accounting = Accounting(default_size_limit)

@@ -1,4 +1,9 @@
-"""Open the storage of a data directory: the one place that picks the implementations."""
+"""Open the storage of a data directory: the one place that picks the implementations.
+
+Metadata is kept in the data directory's LMDB environment unless `metadata` names a PostgreSQL
+database (`postgresql://user@host:port/db`); blobs are files of the data directory unless an
+`s3://bucket/prefix` is given.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +12,22 @@ from pathlib import Path
 from tinyreg.storage import private
 from tinyreg.storage.files import FileBlobStore
 from tinyreg.storage.interfaces import BlobStore, MetaStore
-from tinyreg.storage.lmdb_meta import LmdbMetaStore
+from tinyreg.storage.pg.urls import is_postgresql_url
 from tinyreg.storage.s3.location import S3Options
 
 
-def open_meta(data_dir: Path) -> MetaStore:
-    """The metadata of `data_dir` (created owner-only when new)."""
+def open_meta(data_dir: Path, metadata: str = "") -> MetaStore:
+    """The metadata of `data_dir` (created owner-only when new), or the database `metadata` names."""
     private.make_dir(data_dir)
     private.warn_if_shared(data_dir)
+    if is_postgresql_url(metadata):
+        from tinyreg.storage.pg.store import PgMetaStore  # psycopg only when asked for
+
+        return PgMetaStore(metadata)
+    if metadata:
+        raise ValueError(f"metadata must be a postgresql:// URL (or empty for LMDB in the data directory), not {metadata!r}")
+    from tinyreg.storage.lmdb_meta import LmdbMetaStore
+
     return LmdbMetaStore(data_dir / "meta")
 
 
