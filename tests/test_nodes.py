@@ -1,29 +1,49 @@
 """Several nodes, one registry: every step of a push may land on another node, and a node killed
 mid-push loses nothing that was acknowledged while the others carry on.
 
-The nodes share one store. Here that is one data directory on one machine (LMDB and blob files
-are safe across processes); the same tests run against PostgreSQL and an S3 store where those
-are available.
+Each test runs twice: nodes sharing one data directory on one machine, and nodes with data
+directories of their own sharing PostgreSQL metadata, an S3 bucket (a Ceph RADOS Gateway) and
+the token signing keys, as nodes on several machines do.
 """
 
 from __future__ import annotations
 
 import hashlib
 import threading
+import uuid
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.helpers import api_client
 from tests.manifest_builders import OCI_MANIFEST, push_image
 from tests.processes import random_bytes, wait_until
-from tests.servers.nodes import Cluster, cluster
+from tests.servers.nodes import Cluster, Shared, cluster
 
 
-def test_a_chunked_upload_crosses_nodes_and_every_node_serves_the_result(tmp_path: Path) -> None:
+@pytest.fixture(params=["one-data-directory", "postgresql+s3"])
+def shared(request: pytest.FixtureRequest, tmp_path: Path) -> Shared:
+    """What the nodes of a test share."""
+    if request.param == "one-data-directory":
+        return Shared(request.param, [])
+    database = request.getfixturevalue("postgres_cluster").fresh_database()
+    gateway = request.getfixturevalue("ceph_rgw")
+    env = {
+        "AWS_ENDPOINT_URL_S3": gateway.endpoint,
+        "AWS_ACCESS_KEY_ID": gateway.access_key,
+        "AWS_SECRET_ACCESS_KEY": gateway.secret_key,
+        "AWS_REGION": gateway.region,
+    }
+    bucket = f"s3://tinyreg-nodes/{uuid.uuid4().hex}"
+    args = ["--metadata", database, "--blobs", bucket, "--keys-dir", str(tmp_path / "keys")]
+    return Shared(request.param, args, env, own_data=True)
+
+
+def test_a_chunked_upload_crosses_nodes_and_every_node_serves_the_result(tmp_path: Path, shared: Shared) -> None:
     data = random_bytes(7, 3 * 1024 * 1024 + 17)
     digest = "sha256:" + hashlib.sha256(data).hexdigest()
-    with cluster(tmp_path, ["--data", str(tmp_path / "data")]) as nodes, api_client(nodes.url) as client:
+    with cluster(tmp_path, shared) as nodes, api_client(nodes.url) as client:
         started = client.post("/v2/team/app/blobs/uploads/")
         assert started.status_code == 202, started.text
         location, offset = started.headers["Location"], 0
@@ -56,7 +76,7 @@ def _upload_requests(nodes: Cluster, node: int) -> set[tuple[str, str | None]]:
     return found
 
 
-def test_a_node_killed_mid_push_loses_nothing_acknowledged(tmp_path: Path) -> None:
+def test_a_node_killed_mid_push_loses_nothing_acknowledged(tmp_path: Path, shared: Shared) -> None:
     acknowledged: dict[str, bytes] = {}
     lock, stop = threading.Lock(), threading.Event()
     failures = [0]
@@ -76,7 +96,7 @@ def test_a_node_killed_mid_push_loses_nothing_acknowledged(tmp_path: Path) -> No
                 with lock:
                     acknowledged[f"team/app/p{number}:{tag}"] = pushed.body
 
-    with cluster(tmp_path, ["--data", str(tmp_path / "data")]) as nodes:
+    with cluster(tmp_path, shared) as nodes:
         threads = [threading.Thread(target=pusher, args=(n, nodes.url)) for n in range(6)]
         for thread in threads:
             thread.start()

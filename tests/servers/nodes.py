@@ -1,16 +1,35 @@
-"""Several `tinyreg serve` processes serving one registry, behind haproxy (see `haproxy.py`)."""
+"""Several `tinyreg serve` processes serving one registry, behind haproxy (see `haproxy.py`).
+
+Two ways to share one registry: one data directory on one machine (LMDB and blob files are
+safe across processes), or PostgreSQL metadata and an S3 bucket with a data directory of each
+node's own, as nodes on several machines would (`Shared`).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
 from tests.processes import ACCESS_LINE, ServerProcess, clean_env
 from tests.servers.haproxy import load_balancer
+
+
+@dataclass
+class Shared:
+    """What the nodes share: the arguments every node gets, and its environment (S3 credentials)."""
+
+    kind: str
+    args: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+    own_data: bool = False  # each node has a data directory of its own (the shared state is elsewhere)
+
+    def node_args(self, workdir: Path, number: int) -> list[str]:
+        data = workdir / (f"node{number}" if self.own_data else "data")
+        return ["--data", str(data), *self.args]
 
 
 @dataclass
@@ -25,16 +44,18 @@ class Cluster:
         return [(found["method"], found["path"]) for found in ACCESS_LINE.finditer(text)]
 
     def get(self, node: int, path: str, **options: object) -> httpx.Response:
-        return httpx.get(self.node_urls[node] + path, timeout=60, **options)  # type: ignore[arg-type]
+        return httpx.get(self.node_urls[node] + path, timeout=60, follow_redirects=True, **options)  # type: ignore[arg-type]
 
 
 @contextmanager
-def cluster(workdir: Path, node_args: Sequence[str], *, count: int = 2, env: dict[str, str] | None = None) -> Iterator[Cluster]:
-    """`count` nodes started with `serve --port 0 NODE_ARGS`, and haproxy in front of them."""
+def cluster(workdir: Path, shared: Shared, *, count: int = 2) -> Iterator[Cluster]:
+    """`count` nodes started with `serve --port 0` and what they share, and haproxy in front of them."""
     with ExitStack() as stack:
         nodes = [
-            stack.enter_context(ServerProcess(["serve", "--port", "0", *node_args], cwd=workdir, env=env or clean_env()))
-            for _ in range(count)
+            stack.enter_context(
+                ServerProcess(["serve", "--port", "0", *shared.node_args(workdir, n)], cwd=workdir, env=clean_env(**shared.env))
+            )
+            for n in range(count)
         ]
         urls = [node.wait_listening() for node in nodes]
         balancer = stack.enter_context(load_balancer([url.removeprefix("http://") for url in urls], workdir / "haproxy"))
