@@ -1,7 +1,7 @@
 """Event notifications in CNCF Distribution's format, as pure functions (no clock, no I/O).
 
-An event says what happened (`action`: push, pull, delete, mount, and tinyreg's `move`) to what (`target`: media type,
-digest, size and length, repository, url, tag, fromRepository for a mount), because of which
+An event says what happened (`action`: push, pull, delete, mount, and tinyreg's `move`) to what
+(`target`: media type, digest, size and length, repository, url, tag, fromRepository for a mount), because of which
 request (`request`: its id, the client's address, Host, method, User-Agent), by whom (`actor`)
 and on which node (`source`). Events travel in envelopes, `{"events": [...]}`, sent with the
 media type `EVENTS_MEDIA_TYPE`: receivers written for Distribution read them unchanged.
