@@ -57,7 +57,7 @@ def test_the_token_is_never_returned(world: GitLabWorld, receiver: Receiver) -> 
 def test_hooks_are_changed_and_deleted(world: GitLabWorld, receiver: Receiver) -> None:
     project = world.gitlab("alice").projects.get("team/app")
     hook = project.hooks.create({"url": "http://127.0.0.1:9/old"})
-    assert hook.registry_actions == ["push", "delete", "mount"]
+    assert hook.registry_actions == ["push", "delete", "mount", "move"]
     hook.url = receiver.url
     hook.enable_ssl_verification = False
     hook.save()

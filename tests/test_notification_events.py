@@ -15,7 +15,9 @@ from tinyreg.registry.events import (
     encode_event,
     envelope,
     event_of,
+    moved,
     rfc3339,
+    unattended_origin,
 )
 
 ORIGIN = Origin(
@@ -96,6 +98,7 @@ TARGETS: list[tuple[str, Subject, dict[str, Any]]] = [
         Subject("delete", "manifest", "team/app", DIGEST, tag="v1"),
         {"repository": "team/app", "digest": DIGEST, "tag": "v1"},
     ),
+    ("move", moved("team/app", "other/web"), {"repository": "other/web", "fromRepository": "team/app"}),
 ]
 
 
@@ -126,6 +129,27 @@ def test_an_event_carries_the_request_the_actor_and_the_source() -> None:
 def test_an_anonymous_request_has_an_empty_actor() -> None:
     anonymous = Origin("r", "a:1", "h", "GET", "ua", "", "http://h")
     assert event_of(TARGETS[3][1], anonymous, SOURCE, event_id="e", timestamp=0)["actor"] == {}
+
+
+@pytest.mark.parametrize(
+    ("origin", "request_part", "actor"),
+    [
+        (
+            unattended_origin("CLEANUP", "run-1"),
+            {"id": "run-1", "addr": "", "host": "", "method": "CLEANUP", "useragent": ""},
+            {},
+        ),
+        (
+            unattended_origin("COMMAND", "cmd-1", "operator"),
+            {"id": "cmd-1", "addr": "", "host": "", "method": "COMMAND", "useragent": ""},
+            {"name": "operator"},
+        ),
+    ],
+)
+def test_a_change_no_client_asked_for_says_so(origin: Origin, request_part: dict[str, str], actor: dict[str, str]) -> None:
+    event = event_of(TARGETS[-2][1], origin, SOURCE, event_id="e", timestamp=0)
+    assert (event["request"], event["actor"]) == (request_part, actor)
+    assert event["target"] == {"repository": "team/app", "digest": DIGEST, "tag": "v1"}  # no URL of an unknown host
 
 
 @pytest.mark.parametrize(

@@ -123,7 +123,12 @@ def test_notifications_come_from_the_file_only() -> None:
 
 @pytest.mark.parametrize(
     ("action", "media_type", "wanted"),
-    [("push", "application/vnd.oci.image.manifest.v1+json", True), ("pull", None, False), ("push", "text/plain", False)],
+    [
+        ("push", "application/vnd.oci.image.manifest.v1+json", True),
+        ("pull", None, False),
+        ("push", "text/plain", False),
+        ("move", None, True),
+    ],
 )
 def test_an_endpoint_wants_what_it_does_not_ignore(action: str, media_type: str | None, wanted: bool) -> None:
     endpoint = Endpoint("a", "http://h/e", ignored_media_types=frozenset({"text/plain"}), ignored_actions=frozenset({"pull"}))
@@ -145,6 +150,12 @@ def test_a_projects_hook_sends_its_secret_and_hears_only_what_it_asked_for() -> 
     assert hook.wants("push", None) and not hook.wants("delete", None) and not hook.wants("pull", None)
     quiet = hook_endpoint("team/app", 8, {"url": "http://ci/hook", "enable_ssl_verification": False})
     assert quiet.header_pairs() == [] and not quiet.verify_tls and quiet.wants("delete", None)
+    assert quiet.wants("move", None)  # a hook that chose nothing hears of its repositories' moves
+
+
+def test_move_is_an_action_an_endpoint_may_ignore() -> None:
+    parsed = parse_notifications({"endpoints": [{**ENDPOINT, "ignore": {"actions": ["move"]}}]}, "t.toml")
+    assert not parsed.endpoints[0].wants("move", None) and parsed.endpoints[0].wants("delete", None)
 
 
 def test_tinyreg_serve_refuses_to_start_with_a_bad_endpoint(tmp_path: Path) -> None:

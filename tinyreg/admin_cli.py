@@ -215,6 +215,8 @@ def run_admin(args: argparse.Namespace) -> int:
             from tinyreg.move_cli import run_move_command
 
             run_move_command(args, AccessStore(meta), settings, out)
+        elif args.command in CLEANUP_COMMANDS:
+            run_cleanup_command(args, meta, out, settings.notifications)
         else:
             _dispatch(args, AccessStore(meta), data, out, settings.size_limit_bytes())
     except AccessError as exc:
@@ -283,8 +285,6 @@ def _dispatch(
             f"{verb} {_count(report.links, 'unused link')}, {_count(len(report.blobs), 'blob')} "
             f"({_size(report.bytes_freed)}) and the bytes of {_count(len(report.manifests), 'manifest')}",
         )
-    elif command in CLEANUP_COMMANDS:
-        run_cleanup_command(args, store.meta, out)
     elif command == "keys":
         from tinyreg.access.jwt import KeyRing
 

@@ -13,6 +13,7 @@ from tinyreg.registry.cleanup_policy import CADENCES, DEFAULT_POLICY, KEEP_N, OL
 
 if TYPE_CHECKING:
     from tinyreg.registry.cleanup import CleanupRun
+    from tinyreg.registry.notification_settings import NotificationSettings
     from tinyreg.storage.interfaces import MetaStore
 
 COMMANDS = ("cleanup-policy", "cleanup")
@@ -59,8 +60,13 @@ def _run_text(run: CleanupRun, dry_run: bool) -> str:
     return "\n".join(lines)
 
 
-def run_cleanup_command(args: argparse.Namespace, meta: MetaStore, out: Callable[[Any, str], None]) -> None:
+def run_cleanup_command(
+    args: argparse.Namespace, meta: MetaStore, out: Callable[[Any, str], None], notifications: NotificationSettings | None = None
+) -> None:
+    """`notifications`: the endpoints of the config file, for the events of what a run removes (a
+    running server delivers them, as it does those of the projects' hooks)."""
     from tinyreg.registry.cleanup import policy_of, run_policy, set_policy
+    from tinyreg.registry.notifier import Notifier
 
     if args.command == "cleanup-policy":
         if args.action == "set":
@@ -89,6 +95,7 @@ def run_cleanup_command(args: argparse.Namespace, meta: MetaStore, out: Callable
     else:
         with meta.read() as tx:
             policies = [(path, row) for path, row in tx.iter_cleanup_policies() if row.get("enabled")]
-    runs = [run_policy(meta, path, row, now=time.time(), dry_run=args.dry_run) for path, row in policies]
+    notifier = Notifier(meta, notifications)
+    runs = [run_policy(meta, path, row, now=time.time(), dry_run=args.dry_run, notifier=notifier) for path, row in policies]
     text = "\n".join(_run_text(run, args.dry_run) for run in runs) or "no enabled cleanup policies"
     out([run.to_json() for run in runs], text)

@@ -53,7 +53,13 @@ async def run_cleanup_scheduler(registry: Registry, settings: Settings, holder: 
     """Every `cleanup_interval`, run the due cleanup policies (if no other process does)."""
     cadence = settings.cleanup_cadence_seconds or None
     step = partial(
-        run_due, registry.meta, holder=holder, budget=settings.cleanup_batch, lease_ttl=LEASE_TTL, cadence_seconds=cadence
+        run_due,
+        registry.meta,
+        holder=holder,
+        budget=settings.cleanup_batch,
+        lease_ttl=LEASE_TTL,
+        cadence_seconds=cadence,
+        notifier=registry.notifier,
     )
     while True:
         await trio.sleep(settings.cleanup_interval)

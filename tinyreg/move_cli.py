@@ -45,16 +45,23 @@ def _when(stamp: float) -> str:
 
 
 def run_move_command(args: argparse.Namespace, store: AccessStore, settings: Settings, out: Callable[[Any, str], None]) -> None:
-    from tinyreg.access.moves import Mover
+    import uuid
+
+    from tinyreg.access.moves import OPERATOR, Mover
     from tinyreg.logs import configure_logging
     from tinyreg.registry.accounting import Accounting
+    from tinyreg.registry.events import COMMAND_METHOD, unattended_origin
+    from tinyreg.registry.notifier import Notifier
 
     days = settings.move_alias_days if getattr(args, "move_alias_days", None) is None else args.move_alias_days
-    mover = Mover(store.meta, Accounting(settings.size_limit_bytes()), max(0, days))
+    # The move's events are queued for the endpoints of the config file (and the projects' hooks):
+    # a running server delivers them.
+    notifier = Notifier(store.meta, settings.notifications)
+    mover = Mover(store.meta, Accounting(settings.size_limit_bytes()), max(0, days), notifier)
     if args.command == "repository" or args.action == "move":
         configure_logging("info", settings.log_format)  # the audit line goes where the server's would
         move = mover.move_repository if args.command == "repository" else mover.move_project
-        report = move(args.old, args.new)
+        report = move(args.old, args.new, OPERATOR, unattended_origin(COMMAND_METHOD, str(uuid.uuid4())))
         out(report.to_json(), report.summary())
     elif args.alias_action == "list":
         rows = mover.aliases()

@@ -8,7 +8,8 @@ limit and project usage (`MetaWriter.move_project`), and its deploy tokens. Blob
 move: nothing in an image names its repository. Upload sessions of moved repositories are
 cancelled (their row kept with `moved_to`, so a client continuing one hears where to go; the
 sweep of idle uploads removes them). Old paths become read-only aliases
-(`tinyreg.registry.aliases`) unless aliases are off. Each move writes one audit line.
+(`tinyreg.registry.aliases`) unless aliases are off. Each move writes one audit line, and queues
+one `move` event per repository in its unit of work (when the mover has a notifier and an origin).
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ from tinyreg.access.policy import GroupAccess, Principal, ProjectAccess, may_mov
 from tinyreg.registry.accounting import Accounting, owner_project
 from tinyreg.registry.aliases import DEFAULT_DAYS, active_alias, in_force, new_alias, until
 from tinyreg.registry.errors import RegistryError
+from tinyreg.registry.events import Origin, moved
+from tinyreg.registry.notifier import Notifier
 from tinyreg.registry.owners import nearest_project, project_of
 from tinyreg.storage.interfaces import MetaReader, MetaStore, MetaWriter
 
@@ -117,21 +120,31 @@ def _signed(tx: MetaReader, repo: str) -> bool:
 
 
 class Mover:
-    """Moves in one data directory; `alias_days` 0 keeps no alias."""
+    """Moves in one data directory; `alias_days` 0 keeps no alias; `notifier` queues their events."""
 
-    def __init__(self, meta: MetaStore, accounting: Accounting | None = None, alias_days: float = DEFAULT_DAYS) -> None:
+    def __init__(
+        self,
+        meta: MetaStore,
+        accounting: Accounting | None = None,
+        alias_days: float = DEFAULT_DAYS,
+        notifier: Notifier | None = None,
+    ) -> None:
         self.meta = meta
         self.accounting = accounting or Accounting()
         self.alias_days = alias_days
+        self.notifier = notifier
 
     # -- a project ----------------------------------------------------------------------------
 
-    def move_project(self, old: str, new: str, principal: Principal = OPERATOR) -> MoveReport:
+    def move_project(self, old: str, new: str, principal: Principal = OPERATOR, origin: Origin | None = None) -> MoveReport:
+        """Move project `old` to `new` for `principal`; `origin`: the request (or command) its events name."""
         began = time.perf_counter()
-        report = self.meta.write(lambda tx: self._move_project(tx, old, new, principal, time.time()))
+        report = self.meta.write(lambda tx: self._move_project(tx, old, new, principal, time.time(), origin))
         return self._audit(report, began)
 
-    def _move_project(self, tx: MetaWriter, old: str, new: str, principal: Principal, now: float) -> MoveReport:
+    def _move_project(
+        self, tx: MetaWriter, old: str, new: str, principal: Principal, now: float, origin: Origin | None
+    ) -> MoveReport:
         source = _project_access(tx, old, principal)
         namespace = new.rpartition("/")[0]
         group_row = tx.group(namespace) if namespace else None
@@ -167,16 +180,21 @@ class Mover:
             if row is not None and row["kind"] == "deploy" and row["owner"] == old:
                 tx.put_token(key, row["id"], {**row, "owner": new})
         self._leave_alias(tx, "project", old, new, report, now)
+        # After the project itself moved: its hooks, which moved with it, are found at the new path.
+        self._record(tx, report.repositories, origin, None)
         return report
 
     # -- one repository -----------------------------------------------------------------------
 
-    def move_repository(self, old: str, new: str, principal: Principal = OPERATOR) -> MoveReport:
+    def move_repository(self, old: str, new: str, principal: Principal = OPERATOR, origin: Origin | None = None) -> MoveReport:
+        """Move repository `old` to `new` for `principal`; `origin`: the request (or command) its event names."""
         began = time.perf_counter()
-        report = self.meta.write(lambda tx: self._move_repository(tx, old, new, principal, time.time()))
+        report = self.meta.write(lambda tx: self._move_repository(tx, old, new, principal, time.time(), origin))
         return self._audit(report, began)
 
-    def _move_repository(self, tx: MetaWriter, old: str, new: str, principal: Principal, now: float) -> MoveReport:
+    def _move_repository(
+        self, tx: MetaWriter, old: str, new: str, principal: Principal, now: float, origin: Origin | None
+    ) -> MoveReport:
         found: dict[str, bool] = {}
 
         def is_project(path: str) -> bool:
@@ -218,6 +236,7 @@ class Mover:
                 raise MoveRefused(exc.message) from None
         report = MoveReport("repository", old, new, principal.name or "operator", repositories={old: new})
         self._move_repositories(tx, report.repositories, report, now)
+        self._record(tx, report.repositories, origin, source_project if source_project != target_project else None)
         return report
 
     # -- shared steps -------------------------------------------------------------------------
@@ -235,6 +254,12 @@ class Mover:
                 tx.delete_alias(new)
             tx.move_repository(old, new)
             self._leave_alias(tx, "repository", old, new, report, now)
+
+    def _record(self, tx: MetaWriter, names: dict[str, str], origin: Origin | None, left_project: str | None) -> None:
+        """Queue a `move` event per repository; `left_project`: the project they left, whose hooks hear of it too."""
+        if self.notifier is not None:
+            for old, new in names.items():
+                self.notifier.record(tx, moved(old, new), origin, also_project=left_project)
 
     def _leave_alias(self, tx: MetaWriter, kind: str, old: str, new: str, report: MoveReport, now: float) -> None:
         """Make `old` an alias of `new`; aliases that led to `old` lead to `new` now."""

@@ -18,7 +18,7 @@ from tinyreg.http import blobs, listings, manifests, ops, uploads
 from tinyreg.http.asgi import ClientDisconnected, Receive, Request, Response, ResponseAborted, Scope, Send, send_response
 from tinyreg.http.errors import error_response, internal_error
 from tinyreg.http.metrics import Metrics
-from tinyreg.http.request_ids import request_id
+from tinyreg.http.request_ids import SCOPE_KEY, request_id
 from tinyreg.http.routes import classify
 from tinyreg.registry.aliases import push_refusal
 from tinyreg.registry.core import Registry
@@ -107,6 +107,7 @@ class RegistryApp:
         """Pass a request to the web app, adding its request id and noting its status and body bytes for the access log."""
         started = time.perf_counter()
         rid = request_id(scope["headers"])
+        scope = {**scope, SCOPE_KEY: rid}  # an event the page or API call causes names it
         seen = {"status": 499, "sent": 0}  # a client gone before the answer started is logged as 499
 
         async def counting_send(message: dict[str, Any]) -> None:

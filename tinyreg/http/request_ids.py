@@ -12,6 +12,8 @@ import re
 from collections.abc import Iterable
 
 HEADER = b"x-request-id"
+#: Where a page's or API call's id waits in the ASGI scope, for the events it causes.
+SCOPE_KEY = "tinyreg.request_id"
 _SANE = re.compile(rb"[A-Za-z0-9._:/+=-]{1,128}")
 
 

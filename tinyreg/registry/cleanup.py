@@ -10,17 +10,24 @@ manifests), so garbage collection can free its blobs; unless another manifest of
 repository refers to it (a child of an index) or something refers to it as its subject
 (signatures, SBOMs). Removing a multi-arch index's last tag deletes the index only: its
 children stay, pullable by digest, with their blobs.
+
+Given a notifier, each tag removed and each manifest deleted is a `delete` event, queued in the
+unit of work that removes it; its origin says no client asked (`unattended_origin` with the
+method `CLEANUP`, one request id per run of a policy).
 """
 
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from tinyreg.registry.accounting import Accounting
 from tinyreg.registry.cleanup_policy import after_run, due_at, tag_rules, validate_policy
+from tinyreg.registry.events import CLEANUP_METHOD, DELETE, Origin, Subject, unattended_origin
+from tinyreg.registry.notifier import Notifier
 from tinyreg.registry.tag_rules import TagInfo, select_tags
 from tinyreg.storage.interfaces import MetaReader, MetaStore, MetaWriter, Tag
 
@@ -100,12 +107,28 @@ def plan(tx: MetaReader, path: str, row: Mapping[str, Any], now: float) -> list[
     return plans
 
 
-def _untag(meta: MetaStore, repo: str, planned: Mapping[str, Tag], names: Iterable[str]) -> tuple[list[str], int]:
+@dataclass(frozen=True, slots=True)
+class Recorder:
+    """Where a run's events go, and the origin they name."""
+
+    notifier: Notifier
+    origin: Origin
+
+    def deleted(self, tx: MetaWriter, repo: str, digest: str, tag: str | None = None) -> None:
+        self.notifier.record(tx, Subject(DELETE, "manifest", repo, digest, tag=tag), self.origin)
+
+
+def _untag(
+    meta: MetaStore, repo: str, planned: Mapping[str, Tag], names: Iterable[str], recorder: Recorder | None = None
+) -> tuple[list[str], int]:
     """Untag `names` (those still pointing where planned) and delete the manifests left untagged
     and unreferenced; the tags removed and how many manifests went with them."""
 
     def change(tx: MetaWriter) -> tuple[list[str], int]:
         done = [name for name in names if tx.tag(repo, name) == planned[name] and tx.delete_tag(repo, name)]
+        if recorder is not None:
+            for name in done:
+                recorder.deleted(tx, repo, planned[name].digest, name)
         untagged = {planned[name].digest for name in done}
         children = {ref for _, row in tx.manifests_of(repo) for ref in row["refs"]} if untagged else set()
         deleted = 0
@@ -115,18 +138,29 @@ def _untag(meta: MetaStore, repo: str, planned: Mapping[str, Tag], names: Iterab
                 if row is not None:  # its share of the usage goes in the same unit of work
                     USAGE.manifest_removed(tx, repo, digest, row)
                     deleted += 1
+                    if recorder is not None:
+                        recorder.deleted(tx, repo, digest)
         return done, deleted
 
     return meta.write(change)
 
 
 def run_policy(
-    meta: MetaStore, path: str, row: Mapping[str, Any], *, now: float, dry_run: bool = False, budget: int | None = None
+    meta: MetaStore,
+    path: str,
+    row: Mapping[str, Any],
+    *,
+    now: float,
+    dry_run: bool = False,
+    budget: int | None = None,
+    notifier: Notifier | None = None,
 ) -> CleanupRun:
-    """Apply the policy of `path` once: at most `budget` tags removed (None: all)."""
+    """Apply the policy of `path` once: at most `budget` tags removed (None: all); with a
+    `notifier`, each removal is an event."""
     with meta.read() as tx:
         plans = plan(tx, path, row, now)
     run = CleanupRun(path)
+    recorder = Recorder(notifier, unattended_origin(CLEANUP_METHOD, str(uuid.uuid4()))) if notifier is not None else None
     left = budget
     for repo_plan in plans:
         run.kept[repo_plan.repo] = repo_plan.kept
@@ -138,7 +172,7 @@ def run_policy(
             removed = list(todo)
         else:
             for start in range(0, len(todo), UNTAG_CHUNK):
-                done, manifests = _untag(meta, repo_plan.repo, repo_plan.planned, todo[start : start + UNTAG_CHUNK])
+                done, manifests = _untag(meta, repo_plan.repo, repo_plan.planned, todo[start : start + UNTAG_CHUNK], recorder)
                 removed += done
                 run.manifests += manifests
         if removed:
@@ -178,6 +212,7 @@ def run_due(
     lease_ttl: float,
     cadence_seconds: float | None = None,
     now: float | None = None,
+    notifier: Notifier | None = None,
 ) -> list[CleanupRun] | None:
     """Run the due policies under the cleanup lease, removing at most `budget` tags in all;
     None when another process holds the lease. A finished run schedules the next one; an
@@ -193,7 +228,7 @@ def run_due(
         for path, row in due:
             if left <= 0:
                 break
-            run = run_policy(meta, path, row, now=now, budget=left)
+            run = run_policy(meta, path, row, now=now, budget=left, notifier=notifier)
             left -= run.count
             runs.append(run)
             if run.finished:

@@ -1,13 +1,19 @@
 """Event notifications in CNCF Distribution's format, as pure functions (no clock, no I/O).
 
-An event says what happened (`action`: push, pull, delete, mount) to what (`target`: media type,
-digest, size and length, repository, url, tag, fromRepository for a mount), because of which
+An event says what happened (`action`: push, pull, delete, mount, and tinyreg's `move`) to what
+(`target`: media type, digest, size and length, repository, url, tag, fromRepository for a mount), because of which
 request (`request`: its id, the client's address, Host, method, User-Agent), by whom (`actor`)
 and on which node (`source`). Events travel in envelopes, `{"events": [...]}`, sent with the
 media type `EVENTS_MEDIA_TYPE`: receivers written for Distribution read them unchanged.
 
 As in Distribution, the target of a delete holds only the repository, the digest and the tag
-(when a tag was deleted); blobs are described as `application/octet-stream`.
+(when a tag was deleted); blobs are described as `application/octet-stream`. A `move` (a
+repository renamed, or moved with its project) names the new `repository` and the old one as
+`fromRepository`, the field Distribution uses for a mount's source; receivers written for
+Distribution skip actions they do not know.
+
+A change no client asked for (a cleanup policy's run, a command of the operator) has an origin
+made by `unattended_origin`: no address, no Host, the method saying what made the change.
 """
 
 from __future__ import annotations
@@ -20,8 +26,10 @@ from typing import Any
 
 EVENTS_MEDIA_TYPE = "application/vnd.docker.distribution.events.v1+json"
 BLOB_MEDIA_TYPE = "application/octet-stream"
-PUSH, PULL, DELETE, MOUNT = "push", "pull", "delete", "mount"
-ACTIONS = (PUSH, PULL, DELETE, MOUNT)
+PUSH, PULL, DELETE, MOUNT, MOVE = "push", "pull", "delete", "mount", "move"
+ACTIONS = (PUSH, PULL, DELETE, MOUNT, MOVE)
+#: The request methods of changes no client asked for.
+CLEANUP_METHOD, COMMAND_METHOD = "CLEANUP", "COMMAND"
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +45,12 @@ class Origin:
     base_url: str  # scheme://host of the registry as the client addressed it, for `url`
 
 
+def unattended_origin(method: str, request_id: str, actor: str = "") -> Origin:
+    """The origin of a change made without a client's request: `method` says what made it
+    (`CLEANUP_METHOD`, `COMMAND_METHOD`); `request_id` groups the events of one run."""
+    return Origin(request_id, "", "", method, "", actor, "")
+
+
 @dataclass(frozen=True, slots=True)
 class Source:
     """The registry node that generated events."""
@@ -47,10 +61,10 @@ class Source:
 
 @dataclass(frozen=True, slots=True)
 class Subject:
-    """What an event is about: a manifest or a blob of a repository."""
+    """What an event is about: a manifest or a blob of a repository, or a repository (a move)."""
 
     action: str
-    kind: str  # "manifest" or "blob"
+    kind: str  # "manifest", "blob" or "repository"
     repository: str
     digest: str
     media_type: str | None = None  # None for a delete: never filtered out by media type
@@ -72,8 +86,10 @@ def target_url(base_url: str, subject: Subject) -> str:
 
 def target_of(subject: Subject, base_url: str) -> dict[str, Any]:
     """The event's `target`: the descriptor, plus where the content lives."""
-    if subject.action == DELETE:
-        target: dict[str, Any] = {"repository": subject.repository, "digest": subject.digest}
+    if subject.action == MOVE:
+        target: dict[str, Any] = {"repository": subject.repository}
+    elif subject.action == DELETE:
+        target = {"repository": subject.repository, "digest": subject.digest}
     else:
         target = {
             "mediaType": subject.media_type or BLOB_MEDIA_TYPE,
@@ -119,3 +135,8 @@ def encode_event(event: dict[str, Any]) -> bytes:
 def envelope(events: Sequence[bytes]) -> bytes:
     """The body of one notification: the encoded events in an envelope, in their order."""
     return b'{"events":[' + b",".join(events) + b"]}"
+
+
+def moved(old: str, new: str) -> Subject:
+    """The subject of a repository's move from `old` to `new` (its tags and manifests went with it)."""
+    return Subject(MOVE, "repository", new, "", from_repository=old)

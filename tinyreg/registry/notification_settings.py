@@ -33,7 +33,7 @@ DEFAULT_MAX_PENDING = 10_000
 #: The longest wait between two attempts, whatever the backoff has grown to.
 MAX_BACKOFF = 300.0
 #: A project's hook, unless told otherwise, hears of changes (pulls can be many).
-DEFAULT_HOOK_ACTIONS = ("push", "delete", "mount")
+DEFAULT_HOOK_ACTIONS = ("push", "delete", "mount", "move")
 GITLAB_TOKEN_HEADER = "X-Gitlab-Token"
 
 

@@ -1,13 +1,14 @@
 """Recording events for delivery: in the unit of work of the change, or (pulls) grouped.
 
-An event of a change (push, delete, mount) is queued in the same unit of work as the change
+An event of a change (push, delete, mount, move) is queued in the same unit of work as the change
 itself: it is durable when the client gets its answer, with no write of its own, and it exists
 exactly when the change does. A pull changes nothing, so its event waits in memory and a
 background task (`flush`, about every `PULL_FLUSH_INTERVAL`) queues the pulls of that instant in
 one unit of work; the pulls of the last instant before a crash can be lost.
 
 An event is queued once per target that wants it (the configured endpoints, the hooks of the
-project owning the repository), each in its own bounded queue. When nothing wants an action,
+project owning the repository; for a move between projects, the old project's hooks too), each
+in its own bounded queue. When nothing wants an action,
 nothing is recorded at all.
 """
 
@@ -37,8 +38,11 @@ class _Pull:
 def hooks_of(tx: MetaReader, repo: str) -> list[Endpoint]:
     """The hooks of the project owning `repo`, as endpoints."""
     path = project_of(repo, lambda candidate: tx.project(candidate) is not None)
-    if path is None:
-        return []
+    return project_hooks(tx, path) if path is not None else []
+
+
+def project_hooks(tx: MetaReader, path: str) -> list[Endpoint]:
+    """The hooks of project `path`, as endpoints."""
     return [hook_endpoint(path, hook_id, row) for hook_id, row in tx.project_hooks(path)]
 
 
@@ -64,20 +68,24 @@ class Notifier:
         hooks = [hook_endpoint(path, hook_id, row) for path, hook_id, row in tx.iter_project_hooks()]
         return [*self.settings.active, *hooks]
 
-    def record(self, tx: MetaWriter, subject: Subject, origin: Origin | None) -> None:
-        """Queue the event of a change in its unit of work (`origin` None: not from a client, no event)."""
+    def record(self, tx: MetaWriter, subject: Subject, origin: Origin | None, *, also_project: str | None = None) -> None:
+        """Queue the event of a change in its unit of work (`origin` None: not recorded, no event);
+        `also_project`: a project whose hooks get it too (the one a repository moved out of)."""
         if origin is not None:
-            self._queue(tx, subject, origin, str(uuid.uuid4()), time.time())
+            self._queue(tx, subject, origin, str(uuid.uuid4()), time.time(), also_project)
 
-    def _queue(self, tx: MetaWriter, subject: Subject, origin: Origin, event_id: str, timestamp: float) -> None:
+    def _queue(
+        self, tx: MetaWriter, subject: Subject, origin: Origin, event_id: str, timestamp: float, also_project: str | None = None
+    ) -> None:
         wanted = [endpoint for endpoint in self.settings.active if endpoint.wants(subject.action, subject.media_type)]
         # Read in the unit of work, not from `hooks_exist`: another worker may have added a hook.
-        wanted += [hook for hook in hooks_of(tx, subject.repository) if hook.wants(subject.action, subject.media_type)]
+        hooks = hooks_of(tx, subject.repository) + (project_hooks(tx, also_project) if also_project else [])
+        wanted += [hook for hook in hooks if hook.wants(subject.action, subject.media_type)]
         if not wanted:
             return
         event = encode_event(event_of(subject, origin, self.source, event_id=event_id, timestamp=timestamp))
-        for endpoint in wanted:
-            tx.queue_event(endpoint.queue, event, max_pending=self.settings.max_pending)
+        for queue in dict.fromkeys(endpoint.queue for endpoint in wanted):  # a hook of both projects gets it once
+            tx.queue_event(queue, event, max_pending=self.settings.max_pending)
 
     @property
     def notes_pulls(self) -> bool:

@@ -1,8 +1,8 @@
 """Projects' webhooks (GitLab's `/projects/:id/hooks`): where a project's registry events go.
 
 A hook has GitLab's `url`, `token` (sent as `X-Gitlab-Token`, never shown again) and
-`enable_ssl_verification`, plus tinyreg's `registry_actions`: which of push, pull, delete and
-mount it hears of (push, delete and mount unless told). Deleting a hook deletes its queue of
+`enable_ssl_verification`, plus tinyreg's `registry_actions`: which of push, pull, delete, mount
+and move it hears of (all but pull unless told). Deleting a hook deletes its queue of
 events in the same unit of work. Who may do this is decided above (the access policy).
 """
 

@@ -172,22 +172,34 @@ class Manifests:
 
             self.meta.write(untag)
 
-    def delete_tag(self, repo: str, tag: str) -> None:
+    def delete_tag(self, repo: str, tag: str, origin: Origin | None = None) -> None:
         """Untag: the manifest stays (by digest, and under its other tags); MANIFEST_UNKNOWN if no such tag."""
-        self.delete(repo, check_tag(tag))
+        self.delete(repo, check_tag(tag), origin)
 
-    def delete_tags(self, repo: str, tags: list[str]) -> list[str]:
-        """Untag several tags in one unit of work; those that were there (the others are skipped)."""
+    def delete_tags(self, repo: str, tags: list[str], origin: Origin | None = None) -> list[str]:
+        """Untag several tags in one unit of work, with an event each; those that were there (the others are skipped)."""
         checked = [check_tag(tag) for tag in tags]
-        return self.meta.write(lambda tx: [tag for tag in checked if tx.delete_tag(repo, tag)])
 
-    def delete_repository(self, repo: str) -> None:
+        def untag(tx: MetaWriter) -> list[str]:
+            done = []
+            for tag in checked:
+                digest = tx.tag_digest(repo, tag)
+                if digest is not None and tx.delete_tag(repo, tag):
+                    self.notifier.record(tx, Subject(DELETE, "manifest", repo, digest, tag=tag), origin)
+                    done.append(tag)
+            return done
+
+        return self.meta.write(untag)
+
+    def delete_repository(self, repo: str, origin: Origin | None = None) -> None:
         """Remove a repository with all its tags, manifests and blob links in one unit of work;
-        NAME_UNKNOWN if it does not exist. Blobs and manifest bytes wait for garbage collection."""
+        NAME_UNKNOWN if it does not exist. Blobs and manifest bytes wait for garbage collection.
+        Each manifest's delete is an event, as a delete by digest over /v2/ (its tags go with it)."""
 
         def change(tx: MetaWriter) -> None:
             for digest, row in list(tx.manifests_of(repo)):  # uncounted first, while their rows are there
                 self.accounting.manifest_removed(tx, repo, digest, row)
+                self.notifier.record(tx, Subject(DELETE, "manifest", repo, digest), origin)
             if not tx.delete_repository(repo):
                 raise RegistryError("NAME_UNKNOWN", detail={"name": repo})
 

@@ -13,7 +13,9 @@ from quart import request
 from tinyreg.access.policy import ANONYMOUS, Principal
 from tinyreg.access.store import AccessStore
 from tinyreg.http.api.errors import ApiError, bad_request, unauthorized
+from tinyreg.http.event_origin import origin_of_page
 from tinyreg.registry.core import Registry
+from tinyreg.registry.events import Origin
 from tinyreg.registry.mirrors import Mirror
 
 if TYPE_CHECKING:
@@ -119,6 +121,11 @@ class ApiState:
         if principal.kind == "anonymous":
             raise unauthorized()
         return principal
+
+
+def origin_of_call(principal: Principal) -> Origin:
+    """The origin of the events of this call's change: the request, and `principal` as the actor."""
+    return origin_of_page(request.scope, principal.name)
 
 
 def form_value(form: dict[str, Any], name: str, *, required: bool = False) -> Any:

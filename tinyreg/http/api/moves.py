@@ -18,7 +18,7 @@ from quart import Blueprint, Response
 
 from tinyreg.access.moves import Mover, MoveRefused
 from tinyreg.access.policy import Principal
-from tinyreg.http.api.context import ApiState, form_value, request_form
+from tinyreg.http.api.context import ApiState, form_value, origin_of_call, request_form
 from tinyreg.http.api.errors import ApiError, bad_message, bad_request, forbidden, json_response, not_found
 from tinyreg.http.api.lookup import FoundProject, find_project, require_scope
 from tinyreg.http.api.repositories import find_repository, owner_path, repository_json
@@ -27,7 +27,7 @@ from tinyreg.registry.catalogue import repository_summary
 
 def mover(state: ApiState) -> Mover:
     registry = state.registry
-    return Mover(registry.meta, registry.accounting, registry.move_alias_days)
+    return Mover(registry.meta, registry.accounting, registry.move_alias_days, registry.notifier)
 
 
 def _refused(exc: MoveRefused) -> ApiError:
@@ -37,7 +37,7 @@ def _refused(exc: MoveRefused) -> ApiError:
 def move_project(state: ApiState, principal: Principal, project: FoundProject, new: str) -> FoundProject:
     """Move `project` to `new` for the caller; the project as found at its new path."""
     try:
-        mover(state).move_project(project.path, new, principal)
+        mover(state).move_project(project.path, new, principal, origin_of_call(principal))
     except MoveRefused as exc:
         raise _refused(exc) from None
     return find_project(state, principal, new)
@@ -69,7 +69,7 @@ def register(api: Blueprint, state: ApiState) -> None:
             raise bad_request("path, name are missing, at least one parameter must be provided")
         new = str(path) if path is not None else f"{project.path}/{name}".rstrip("/")
         try:
-            mover(state).move_repository(old, new, principal)
+            mover(state).move_repository(old, new, principal, origin_of_call(principal))
         except MoveRefused as exc:
             raise _refused(exc) from None
         summary = repository_summary(state.registry.meta, new)

@@ -7,7 +7,7 @@ from typing import Any
 from quart import Blueprint, Response, request
 
 from tinyreg.access.policy import Principal, may_read_images
-from tinyreg.http.api.context import ApiState, iso_time
+from tinyreg.http.api.context import ApiState, iso_time, origin_of_call
 from tinyreg.http.api.errors import ApiError, bad_request, json_response, not_found
 from tinyreg.http.api.lookup import (
     FoundProject,
@@ -135,5 +135,5 @@ def register(api: Blueprint, state: ApiState) -> None:
         project = find_project(state, principal, ident)
         name = find_repository(state, project, repository_ident)
         require_registry_delete(principal, project)
-        state.registry.manifests.delete_repository(name)
+        state.registry.manifests.delete_repository(name, origin_of_call(principal))
         return Response("", 202)

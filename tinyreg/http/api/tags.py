@@ -9,7 +9,8 @@ from urllib.parse import unquote
 
 from quart import Blueprint, Response, request
 
-from tinyreg.http.api.context import ApiState, form_value, integer, iso_time, request_form
+from tinyreg.access.policy import Principal
+from tinyreg.http.api.context import ApiState, form_value, integer, iso_time, origin_of_call, request_form
 from tinyreg.http.api.errors import bad_request, json_response, not_found
 from tinyreg.http.api.lookup import find_project, require_registry_delete, require_registry_read, require_scope
 from tinyreg.http.api.pagination import paged_list
@@ -56,23 +57,23 @@ async def _rules() -> TagRules:
 
 
 def register(api: Blueprint, state: ApiState) -> None:
-    def located(ident: str, repository_ident: str, *, delete: bool) -> str:
+    def located(ident: str, repository_ident: str, *, delete: bool) -> tuple[str, Principal]:
         principal = state.caller() if not delete else state.signed_in()
         require_scope(principal, write=delete)
         project = find_project(state, principal, ident)
         repo = find_repository(state, project, repository_ident)
         (require_registry_delete if delete else require_registry_read)(principal, project)
-        return repo
+        return repo, principal
 
     @api.get(TAGS)
     async def list_tags(ident: str, repository_ident: str) -> Response:
-        repo = located(ident, repository_ident, delete=False)
+        repo, _ = located(ident, repository_ident, delete=False)
         rows = [tag_json(state, repo, name) for name, _ in tag_infos(state.registry.meta, repo)]
         return paged_list(request.base_url, request.args, rows)
 
     @api.get(TAGS + "/<tag_name>")
     async def get_tag(ident: str, repository_ident: str, tag_name: str) -> Response:
-        repo = located(ident, repository_ident, delete=False)
+        repo, _ = located(ident, repository_ident, delete=False)
         detail = tag_detail(state.registry.meta, repo, unquote(tag_name))
         if detail is None:
             raise not_found("Tag")
@@ -80,21 +81,21 @@ def register(api: Blueprint, state: ApiState) -> None:
 
     @api.delete(TAGS + "/<tag_name>")
     async def delete_tag(ident: str, repository_ident: str, tag_name: str) -> Response:
-        repo = located(ident, repository_ident, delete=True)
+        repo, principal = located(ident, repository_ident, delete=True)
         try:
-            state.registry.manifests.delete_tag(repo, unquote(tag_name))
+            state.registry.manifests.delete_tag(repo, unquote(tag_name), origin_of_call(principal))
         except RegistryError:
             raise not_found("Tag") from None
         return Response("", 200)
 
     @api.delete(TAGS)
     async def delete_tags_in_bulk(ident: str, repository_ident: str) -> Response:
-        repo = located(ident, repository_ident, delete=True)
+        repo, principal = located(ident, repository_ident, delete=True)
         rules = await _rules()
         tags = [TagInfo(name, pushed_at) for name, pushed_at in tag_infos(state.registry.meta, repo)]
         try:
             selection = select_tags(tags, rules, time.time())
         except TagRuleError as exc:
             raise bad_request(str(exc)) from None
-        state.registry.manifests.delete_tags(repo, selection.delete)
+        state.registry.manifests.delete_tags(repo, selection.delete, origin_of_call(principal))
         return Response("", 202)

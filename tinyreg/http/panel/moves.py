@@ -10,6 +10,7 @@ from __future__ import annotations
 from quart import Blueprint, Response, request
 
 from tinyreg.access.moves import Mover, MoveRefused
+from tinyreg.http.event_origin import origin_of_page
 from tinyreg.http.panel.base import Panel, go, refuse, viewer
 from tinyreg.http.panel.settings import managed_project
 from tinyreg.http.panel.tags import find_repository
@@ -17,7 +18,7 @@ from tinyreg.http.panel.tags import find_repository
 
 def _mover(panel: Panel) -> Mover:
     registry = panel.context.registry
-    return Mover(registry.meta, registry.accounting, registry.move_alias_days)
+    return Mover(registry.meta, registry.accounting, registry.move_alias_days, registry.notifier)
 
 
 async def _confirmed_target(current: str, what: str) -> str:
@@ -33,8 +34,9 @@ def add_routes(pages: Blueprint, panel: Panel) -> None:
     async def move_project(path: str) -> Response:
         place = managed_project(panel, path)
         new = await _confirmed_target(place.path, "Project")
+        principal = viewer().principal
         try:
-            _mover(panel).move_project(place.path, new, viewer().principal)
+            _mover(panel).move_project(place.path, new, principal, origin_of_page(request.scope, principal.name))
         except MoveRefused as error:
             refuse(403 if error.forbidden else 400, "Project not moved", str(error))
         return go(f"/{new}/-/settings?saved=moved", 303)
@@ -48,7 +50,7 @@ def add_routes(pages: Blueprint, panel: Panel) -> None:
             refuse(403, "Not allowed", f"Only maintainers and owners of {place.path} (and admins) may move its repositories.")
         new = await _confirmed_target(repo, "Repository")
         try:
-            _mover(panel).move_repository(repo, new, who.principal)
+            _mover(panel).move_repository(repo, new, who.principal, origin_of_page(request.scope, who.name))
         except MoveRefused as error:
             refuse(403 if error.forbidden else 400, "Repository not moved", str(error))
         return go(f"/{new}/-/tags", 303)

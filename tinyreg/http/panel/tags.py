@@ -11,6 +11,7 @@ from __future__ import annotations
 from quart import Blueprint, Response, request
 
 from tinyreg.access.policy import DELETE
+from tinyreg.http.event_origin import origin_of_page
 from tinyreg.http.panel import rights
 from tinyreg.http.panel.base import Panel, Viewer, go, not_found, refuse, registry_host, render, viewer
 from tinyreg.http.panel.registry import Place, listing_query, place_of, read_refusal
@@ -83,7 +84,7 @@ def add_routes(pages: Blueprint, panel: Panel) -> None:
         if form.get("confirmed") != "yes":
             return await render("confirm_tags.html", place=place, repo=repo, tags=chosen)
         try:
-            gone = panel.context.registry.manifests.delete_tags(repo, chosen)
+            gone = panel.context.registry.manifests.delete_tags(repo, chosen, origin_of_page(request.scope, who.name))
         except RegistryError as error:
             refuse(400, "Not deleted", error.message)
         return go(f"/{repo}/-/tags?deleted={len(gone)}", 303)
@@ -97,7 +98,7 @@ def add_routes(pages: Blueprint, panel: Panel) -> None:
         if form.get("confirm_path", "").strip() != repo:
             refuse(400, "Repository not deleted", f"To delete it, type its path exactly: {repo}")
         try:
-            panel.context.registry.manifests.delete_repository(repo)
+            panel.context.registry.manifests.delete_repository(repo, origin_of_page(request.scope, who.name))
         except RegistryError as error:
             refuse(400, "Not deleted", error.message)
         target = f"/{place.path}/-/container_registry" if place.path else "/"
