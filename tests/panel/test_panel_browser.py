@@ -95,7 +95,7 @@ def test_an_owner_pushes_sees_and_deletes_images(world: AuthWorld, page: Any, sh
     tag_row(page, "note").locator("summary").click()
     assert evil in page.locator("ul.tags").inner_text()  # shown as text, never run
     assert page.title() != "owned"
-    page.fill("input[name=confirm_path]", "alice/shop/api")
+    page.fill("form[action$='/-/delete'] input[name=confirm_path]", "alice/shop/api")  # not the move form's
     page.click("button:has-text('Delete repository')")
     page.wait_for_selector("text=Repository alice/shop/api was deleted.")
     assert page.locator("tbody td.name").all_inner_texts() == ["alice/shop/web"]
