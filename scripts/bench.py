@@ -44,6 +44,7 @@ from bench_servers import (  # noqa: E402
     free_port,
     tinyreg_command,
 )
+from bench_sink import Sink  # noqa: E402
 from bench_workloads import FULL, QUICK, Context, Measure  # noqa: E402
 from bench_workloads import WORKLOADS as PROTOCOL_WORKLOADS  # noqa: E402
 
@@ -79,6 +80,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--server-cpus", default="0", help="CPU list for the servers (taskset -c), default 0")
     parser.add_argument("--client-cpus", default="1", help="CPU list for this process and wrk, default 1")
     parser.add_argument("--tinyreg-args", default="", help="extra arguments for `tinyreg serve`, e.g. '--workers 2'")
+    parser.add_argument(
+        "--notify-sink",
+        action="store_true",
+        help="give tinyreg one notification endpoint: a receiver in this process that answers every POST",
+    )
     parser.add_argument("--workdir", type=Path, help="where the temporary data goes (default: system temp dir)")
     parser.add_argument(
         "--metadata", help="tinyreg's metadata in this (empty) PostgreSQL database, postgresql://...; default LMDB"
@@ -292,6 +298,9 @@ def main(argv: list[str] | None = None) -> int:
     context = Context(profile, args.client_cpus, workdir, wrk_script)
     results, reference, startup = Results(), None, None
     began = time.perf_counter()
+    sink = Sink().start() if args.notify_sink else None
+    if sink is not None:
+        args.tinyreg_args += f" --config {sink.write_config(workdir / 'notify.toml')}"
     try:
         if "reference" in args.selected:
             reference = run_reference(context, args.server_cpus)
@@ -306,6 +315,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+        if sink is not None:
+            sink.stop()
+            progress(f"the notification sink received {sink.events} events in {sink.posts} requests")
     rows = results.summary()
     print_report(reference, rows, args.rounds)
     document = {
@@ -317,6 +329,8 @@ def main(argv: list[str] | None = None) -> int:
             "server_cpus": args.server_cpus,
             "client_cpus": args.client_cpus,
             "tinyreg_args": args.tinyreg_args,
+            "notify_sink": args.notify_sink,
+            "notify_sink_events": sink.events if sink is not None else None,
             "profile": asdict(profile),
         },
         "machine": describe_machine(),

@@ -70,6 +70,7 @@ def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any],
             server_cpus,
             "--client-cpus",
             client_cpus,
+            "--notify-sink",  # one notification endpoint, as the figures are compared with and without
         ],
         capture_output=True,
         text=True,
@@ -86,6 +87,12 @@ def test_only_the_selected_workloads_run(quick_run: tuple[dict[str, Any], str]) 
     assert document["settings"]["rounds"] == 1
     assert {row["workload"] for row in document["results"]} == set(WORKLOADS)
     assert document["reference"] is None and document["startup"] is None
+
+
+def test_the_notification_sink_hears_of_the_pushes(quick_run: tuple[dict[str, Any], str]) -> None:
+    document, _ = quick_run
+    assert document["settings"]["notify_sink"] is True
+    assert document["settings"]["notify_sink_events"] > 0  # the manifest pushes, at least
 
 
 def test_every_row_has_both_servers_numbers_and_a_ratio(quick_run: tuple[dict[str, Any], str]) -> None:
