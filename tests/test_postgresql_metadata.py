@@ -7,22 +7,28 @@ import json
 import subprocess
 import threading
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import psycopg
 import pytest
+import trio
 from tinyreg.config import ConfigError, load_settings
+from tinyreg.registry.transfer import transfer
 from tinyreg.storage.interfaces import MetaWriter
+from tinyreg.storage.opening import open_blobs, open_meta
 from tinyreg.storage.pg import connection
 from tinyreg.storage.pg.connection import MetaUnavailable
 from tinyreg.storage.pg.migrations import CREATE_TABLE, available
 from tinyreg.storage.pg.store import PgMetaStore
 from tinyreg.storage.pg.tx import PAGE, TransactionOver
+from tinyreg.testing import run_registry
 
 from tests.helpers import api_client
 from tests.manifest_builders import push_image
 from tests.processes import ServerProcess, clean_env, free_port, tinyreg_command
 from tests.servers.postgres import PostgresCluster
+from tests.test_migrate import add_hook_and_pending_events, everything, populate
 
 
 @pytest.fixture
@@ -272,3 +278,21 @@ def test_the_metadata_setting_takes_a_postgresql_url_or_nothing(value: str, acce
     else:
         with pytest.raises(ConfigError, match="TINYREG_METADATA"):
             load_settings(env={"TINYREG_METADATA": value})
+
+
+def test_a_registry_copied_into_postgresql_is_the_same_registry(postgres_cluster: PostgresCluster, tmp_path: Path) -> None:
+    """Every row a reader lists (repositories with their ids, counters, hooks, pending events, the
+    cache's rows, aliases) comes out of PostgreSQL as it was written on LMDB."""
+    source, target = tmp_path / "source", tmp_path / "target"
+    with run_registry(source, auth=True) as registry:
+        populate(registry)
+    add_hook_and_pending_events(source)
+    url = postgres_cluster.fresh_database()
+    lmdb, pg = open_meta(source), open_meta(target, url)
+    try:
+        trio.run(partial(transfer, lmdb, open_blobs(source), pg, open_blobs(target)))
+        assert everything(pg) == everything(lmdb)
+    finally:
+        lmdb.close()
+        pg.close()
+        postgres_cluster.drop_database(url)

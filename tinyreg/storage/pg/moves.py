@@ -14,8 +14,12 @@ from collections.abc import Iterator
 from tinyreg.storage.interfaces import AliasRow, UsageKind
 from tinyreg.storage.pg.tx import PgTx, Row
 
-#: The tables of rows keyed by a project's path, with that column.
-PROJECT_ROWS = (("members", "project_path"), ("project_hooks", "project_path"), ("cleanup_policies", "project_path"))
+#: The tables of rows keyed by a project's path: (table, the rest of their primary key).
+PROJECT_ROWS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("members", ("user_name",)),
+    ("project_hooks", ("id",)),
+    ("cleanup_policies", ()),
+)
 
 
 def _alias(row: Row) -> AliasRow:
@@ -38,9 +42,22 @@ class MovesReader(PgTx):
 class MovesWriter(MovesReader):
     __slots__ = ()
 
+    def _rename(self, table: str, column: str, rest: tuple[str, ...], old: str, new: str, kind: UsageKind | None = None) -> None:
+        """Give the rows of `table` whose `column` is `old` the value `new`. A row already under `new`
+        with the same rest of the key (left by nothing the registry keeps, but possible) gives way,
+        as on LMDB, where the moved row overwrites it: the rename cannot fail on a duplicate key."""
+        same = "".join(f" AND n.{key} = o.{key}" for key in rest)
+        scope = "" if kind is None else " AND n.kind = %(kind)s AND o.kind = %(kind)s"
+        params = {"old": old, "new": new, "kind": kind}
+        self.conn.execute(
+            f"DELETE FROM {table} n USING {table} o WHERE n.{column} = %(new)s AND o.{column} = %(old)s{same}{scope}", params
+        )
+        scope = "" if kind is None else " AND kind = %(kind)s"
+        self.conn.execute(f"UPDATE {table} SET {column} = %(new)s WHERE {column} = %(old)s{scope}", params)
+
     def _rename_usage(self, kind: UsageKind, old: str, new: str) -> None:
-        for table in ("usage_refs", "usage_totals"):
-            self.conn.execute(f"UPDATE {table} SET owner = %s WHERE kind = %s AND owner = %s", (new, kind, old))
+        self._rename("usage_refs", "owner", ("digest",), old, new, kind)
+        self._rename("usage_totals", "owner", (), old, new, kind)
 
     def move_repository(self, old: str, new: str) -> bool:
         if self._repo_id(new) is not None:
@@ -58,8 +75,8 @@ class MovesWriter(MovesReader):
             raise ValueError(f"project {new} exists")
         if self._count("UPDATE projects SET path = %s WHERE path = %s", (new, old)) == 0:
             return False
-        for table, column in PROJECT_ROWS:
-            self.conn.execute(f"UPDATE {table} SET {column} = %s WHERE {column} = %s", (new, old))
+        for table, rest in PROJECT_ROWS:
+            self._rename(table, "project_path", rest, old, new)
         self._rename_usage("project", old, new)
         return True
 
