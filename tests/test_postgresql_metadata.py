@@ -7,21 +7,28 @@ import json
 import subprocess
 import threading
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import psycopg
 import pytest
+import trio
 from tinyreg.config import ConfigError, load_settings
+from tinyreg.registry.transfer import transfer
 from tinyreg.storage.interfaces import MetaWriter
+from tinyreg.storage.opening import open_blobs, open_meta
 from tinyreg.storage.pg import connection
 from tinyreg.storage.pg.connection import MetaUnavailable
+from tinyreg.storage.pg.migrations import CREATE_TABLE, available
 from tinyreg.storage.pg.store import PgMetaStore
 from tinyreg.storage.pg.tx import PAGE, TransactionOver
+from tinyreg.testing import run_registry
 
 from tests.helpers import api_client
 from tests.manifest_builders import push_image
 from tests.processes import ServerProcess, clean_env, free_port, tinyreg_command
 from tests.servers.postgres import PostgresCluster
+from tests.test_migrate import add_hook_and_pending_events, everything, populate
 
 
 @pytest.fixture
@@ -32,6 +39,10 @@ def empty_database(postgres_cluster: PostgresCluster) -> Iterator[str]:
     postgres_cluster.drop_database(url)
 
 
+#: The schema versions this tinyreg ships, in order.
+VERSIONS = [migration.version for migration in available()]
+
+
 def run_tinyreg(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(tinyreg_command(*args), cwd=cwd, env=clean_env(), capture_output=True, text=True, timeout=120)
 
@@ -39,9 +50,9 @@ def run_tinyreg(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 def test_db_migrate_applies_each_migration_once_and_a_newer_schema_is_refused(empty_database: str, tmp_path: Path) -> None:
     first = run_tinyreg("db", "migrate", "--metadata", empty_database, "--json", cwd=tmp_path)
     assert first.returncode == 0, first.stderr
-    assert json.loads(first.stdout) == {"applied": [1], "version": 1}
+    assert json.loads(first.stdout) == {"applied": VERSIONS, "version": VERSIONS[-1]}
     again = run_tinyreg("db", "migrate", "--metadata", empty_database, cwd=tmp_path)
-    assert (again.returncode, again.stdout.strip()) == (0, "the schema is up to date; schema version 1")
+    assert (again.returncode, again.stdout.strip()) == (0, f"the schema is up to date; schema version {VERSIONS[-1]}")
 
     with psycopg.connect(empty_database, autocommit=True) as conn:
         conn.execute("INSERT INTO schema_migrations VALUES (999, 'from_the_future', 0)")
@@ -58,9 +69,31 @@ def test_processes_opening_a_new_database_at_once_apply_each_migration_once(empt
     openers = [subprocess.Popen(tinyreg_command("db", "migrate", "--metadata", empty_database, "--json"), cwd=tmp_path,
                                 env=clean_env(), stdout=subprocess.PIPE, text=True) for _ in range(4)]  # fmt: skip
     applied = [json.loads(opener.communicate(timeout=120)[0])["applied"] for opener in openers]
-    assert sorted(applied) == [[], [], [], [1]] and all(opener.returncode == 0 for opener in openers)
+    assert sorted(applied) == [[], [], [], VERSIONS] and all(opener.returncode == 0 for opener in openers)
     with psycopg.connect(empty_database) as conn:
-        assert conn.execute("SELECT version FROM schema_migrations").fetchall() == [(1,)]
+        assert conn.execute("SELECT version FROM schema_migrations ORDER BY version").fetchall() == [(v,) for v in VERSIONS]
+
+
+def test_a_database_of_the_first_schema_is_migrated_with_its_rows(empty_database: str) -> None:
+    """Opening a database left at version 1 applies the later migrations and keeps what it holds;
+    a repository then moves and takes a copied id with its tags."""
+    first = available()[0]
+    with psycopg.connect(empty_database, autocommit=True) as conn:
+        conn.execute(first.sql.encode())
+        conn.execute(CREATE_TABLE)
+        conn.execute("INSERT INTO schema_migrations VALUES (1, %s, 0)", (first.name,))
+        conn.execute("INSERT INTO repositories (id, name, created) VALUES (5, 'team/app', 1.0)")
+        conn.execute("INSERT INTO tags (repository_id, name, digest) VALUES (5, 'v1', 'sha256:' || repeat('1', 64))")
+    meta = PgMetaStore(empty_database)
+    try:
+        assert meta.migrated == VERSIONS[1:]
+        assert meta.write(lambda tx: tx.move_repository("team/app", "team/web")) is True
+        meta.write(lambda tx: tx.put_repository("team/web", {"id": 9, "created": 1.0, "updated": 2.0}))
+        with meta.read() as tx:
+            assert tx.repository_by_id(9) == ("team/web", {"id": 9, "created": 1.0, "updated": 2.0})
+            assert [name for name, _ in tx.iter_tags("team/web")] == ["v1"] and tx.repository_by_id(5) is None
+    finally:
+        meta.close()
 
 
 def test_db_stats_lists_the_tables_and_compaction_is_left_to_postgresql(empty_database: str, tmp_path: Path) -> None:
@@ -85,7 +118,8 @@ def test_every_table_has_a_primary_key_and_a_repositorys_rows_reference_it(empty
     for table, kind in constraints:
         kinds.setdefault(table, set()).add(kind)
     assert all("PRIMARY KEY" in found for found in kinds.values()), kinds
-    assert {table for table, found in kinds.items() if "FOREIGN KEY" in found} == {"manifests", "tags", "links"}
+    # A repository's rows reference it; a queue's events reference their queue.
+    assert {table for table, found in kinds.items() if "FOREIGN KEY" in found} == {"manifests", "tags", "links", "events"}
 
 
 def test_a_unit_of_work_that_lost_a_race_runs_again_and_loses_nothing(postgres_cluster: PostgresCluster) -> None:
@@ -244,3 +278,21 @@ def test_the_metadata_setting_takes_a_postgresql_url_or_nothing(value: str, acce
     else:
         with pytest.raises(ConfigError, match="TINYREG_METADATA"):
             load_settings(env={"TINYREG_METADATA": value})
+
+
+def test_a_registry_copied_into_postgresql_is_the_same_registry(postgres_cluster: PostgresCluster, tmp_path: Path) -> None:
+    """Every row a reader lists (repositories with their ids, counters, hooks, pending events, the
+    cache's rows, aliases) comes out of PostgreSQL as it was written on LMDB."""
+    source, target = tmp_path / "source", tmp_path / "target"
+    with run_registry(source, auth=True) as registry:
+        populate(registry)
+    add_hook_and_pending_events(source)
+    url = postgres_cluster.fresh_database()
+    lmdb, pg = open_meta(source), open_meta(target, url)
+    try:
+        trio.run(partial(transfer, lmdb, open_blobs(source), pg, open_blobs(target)))
+        assert everything(pg) == everything(lmdb)
+    finally:
+        lmdb.close()
+        pg.close()
+        postgres_cluster.drop_database(url)

@@ -156,3 +156,35 @@ def test_moving_ten_thousand_tags_visits_only_their_rows(backend: Backend) -> No
     assert visited == -1 or visited <= 2 * 10_000 + 10
     with backend.meta.read() as tx:
         assert tx.tags("moved", after=None, limit=3) == (["t0", "t1", "t10"], True) and tx.tag_digest("other", "x") == D1
+
+
+def test_moved_rows_replace_stale_rows_left_under_the_new_path(backend: Backend) -> None:
+    """Rows under the new path without a project or repository row (nothing the registry keeps, but
+    possible) give way to the moved ones rather than failing the move; the others stay."""
+
+    def setup(tx: MetaWriter) -> None:
+        tx.put_project("g/p", {"id": 7})
+        tx.put_member("g/p", "alice", {"role": "maintainer"})
+        tx.put_project_hook("g/p", 3, {"id": 3, "url": "http://new/"})
+        tx.put_cleanup_policy("g/p", {"keep_n": 5})
+        tx.set_usage_refs("project", "g/p", {D1: UsageRef(2, 10)})
+        tx.set_usage_total("project", "g/p", 10)
+        tx.put_member("h/q", "alice", {"role": "guest"})
+        tx.put_member("h/q", "bob", {"role": "guest"})
+        tx.put_project_hook("h/q", 3, {"id": 3, "url": "http://stale/"})
+        tx.put_cleanup_policy("h/q", {"keep_n": 1})
+        tx.set_usage_refs("project", "h/q", {D1: UsageRef(1, 10), D2: UsageRef(1, 4)})
+        tx.set_usage_total("project", "h/q", 14)
+        _fill(tx, "a")
+        tx.set_usage_refs("repository", "b", {D1: UsageRef(5, 10)})
+        tx.set_usage_total("repository", "b", 10)
+
+    backend.meta.write(setup)
+    assert backend.meta.write(lambda tx: tx.move_project("g/p", "h/q")) is True
+    assert backend.meta.write(lambda tx: tx.move_repository("a", "b")) is True
+    with backend.meta.read() as tx:
+        assert list(tx.members("h/q")) == [("alice", {"role": "maintainer"}), ("bob", {"role": "guest"})]
+        assert list(tx.project_hooks("h/q")) == [(3, {"id": 3, "url": "http://new/"})]
+        assert tx.cleanup_policy("h/q") == {"keep_n": 5} and tx.usage_total("project", "h/q") == 10
+        assert list(tx.usage_refs("project", "h/q")) == [(D1, UsageRef(2, 10)), (D2, UsageRef(1, 4))]
+        assert list(tx.usage_refs("repository", "b")) == [(D1, UsageRef(1, 10))] and tx.usage_total("repository", "b") == 10

@@ -8,5 +8,8 @@ content_reader.py, content_writer.py   repositories, manifests, tags, blobs, lin
 access.py       users, projects, groups, members, tokens, counters
 usage.py        usage counts and totals, the bytes stored
 housekeeping.py cleanup policies and leases
+events.py       event queues and projects' webhooks
+cache.py        the pull-through cache's rows of cached repositories
+moves.py        moving repositories and projects, the aliases of old paths
 store.py        PgMetaStore: the MetaStore of tinyreg.storage.interfaces
 """

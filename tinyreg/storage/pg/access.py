@@ -131,6 +131,9 @@ class AccessReader(PgTx):
     def counter(self, name: str) -> int:
         return int(self._value("SELECT value FROM counters WHERE name = %s", (name,)) or 0)
 
+    def iter_counters(self) -> Iterator[tuple[str, int]]:
+        return ((row[0], int(row[1])) for row in self._pages("SELECT name, value FROM counters WHERE {after}", ("name",)))
+
 
 class AccessWriter(AccessReader):
     __slots__ = ()
@@ -194,3 +197,9 @@ class AccessWriter(AccessReader):
             (name,),
         )
         return int(value)
+
+    def set_counter(self, name: str, value: int) -> None:
+        self.conn.execute(
+            "INSERT INTO counters (name, value) VALUES (%s, %s) ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value",
+            (name, value),
+        )

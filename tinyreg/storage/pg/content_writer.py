@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from tinyreg.storage.interfaces import BlobRow, LinkRow, ManifestRow, UploadRow
+from tinyreg.storage.interfaces import BlobRow, LinkRow, ManifestRow, RepositoryRow, UploadRow
 from tinyreg.storage.pg.access import AccessWriter
 from tinyreg.storage.pg.content_reader import ContentReader, manifest_row
 from tinyreg.storage.pg.tx import json_value
@@ -39,6 +39,18 @@ class ContentWriter(ContentReader, AccessWriter, UsageWriter):
         self._repo_ids[repo] = repo_id
         return repo_id
 
+    def put_repository(self, repo: str, row: RepositoryRow) -> None:
+        # A changed id is carried to the repository's rows by their foreign keys (ON UPDATE CASCADE).
+        old_id = self._repo_id(repo)
+        if old_id is not None:
+            self._published_at.pop(old_id, None)  # the row as given, not a time still pending
+        self.conn.execute(
+            "INSERT INTO repositories (id, name, created, updated) VALUES (%s, %s, %s, %s) "
+            "ON CONFLICT (name) DO UPDATE SET id = EXCLUDED.id, created = EXCLUDED.created, updated = EXCLUDED.updated",
+            (row["id"], repo, row["created"], row["updated"]),
+        )
+        self._repo_ids[repo] = row["id"]
+
     def _existing_repository(self, repo: str) -> int:
         """The id of `repo`, added (not yet published) if new: rows of a repository need its row."""
         repo_id = self._repo_id(repo)
@@ -69,6 +81,7 @@ class ContentWriter(ContentReader, AccessWriter, UsageWriter):
         self._published_at.clear()
 
     def delete_repository(self, repo: str) -> bool:
+        self.conn.execute("DELETE FROM cached_repositories WHERE repository = %s", (repo,))
         repo_id = self._repo_id(repo)
         if repo_id is None:
             return False

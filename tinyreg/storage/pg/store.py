@@ -7,17 +7,20 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from tinyreg.storage.pg.access import AccessReader
+from tinyreg.storage.pg.cache import CacheReader, CacheWriter
 from tinyreg.storage.pg.connection import Connection, Database, connect
 from tinyreg.storage.pg.content_reader import ContentReader
 from tinyreg.storage.pg.content_writer import ContentWriter
+from tinyreg.storage.pg.events import EventsReader, EventsWriter
 from tinyreg.storage.pg.housekeeping import HousekeepingReader, HousekeepingWriter
 from tinyreg.storage.pg.migrations import migrate
+from tinyreg.storage.pg.moves import MovesReader, MovesWriter
 from tinyreg.storage.pg.usage import UsageReader
 
 T = TypeVar("T")
 
 
-class PgReader(ContentReader, AccessReader, UsageReader, HousekeepingReader):
+class PgReader(ContentReader, AccessReader, UsageReader, HousekeepingReader, EventsReader, CacheReader, MovesReader):
     """A snapshot: one read-only REPEATABLE READ transaction, begun when `read()` is called."""
 
     __slots__ = ("_db",)
@@ -36,7 +39,7 @@ class PgReader(ContentReader, AccessReader, UsageReader, HousekeepingReader):
             self._db.end(conn)
 
 
-class PgWriter(ContentWriter, HousekeepingWriter):
+class PgWriter(ContentWriter, HousekeepingWriter, EventsWriter, CacheWriter, MovesWriter):
     """A unit of work: one SERIALIZABLE transaction (run again whole after a serialization failure)."""
 
     __slots__ = ()
