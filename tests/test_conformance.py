@@ -17,18 +17,25 @@ from tinyreg.testing import RunningRegistry
 from tests.helpers import API_VERSION, api_client, assert_error, digest_of, make_blob, push_blob, start_upload, upload_in_chunks
 from tests.manifest_builders import OCI_INDEX, OCI_MANIFEST, artifact_manifest, push_image, push_manifest, put_manifest
 from tests.processes import ServerProcess
+from tests.servers.nodes import cluster, postgresql_and_s3
 
 REPO = "conformance/project"
 UNKNOWN_DIGEST = digest_of(b"never pushed")
 
 
-@pytest.fixture(params=["embedded", "tinyreg-serve"])
+@pytest.fixture(params=["embedded", "tinyreg-serve", "two-nodes-postgresql-s3"])
 def api(
     request: pytest.FixtureRequest, tmp_path: Path, tinyreg_factory: Callable[..., RunningRegistry]
 ) -> Iterator[httpx.Client]:
-    """A client of a fresh registry: the embedded one, or a `tinyreg serve` process on port 0."""
+    """A client of a fresh registry: the embedded one, a `tinyreg serve` process on port 0, or two
+    nodes on PostgreSQL and S3 behind haproxy (blobs streamed: the redirect is the clients' tests')."""
     if request.param == "embedded":
         with api_client(tinyreg_factory().url) as client:
+            yield client
+        return
+    if request.param == "two-nodes-postgresql-s3":
+        shared = postgresql_and_s3(request, tmp_path / "keys", "--blobs-redirect", "off", "--no-access-log")
+        with cluster(tmp_path, shared) as nodes, api_client(nodes.url) as client:
             yield client
         return
     command = ["serve", "--port", "0", "--data", str(tmp_path / "data"), "--no-access-log"]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import threading
-import uuid
 from pathlib import Path
 
 import httpx
@@ -19,7 +18,7 @@ import pytest
 from tests.helpers import api_client
 from tests.manifest_builders import OCI_MANIFEST, push_image
 from tests.processes import random_bytes, wait_until
-from tests.servers.nodes import Cluster, Shared, cluster
+from tests.servers.nodes import Cluster, Shared, cluster, postgresql_and_s3
 
 
 @pytest.fixture(params=["one-data-directory", "postgresql+s3"])
@@ -27,17 +26,7 @@ def shared(request: pytest.FixtureRequest, tmp_path: Path) -> Shared:
     """What the nodes of a test share."""
     if request.param == "one-data-directory":
         return Shared(request.param, [])
-    database = request.getfixturevalue("postgres_cluster").fresh_database()
-    gateway = request.getfixturevalue("ceph_rgw")
-    env = {
-        "AWS_ENDPOINT_URL_S3": gateway.endpoint,
-        "AWS_ACCESS_KEY_ID": gateway.access_key,
-        "AWS_SECRET_ACCESS_KEY": gateway.secret_key,
-        "AWS_REGION": gateway.region,
-    }
-    bucket = f"s3://tinyreg-nodes/{uuid.uuid4().hex}"
-    args = ["--metadata", database, "--blobs", bucket, "--keys-dir", str(tmp_path / "keys")]
-    return Shared(request.param, args, env, own_data=True)
+    return postgresql_and_s3(request, tmp_path / "keys")
 
 
 def test_a_chunked_upload_crosses_nodes_and_every_node_serves_the_result(tmp_path: Path, shared: Shared) -> None:

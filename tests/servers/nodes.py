@@ -7,12 +7,14 @@ node's own, as nodes on several machines would (`Shared`).
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.processes import ACCESS_LINE, ServerProcess, clean_env
 from tests.servers.haproxy import load_balancer
@@ -30,6 +32,23 @@ class Shared:
     def node_args(self, workdir: Path, number: int) -> list[str]:
         data = workdir / (f"node{number}" if self.own_data else "data")
         return ["--data", str(data), *self.args]
+
+
+def postgresql_and_s3(request: pytest.FixtureRequest, keys: Path, *extra: str) -> Shared:
+    """Nodes sharing a fresh database of the session's PostgreSQL, a fresh prefix of its S3 gateway,
+    and a keys directory: a registry as it runs across machines."""
+    database = request.getfixturevalue("postgres_cluster").fresh_database()
+    gateway = request.getfixturevalue("ceph_rgw")
+    env = {
+        "AWS_ENDPOINT_URL_S3": gateway.endpoint,
+        "AWS_ACCESS_KEY_ID": gateway.access_key,
+        "AWS_SECRET_ACCESS_KEY": gateway.secret_key,
+        "AWS_REGION": gateway.region,
+    }
+    bucket = f"s3://tinyreg-nodes/{uuid.uuid4().hex}"
+    return Shared(
+        "postgresql+s3", ["--metadata", database, "--blobs", bucket, "--keys-dir", str(keys), *extra], env, own_data=True
+    )
 
 
 @dataclass
