@@ -372,7 +372,8 @@ class RegistryView:
     """Reads the registry directly over HTTP, to check what the tools did."""
 
     def __init__(self, registry: RunningRegistry) -> None:
-        self.client = httpx.Client(base_url=registry.url, timeout=60.0)
+        # A blob GET may be redirected to the blob store (S3), as clients follow.
+        self.client = httpx.Client(base_url=registry.url, timeout=60.0, follow_redirects=True)
 
     def manifest(self, name: str, reference: str, *, method: str = "GET") -> httpx.Response:
         return self.client.request(method, f"/v2/{name}/manifests/{reference}", headers={"Accept": ", ".join(MANIFEST_TYPES)})
