@@ -4,11 +4,12 @@ A backend is named by a kind and a location; `open_backend` opens it anywhere, s
 hand (kind, location) to another process. Later implementations (a database for metadata,
 an object store for blobs) join by adding a kind here and a parameter to the fixture.
 
-`lmdb+s3`: LMDB metadata in a directory, blobs in S3 (a Ceph RADOS Gateway the session starts);
-its location is JSON naming the directory, the `s3://bucket/prefix` (fresh for each test) and
-how to reach the gateway.
+`lmdb+files`: the default, a data directory (its location).
 `postgresql+files` keeps the metadata in a PostgreSQL database and the blobs in files: its
 location is `<blob directory>|<database URL>`.
+`postgresql+s3`: what several nodes share, metadata in PostgreSQL and blobs in S3 (a Ceph RADOS
+Gateway the session starts); its location is JSON naming a directory, the database, the
+`s3://bucket/prefix` (fresh for each test) and how to reach the gateway. (`lmdb+s3` opens too.)
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 
 from tinyreg.storage.interfaces import BlobStore, MetaStore
 
-KINDS = ["lmdb+files", "lmdb+s3", "postgresql+files"]
+KINDS = ["lmdb+files", "postgresql+files", "postgresql+s3"]
 S3_TIMEOUT = 30.0  # a full memstore makes requests hang: fail them instead
 
 
@@ -38,8 +39,10 @@ class Backend:
         return open_backend(self.kind, self.location)
 
 
-def s3_location(data: Path, url: str, endpoint: str, access_key: str, secret_key: str) -> str:
-    return json.dumps({"data": str(data), "url": url, "endpoint": endpoint, "access_key": access_key, "secret_key": secret_key})
+def s3_location(data: Path, url: str, endpoint: str, access_key: str, secret_key: str, database: str = "") -> str:
+    """The location of an S3 kind: metadata in `database` (PostgreSQL), or in LMDB in `data` when empty."""
+    where = {"data": str(data), "url": url, "endpoint": endpoint, "access_key": access_key, "secret_key": secret_key}
+    return json.dumps({**where, "database": database})
 
 
 def postgresql_location(blob_dir: str, url: str) -> str:
@@ -49,18 +52,20 @@ def postgresql_location(blob_dir: str, url: str) -> str:
 def open_backend(kind: str, location: str) -> Backend:
     from tinyreg.storage.opening import open_meta
 
-    if kind not in KINDS:
+    if kind not in (*KINDS, "lmdb+s3"):
         raise ValueError(f"unknown storage kind {kind!r}")
     if kind == "postgresql+files":
         blob_dir, _, url = location.partition("|")
         return Backend(kind, location, open_meta(Path(blob_dir), url), open_blob_store(kind, location))
-    data = Path(json.loads(location)["data"]) if kind == "lmdb+s3" else Path(location)
-    return Backend(kind, location, open_meta(data), open_blob_store(kind, location))
+    if kind.endswith("+s3"):
+        where = json.loads(location)
+        return Backend(kind, location, open_meta(Path(where["data"]), where["database"]), open_blob_store(kind, location))
+    return Backend(kind, location, open_meta(Path(location)), open_blob_store(kind, location))
 
 
 def open_blob_store(kind: str, location: str) -> BlobStore:
     """The blob store alone (a second one in a process that has the backend open already)."""
-    if kind == "lmdb+s3":
+    if kind.endswith("+s3"):
         from tinyreg.storage.s3.location import S3Options
         from tinyreg.storage.s3.store import S3BlobStore
 

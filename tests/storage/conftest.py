@@ -18,20 +18,20 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
     """A fresh, empty storage of one implementation (closing it twice is harmless)."""
     database = None
     location = str(tmp_path / "data")
-    if request.param == "lmdb+s3":
-        gateway = request.getfixturevalue("ceph_rgw")  # started once per session, only when needed
-        url = f"s3://{S3_BUCKET}/{uuid.uuid4().hex}"
-        location = s3_location(tmp_path / "data", url, gateway.endpoint, gateway.access_key, gateway.secret_key)
-    elif request.param.startswith("postgresql"):
+    if request.param.startswith("postgresql"):
         cluster = request.getfixturevalue("postgres_cluster")
         database = cluster.fresh_database()  # a database of its own per test, copied from a migrated template
         location = postgresql_location(location, database)
+    if request.param.endswith("+s3"):
+        gateway = request.getfixturevalue("ceph_rgw")  # started once per session, only when needed
+        url = f"s3://{S3_BUCKET}/{uuid.uuid4().hex}"
+        location = s3_location(tmp_path / "data", url, gateway.endpoint, gateway.access_key, gateway.secret_key, database or "")
     opened = open_backend(request.param, location)
     try:
         yield opened
     finally:
         opened.close()
-        if request.param == "lmdb+s3":
+        if request.param.endswith("+s3"):
             _empty_prefix(opened)
         if database is not None:
             cluster.drop_database(database)
