@@ -4,10 +4,13 @@ every digest verified; a second run copies only what is new; a corrupt source st
 from __future__ import annotations
 
 import json
+import subprocess
+import uuid
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from tinyreg import samples
 from tinyreg.digest import Digest
 from tinyreg.storage.files import FileBlobStore
@@ -16,6 +19,7 @@ from tinyreg.storage.opening import open_blobs, open_meta
 from tinyreg.testing import RunningRegistry, run_registry
 
 from tests.auth_helpers import basic_auth, tinyreg_admin
+from tests.processes import ServerProcess, clean_env, tinyreg_command
 
 PASSWORD = "alices-long-password"
 
@@ -185,4 +189,51 @@ def test_the_target_cannot_be_the_source(tmp_path: Path) -> None:
     with run_registry(tmp_path / "data") as registry:
         registry.push_image("team/app")
     done = tinyreg_admin(tmp_path / "data", "migrate", "--to", str(tmp_path / "data"))
-    assert done.returncode == 1 and "is the data directory being copied" in done.stderr
+    assert done.returncode == 1 and "the target is the storage being copied" in done.stderr
+
+
+def test_a_registry_moves_up_to_postgresql_and_s3_and_back(tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    """`migrate --to postgresql://... --to-blobs s3://...`, then from there into a new data directory:
+    the same registry at each step, and a node serving the database and bucket answers logins."""
+    source, back = tmp_path / "source", tmp_path / "back"
+    with run_registry(source, auth=True) as registry:
+        token = populate(registry)
+    add_hook_and_pending_events(source)
+    before = snapshot(source)
+    database = request.getfixturevalue("postgres_cluster").fresh_database()
+    gateway = request.getfixturevalue("ceph_rgw")
+    env = clean_env(
+        AWS_ENDPOINT_URL_S3=gateway.endpoint,
+        AWS_ACCESS_KEY_ID=gateway.access_key,
+        AWS_SECRET_ACCESS_KEY=gateway.secret_key,
+        AWS_REGION=gateway.region,
+    )
+    bucket = f"s3://tinyreg-migrate/{uuid.uuid4().hex}"
+
+    up = tinyreg_admin(source, "migrate", "--to", database, "--to-blobs", bucket, "--json", env=env)
+    assert up.returncode == 0, up.stderr
+    assert json.loads(up.stdout)["blobs_copied"] == len(before["blobs"])
+    meta = open_meta(tmp_path, database)
+    try:
+        assert everything(meta) == before
+    finally:
+        meta.close()
+
+    args = ["serve", "--auth", "--port", "0", "--data", str(tmp_path / "node"), "--metadata", database, "--blobs", bucket]
+    with ServerProcess(args, cwd=tmp_path, env=env) as node:
+        url = node.wait_listening()
+        tags = httpx.get(f"{url}/v2/acme/web/app/tags/list", headers=basic_auth("alice", token), timeout=30)
+        assert tags.status_code == 200 and tags.json()["tags"] == ["1.0"], tags.text
+        assert node.stop() == 0
+
+    down = subprocess.run(
+        tinyreg_command(
+            "migrate", "--metadata", database, "--blobs", bucket, "--data", str(tmp_path / "node"), "--to", str(back)
+        ),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert down.returncode == 0, down.stderr
+    assert snapshot(back) == before

@@ -17,13 +17,14 @@ from tinyreg.storage.s3.location import S3Options
 
 
 def open_meta(data_dir: Path, metadata: str = "") -> MetaStore:
-    """The metadata of `data_dir` (created owner-only when new), or the database `metadata` names."""
-    private.make_dir(data_dir)
-    private.warn_if_shared(data_dir)
+    """The metadata of `data_dir` (created owner-only when new), or the database `metadata` names
+    (the data directory is then not touched)."""
     if is_postgresql_url(metadata):
         from tinyreg.storage.pg.store import PgMetaStore  # psycopg only when asked for
 
         return PgMetaStore(metadata)
+    private.make_dir(data_dir)
+    private.warn_if_shared(data_dir)
     if metadata:
         raise ValueError(f"metadata must be a postgresql:// URL (or empty for LMDB in the data directory), not {metadata!r}")
     from tinyreg.storage.lmdb_meta import LmdbMetaStore
