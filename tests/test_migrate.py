@@ -237,3 +237,16 @@ def test_a_registry_moves_up_to_postgresql_and_s3_and_back(tmp_path: Path, reque
     )
     assert down.returncode == 0, down.stderr
     assert snapshot(back) == before
+
+
+def test_a_target_holding_another_registry_is_refused_before_anything_is_copied(tmp_path: Path) -> None:
+    source, target = tmp_path / "source", tmp_path / "target"
+    with run_registry(source) as registry:
+        registry.push_image("team/app", "v1")
+    with run_registry(target) as other:
+        other.push_image("other/thing", "v1")
+    before = snapshot(target)
+    done = tinyreg_admin(source, "migrate", "--to", str(target))
+    assert done.returncode == 1
+    assert "the target holds another registry (repository other/thing is not the source's)" in done.stderr
+    assert snapshot(target) == before

@@ -28,7 +28,9 @@ def add_migrate_command(commands: Any) -> None:
     )
     parser.add_argument("--to", required=True, metavar="TARGET", help="a data directory, or postgresql://user@host/db")
     parser.add_argument("--to-blobs", metavar="BLOBS", help="where the target's blobs go: s3://bucket/prefix (default: files)")
-    parser.add_argument("--to-data", metavar="DIR", help="the target's data directory when --to is a database and blobs are files")
+    parser.add_argument(
+        "--to-data", metavar="DIR", help="the target's data directory when --to is a database and blobs are files"
+    )
     parser.add_argument("--data", help="the data directory to copy from (default ./tinyreg-data; env TINYREG_DATA)")
     parser.add_argument("--metadata", help="the database to copy from, when the metadata is in PostgreSQL")
     parser.add_argument("--blobs", help="where the blobs to copy are, when in S3: s3://bucket/prefix")

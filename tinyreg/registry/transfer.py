@@ -83,6 +83,7 @@ async def transfer(
 ) -> TransferReport:
     """Copy everything of `source` into `target` (see the module's description)."""
     report, say = TransferReport(), progress or (lambda message: None)
+    _check_target(source, target)
     await _copy_blobs(source, source_blobs, target, target_blobs, report, say)
     _copy_access(source, target, report)
     say(f"copied users, groups, projects, members and tokens: {report.to_json()}")
@@ -90,6 +91,26 @@ async def transfer(
     _copy_usage(source, target, report)
     _copy_pending_events(source, target, report)
     return report
+
+
+def _check_target(source: MetaStore, target: MetaStore) -> None:
+    """Refuse a target that holds another registry: a copy goes into an empty store, or goes on
+    with an earlier copy of this one (whose rows are then the source's, ids included)."""
+    with source.read() as src, target.read() as dst:
+        kinds: list[tuple[str, Iterable[tuple[str, Any]], Callable[[str], Any]]] = [
+            ("repository", ((name, dst.repository_info(name)) for name in dst.iter_repositories()), src.repository_info),
+            ("user", dst.iter_users(), src.user),
+            ("group", dst.iter_groups(), src.group),
+            ("project", dst.iter_projects(), src.project),
+        ]
+        for kind, rows, find in kinds:
+            for name, row in rows:
+                theirs = find(name)
+                if theirs is None or (row or {}).get("id") != theirs.get("id"):
+                    raise TransferError(
+                        f"the target holds another registry ({kind} {name} is not the source's): "
+                        "copy into an empty database, bucket or directory, or run the same copy again"
+                    )
 
 
 async def _copy_blobs(
