@@ -89,9 +89,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--metadata", help="tinyreg's metadata in this (empty) PostgreSQL database, postgresql://...; default LMDB"
     )
+    parser.add_argument(
+        "--s3-bucket",
+        help="blobs of both servers in this S3 bucket (endpoint and keys from AWS_ENDPOINT_URL_S3, AWS_ACCESS_KEY_ID, "
+        "AWS_SECRET_ACCESS_KEY): tinyreg with --blobs, Distribution with its s3 driver; default: files",
+    )
     args = parser.parse_args(argv)
     if args.metadata:
         args.tinyreg_args = f"{args.tinyreg_args} --metadata {shlex.quote(args.metadata)}".strip()
+    if args.s3_bucket:
+        missing = [v for v in ("AWS_ENDPOINT_URL_S3", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY") if not os.environ.get(v)]
+        if missing:
+            parser.error(f"--s3-bucket needs {', '.join(missing)} in the environment")
+        prefix = f"s3://{args.s3_bucket}/tinyreg-{os.getpid()}"
+        # Both stream blobs through the registry (no redirect to the store): the workloads measure the servers.
+        args.tinyreg_args = f"{args.tinyreg_args} --blobs {prefix} --blobs-redirect off".strip()
     chosen = [n.strip() for item in (args.only or []) for n in item.split(",") if n.strip()]
     if not chosen:
         chosen = [n for n in names if not (args.quick and n in SLOW_TO_SEED)]
@@ -217,7 +229,7 @@ def run_workloads(context: Context, args: argparse.Namespace, results: Results) 
         ),
         Server(
             "distribution",
-            distribution_command(context.workdir / "distribution", dist_port),
+            distribution_command(context.workdir / "distribution", dist_port, args.s3_bucket or ""),
             dist_port,
             args.server_cpus,
             context.workdir / "distribution.log",
@@ -288,10 +300,28 @@ def print_report(reference: dict[str, float] | None, rows: list[dict[str, Any]],
         print("  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths, strict=True))))
 
 
+def ensure_bucket(bucket: str) -> None:
+    """Create the bucket both servers use (Distribution does not), unless it exists."""
+    import boto3
+    from botocore.config import Config
+
+    client = boto3.client("s3", config=Config(s3={"addressing_style": "path"}))
+    try:
+        client.head_bucket(Bucket=bucket)
+    except client.exceptions.ClientError:
+        client.create_bucket(Bucket=bucket)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     os.sched_setaffinity(0, parse_cpus(args.client_cpus))
     profile = QUICK if args.quick else FULL
+    if args.s3_bucket:
+        ensure_bucket(args.s3_bucket)
+        # Distribution 2.8's AWS SDK cannot load a custom CA bundle with its own HTTP transport (it
+        # panics at start); the bundle is of no use to a plain-HTTP endpoint on this machine anyway.
+        if os.environ.get("AWS_ENDPOINT_URL_S3", "").startswith("http://"):
+            os.environ.pop("AWS_CA_BUNDLE", None)
     workdir = Path(tempfile.mkdtemp(prefix="tinyreg-bench-", dir=args.workdir))
     wrk_script = workdir / "accept.lua"
     wrk_script.write_text(WRK_SCRIPT)
@@ -330,6 +360,8 @@ def main(argv: list[str] | None = None) -> int:
             "client_cpus": args.client_cpus,
             "tinyreg_args": args.tinyreg_args,
             "notify_sink": args.notify_sink,
+            "metadata": "postgresql" if args.metadata else "lmdb",
+            "blobs": "s3" if args.s3_bucket else "files",
             "notify_sink_events": sink.events if sink is not None else None,
             "profile": asdict(profile),
         },

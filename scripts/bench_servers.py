@@ -51,13 +51,29 @@ def wait_until_answering(port: int, process: subprocess.Popen[bytes] | None, tim
         time.sleep(0.002)
 
 
-def distribution_config(root: Path, port: int) -> str:
-    """A Distribution configuration: filesystem storage under `root`, deletes on, quiet logs."""
+def distribution_config(root: Path, port: int, s3_bucket: str = "") -> str:
+    """A Distribution configuration: filesystem storage under `root` (or its `s3` driver on
+    `s3_bucket`, reached as the AWS_* variables say), deletes on, quiet logs."""
+    if s3_bucket:
+        storage = (
+            "  s3:\n"
+            f"    accesskey: {os.environ['AWS_ACCESS_KEY_ID']}\n"
+            f"    secretkey: {os.environ['AWS_SECRET_ACCESS_KEY']}\n"
+            f"    region: {os.environ.get('AWS_REGION', 'us-east-1')}\n"
+            f"    regionendpoint: {os.environ['AWS_ENDPOINT_URL_S3']}\n"
+            f"    bucket: {s3_bucket}\n"
+            f"    rootdirectory: /distribution-{root.parent.name}\n"
+            "    secure: false\n"
+            "    v4auth: true\n"
+            "  redirect:\n    disable: true\n"
+        )
+    else:
+        storage = f"  filesystem:\n    rootdirectory: {root}\n"
     return (
         "version: 0.1\n"
         "log:\n  level: warn\n  accesslog:\n    disabled: true\n"
         "storage:\n"
-        f"  filesystem:\n    rootdirectory: {root}\n"
+        f"{storage}"
         "  cache:\n    blobdescriptor: inmemory\n"
         "  delete:\n    enabled: true\n"
         "  maintenance:\n    uploadpurging:\n      enabled: false\n"
@@ -85,11 +101,11 @@ def tinyreg_command(data: Path, port: int, extra: str = "") -> list[str]:
     ]
 
 
-def distribution_command(workdir: Path, port: int) -> list[str]:
+def distribution_command(workdir: Path, port: int, s3_bucket: str = "") -> list[str]:
     """`docker-registry serve CONFIG` with a fresh configuration written into `workdir`."""
     workdir.mkdir(parents=True, exist_ok=True)
     config = workdir / "config.yml"
-    config.write_text(distribution_config(workdir / "storage", port))
+    config.write_text(distribution_config(workdir / "storage", port, s3_bucket))
     return [DISTRIBUTION_BINARY, "serve", str(config)]
 
 
