@@ -197,9 +197,8 @@ class RegistryApp:
         if name:
             alias = await call_meta(self.registry.meta, self.registry.alias_of, name)
         if resource == "uploads":
-            await call_meta(
-                self.registry.meta, self.registry.uploads.check_not_moved, name, reference
-            )  # before the guard: the old name grants no push
+            # Before the guard: the old name grants no push.
+            await call_meta(self.registry.meta, self.registry.uploads.check_not_moved, name, reference)
         if self.guard is not None:
             request.actor = (await self.guard.authorize(request, route._replace(name=name, reference=reference))).name
         if alias is not None:  # the old name of a moved repository: read-only, answered by the new one

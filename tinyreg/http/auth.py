@@ -124,9 +124,8 @@ class Guard:
         if via == "anonymous":
             raise self._refuse(request, who, route, reason, self._challenge(request, scope, None, reason))
         if via == "bearer":
-            if needed <= await call_meta(
-                meta, self.control.allowed, principal, route.name, needed
-            ):  # allowed, just not asked for
+            allowed = await call_meta(meta, self.control.allowed, principal, route.name, needed)
+            if needed <= allowed:  # allowed, just not asked for
                 reason = f"the token does not grant {scope}: ask /token for it"
                 raise self._refuse(request, who, route, reason, self._insufficient(request, scope, reason))
             reason = f"the token does not grant {scope}: {reason}"
