@@ -67,6 +67,7 @@ class AccessControl:
         self.settings = settings or AuthSettings()
         self.mirrors = mirrors
         self.dependency_proxy_upstream = dependency_proxy_upstream
+        self.meta = meta  # async callers run the decisions, which read it, through `call_meta`
         self.store = AccessStore(meta)
         self.keys = KeyRing(keys_dir or data_dir / "keys", max_token_age=max(self.settings.token_ttl, self.settings.refresh_ttl))
         self.throttle = Throttle()

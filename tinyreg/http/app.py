@@ -24,6 +24,7 @@ from tinyreg.registry.aliases import push_refusal
 from tinyreg.registry.core import Registry
 from tinyreg.registry.errors import RegistryError
 from tinyreg.registry.names import check_name
+from tinyreg.registry.offload import call_meta
 
 if TYPE_CHECKING:
     from tinyreg.access.control import AccessControl
@@ -195,9 +196,10 @@ class RegistryApp:
                     await self.guard.authorize(request, route._replace(name=resolved.access_name, reference=reference))
                 return await self.pull_through.serve(request, resolved, route.resource, reference, checked=self.guard is not None)
         if name:
-            alias = self.registry.alias_of(name)
+            alias = await call_meta(self.registry.meta, self.registry.alias_of, name)
         if resource == "uploads":
-            self.registry.uploads.check_not_moved(name, reference)  # before the guard: the old name grants no push
+            # Before the guard: the old name grants no push.
+            await call_meta(self.registry.meta, self.registry.uploads.check_not_moved, name, reference)
         if self.guard is not None:
             request.actor = (await self.guard.authorize(request, route._replace(name=name, reference=reference))).name
         if alias is not None:  # the old name of a moved repository: read-only, answered by the new one

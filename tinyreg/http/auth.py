@@ -15,6 +15,7 @@ from tinyreg.http.asgi import Request
 from tinyreg.http.hosts import announced_host
 from tinyreg.http.routes import Route
 from tinyreg.registry.errors import RegistryError
+from tinyreg.registry.offload import call_meta
 
 log = logging.getLogger("tinyreg.access")
 
@@ -86,7 +87,7 @@ class Guard:
         principal = ANONYMOUS
         if (token := bearer_token(header)) is not None:
             try:
-                principal, token_access = self.control.verify(token)
+                principal, token_access = await call_meta(self.control.meta, self.control.verify, token)
             except TokenError as exc:
                 raise self._refuse(
                     request, "a bearer token", route, str(exc), self._challenge(request, scope, "invalid_token", str(exc))
@@ -112,17 +113,19 @@ class Guard:
             raise self._challenge(request, scope, None, "authentication required")
         if route.resource == "catalog" and not lists_catalog:
             raise self._insufficient(request, scope, f"the token does not grant {scope}")
-        if not needed or needed <= self._granted(principal, token_access, route.name, needed):
+        meta = self.control.meta
+        if not needed or needed <= await call_meta(meta, self._granted, principal, token_access, route.name, needed):
             return principal
         who = principal.name or principal.kind
-        moved = self.control.moved_refusal(principal, route.name, needed)
+        moved = await call_meta(meta, self.control.moved_refusal, principal, route.name, needed)
         if moved is not None:  # a push to the old name of a moved repository: DENIED, whatever the credential
             raise self._refuse(request, who, route, moved, RegistryError("DENIED", moved, detail={"name": route.name}))
-        reason = self.control.refusal(principal, route.name, needed)
+        reason = await call_meta(meta, self.control.refusal, principal, route.name, needed)
         if via == "anonymous":
             raise self._refuse(request, who, route, reason, self._challenge(request, scope, None, reason))
         if via == "bearer":
-            if needed <= self.control.allowed(principal, route.name, needed):  # allowed, just not asked for
+            allowed = await call_meta(meta, self.control.allowed, principal, route.name, needed)
+            if needed <= allowed:  # allowed, just not asked for
                 reason = f"the token does not grant {scope}: ask /token for it"
                 raise self._refuse(request, who, route, reason, self._insufficient(request, scope, reason))
             reason = f"the token does not grant {scope}: {reason}"

@@ -18,7 +18,7 @@ from tinyreg.http.event_origin import origin_of
 from tinyreg.registry.blobs import BlobRef
 from tinyreg.registry.core import Registry
 from tinyreg.registry.names import Digest, parse_digest
-from tinyreg.registry.offload import call_store
+from tinyreg.registry.offload import call_meta, call_store
 from tinyreg.registry.ranges import parse_range
 from tinyreg.storage.blobs import READ_CHUNK
 
@@ -27,7 +27,7 @@ INLINE_READ = 64 * 1024  # reads this small are cheaper than a hop to a worker t
 
 async def get_blob(registry: Registry, request: Request, name: str, reference: str) -> Response:
     digest = parse_digest(reference)
-    blob = registry.blobs.find(name, digest)
+    blob = await call_meta(registry.meta, registry.blobs.find, name, digest)
     if request.method == "GET" and registry.blob_redirects:
         url = registry.blobs.url(blob)  # signed locally: no request to the store
         if url is not None:

@@ -6,11 +6,12 @@ from tinyreg.http.asgi import Request, Response
 from tinyreg.http.event_origin import origin_of
 from tinyreg.registry.core import Registry
 from tinyreg.registry.manifests import MANIFEST_MAX_BYTES, is_manifest_media_type
+from tinyreg.registry.offload import call_meta
 from tinyreg.registry.repository import StoredManifest
 
 
 async def get_manifest(registry: Registry, request: Request, name: str, reference: str) -> Response:
-    manifest = registry.manifests.get(name, reference)
+    manifest = await call_meta(registry.meta, registry.manifests.get, name, reference)
     if request.method == "GET" and registry.notifier.notes_pulls:
         registry.manifests.pulled(name, reference, manifest, origin_of(request))
     return manifest_response(manifest)
@@ -31,7 +32,8 @@ def manifest_response(manifest: StoredManifest) -> Response:
 
 async def put_manifest(registry: Registry, request: Request, name: str, reference: str) -> Response:
     data = await request.read(MANIFEST_MAX_BYTES)
-    result = registry.manifests.put(name, reference, data, request.header("content-type"), origin_of(request))
+    put = registry.manifests.put
+    result = await call_meta(registry.meta, put, name, reference, data, request.header("content-type"), origin_of(request))
     headers = {
         "Location": f"/v2/{name}/manifests/{result.digest}",
         "Docker-Content-Digest": result.digest,
@@ -43,7 +45,7 @@ async def put_manifest(registry: Registry, request: Request, name: str, referenc
 
 
 async def delete_manifest(registry: Registry, request: Request, name: str, reference: str) -> Response:
-    registry.manifests.delete(name, reference, origin_of(request))
+    await call_meta(registry.meta, registry.manifests.delete, name, reference, origin_of(request))
     return Response(202)
 
 

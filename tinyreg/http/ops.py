@@ -15,7 +15,7 @@ from tinyreg.http.metrics import Metrics, Peers
 from tinyreg.registry.core import Registry
 from tinyreg.registry.errors import RegistryError
 from tinyreg.registry.health import readiness_problems
-from tinyreg.registry.offload import call_store
+from tinyreg.registry.offload import call_stores
 
 if TYPE_CHECKING:
     from tinyreg.access.control import AccessControl
@@ -44,8 +44,8 @@ class OpsContext:
 async def readyz(context: OpsContext, request: Request) -> Response:
     """200 when metadata and blob storage take writes and space is left; 503 with the reasons otherwise."""
     registry = context.registry
-    problems = await call_store(
-        registry.store, readiness_problems, registry.meta, registry.store, context.settings.min_free_bytes
+    problems = await call_stores(
+        registry.meta, registry.store, readiness_problems, registry.meta, registry.store, context.settings.min_free_bytes
     )
     headers = {"Cache-Control": "no-store"}
     if problems:

@@ -13,6 +13,7 @@ from tinyreg.access.scopes import TooManyScopes, parse_scopes
 from tinyreg.http.asgi import Request, Response, json_response
 from tinyreg.http.auth import basic_credentials, client_address
 from tinyreg.registry.errors import RegistryError
+from tinyreg.registry.offload import call_meta
 
 FORM_LIMIT = 64 * 1024
 
@@ -32,7 +33,10 @@ class TokenEndpoint:
     def __init__(self, control: AccessControl) -> None:
         self.control = control
 
-    def _tokens(self, principal: Principal, scopes: list[str], *, refresh: bool) -> dict[str, Any]:
+    async def _tokens(self, principal: Principal, scopes: list[str], *, refresh: bool) -> dict[str, Any]:
+        return await call_meta(self.control.meta, self._token_body, principal, scopes, refresh)
+
+    def _token_body(self, principal: Principal, scopes: list[str], refresh: bool) -> dict[str, Any]:
         access = self.control.grant(principal, parse_scopes(scopes))  # may raise TooManyScopes (answered by get and post)
         token, issued = self.control.issue(principal, access)
         body = {
@@ -75,7 +79,7 @@ class TokenEndpoint:
                 raise RegistryError("UNAUTHORIZED", "the account parameter does not match the credentials")
             principal = found
         offline = (request.query("offline_token") or "").lower() == "true"
-        return _answer(200, self._tokens(principal, request.query_all("scope"), refresh=offline))
+        return _answer(200, await self._tokens(principal, request.query_all("scope"), refresh=offline))
 
     async def _post(self, request: Request) -> Response:
         form = parse_qs((await request.read(FORM_LIMIT)).decode("latin-1"), keep_blank_values=True)
@@ -91,7 +95,9 @@ class TokenEndpoint:
                 return _answer(401, {"error": "invalid_grant", "error_description": reason})
         elif grant == "refresh_token":
             try:
-                principal, _ = self.control.verify(field("refresh_token"), use="refresh")
+                refresh_token = field("refresh_token")
+                verified = await call_meta(self.control.meta, lambda: self.control.verify(refresh_token, use="refresh"))
+                principal = verified[0]
             except TokenError as exc:
                 return _answer(400, {"error": "invalid_grant", "error_description": str(exc)})
         else:
@@ -99,7 +105,7 @@ class TokenEndpoint:
                 400, {"error": "unsupported_grant_type", "error_description": f"grant_type {grant!r} is not supported"}
             )
         scopes = field("scope").split()
-        body = self._tokens(principal, scopes, refresh=grant == "password" and field("access_type") == "offline")
+        body = await self._tokens(principal, scopes, refresh=grant == "password" and field("access_type") == "offline")
         if grant == "refresh_token":
             body["refresh_token"] = field("refresh_token")
         return _answer(200, body)

@@ -9,7 +9,7 @@ from tinyreg.http.event_origin import origin_of
 from tinyreg.registry.core import Registry
 from tinyreg.registry.errors import RegistryError
 from tinyreg.registry.names import Digest, is_valid_name, parse_digest
-from tinyreg.registry.offload import call_store
+from tinyreg.registry.offload import call_meta, call_stores
 from tinyreg.registry.ranges import upload_range
 from tinyreg.registry.uploads import Upload
 
@@ -46,27 +46,35 @@ def _required_digest(request: Request) -> Digest:
 
 async def start_upload(registry: Registry, request: Request, name: str, reference: str) -> Response:
     mount, source = request.query("mount"), request.query("from")
-    if mount is not None and source is not None and is_valid_name(source) and request.can_read(source):
+    if (
+        mount is not None
+        and source is not None
+        and is_valid_name(source)
+        and await call_meta(registry.meta, request.can_read, source)
+    ):
         digest = parse_digest(mount)
-        if await call_store(registry.store, registry.blobs.mount, name, digest, source, origin_of(request)) is not None:
+        if (
+            await call_stores(registry.meta, registry.store, registry.blobs.mount, name, digest, source, origin_of(request))
+            is not None
+        ):
             return _created(name, digest)
     if request.query("digest") is None:
-        return _progress(name, await call_store(registry.store, registry.uploads.start, name), 202)
+        return _progress(name, await call_stores(registry.meta, registry.store, registry.uploads.start, name), 202)
     digest = _required_digest(request)  # checked before a session exists to be left behind
-    upload = await call_store(registry.store, registry.uploads.start, name)
+    upload = await call_stores(registry.meta, registry.store, registry.uploads.start, name)
     try:
         await registry.uploads.finish(
             name, upload.id, digest, request.stream(), content_length=request.content_length, origin=origin_of(request)
         )
     except BaseException:
         with trio.CancelScope(shield=True):  # a failed one-shot upload leaves no session behind
-            await call_store(registry.store, registry.uploads.discard, upload.id)
+            await call_stores(registry.meta, registry.store, registry.uploads.discard, upload.id)
         raise
     return _created(name, digest)
 
 
 async def upload_status(registry: Registry, request: Request, name: str, reference: str) -> Response:
-    return _progress(name, await call_store(registry.store, registry.uploads.status, name, reference), 204)
+    return _progress(name, await call_stores(registry.meta, registry.store, registry.uploads.status, name, reference), 204)
 
 
 async def patch_upload(registry: Registry, request: Request, name: str, reference: str) -> Response:

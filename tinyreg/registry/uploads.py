@@ -24,7 +24,7 @@ from tinyreg.registry.errors import RegistryError
 from tinyreg.registry.events import BLOB_MEDIA_TYPE, PUSH, Origin, Subject
 from tinyreg.registry.names import UPLOAD_ID_RE, Digest, check_upload_id
 from tinyreg.registry.notifier import Notifier
-from tinyreg.registry.offload import call_store
+from tinyreg.registry.offload import call_meta, call_store, call_stores
 from tinyreg.registry.ranges import check_chunk_start
 from tinyreg.storage.interfaces import BlobStore, MetaStore, MetaWriter, StagingFile, UploadRow
 
@@ -92,6 +92,12 @@ class Uploads:
 
     async def _store(self, function: Callable[..., T], *args: Any) -> T:
         return await call_store(self.store, function, *args)
+
+    async def _meta(self, function: Callable[..., T], *args: Any) -> T:
+        return await call_meta(self.meta, function, *args)
+
+    async def _both(self, function: Callable[..., T], *args: Any) -> T:
+        return await call_stores(self.meta, self.store, function, *args)
 
     # -- session rows ---------------------------------------------------------------------
 
@@ -161,7 +167,7 @@ class Uploads:
 
         Yields the session and its staging file, open (None when the file is gone).
         """
-        self.get(repo, upload_id)  # an unknown id costs nothing below
+        await self._meta(self.get, repo, upload_id)  # an unknown id costs nothing below
         lock = self._locks.setdefault(upload_id, trio.Lock())
         try:
             async with lock:
@@ -169,7 +175,7 @@ class Uploads:
                 try:
                     if file is not None:
                         await file.lock()
-                    upload = self.get(repo, upload_id)  # read again: another worker may have moved on
+                    upload = await self._meta(self.get, repo, upload_id)  # read again: another worker may have moved on
                     if file is not None and not await self._store(file.is_current):
                         await self._store(file.close)  # it was finished and moved into place while we waited
                         file = None
@@ -201,10 +207,10 @@ class Uploads:
                 self._data_gone(upload_id)
             expected = check_chunk_start(content_range, upload.size, content_length)
             if expected is not None:
-                self._check_limit(repo, None, upload.size + expected)
+                await self._meta(self._check_limit, repo, None, upload.size + expected)
             written = await self._receive(upload, file, body, expected)
             upload = Upload(upload.id, repo, upload.size + written, upload.started, time.time())
-            self._save(upload)
+            await self._meta(self._save, upload)
             return upload
 
     async def _receive(self, upload: Upload, file: StagingFile, body: AsyncIterator[bytes], expected: int | None) -> int:
@@ -263,17 +269,17 @@ class Uploads:
             try:
                 if body is not None:
                     expected = check_chunk_start(content_range, upload.size, content_length)
-                    self._check_limit(repo, str(digest), upload.size + (expected or 0))
+                    await self._meta(self._check_limit, repo, str(digest), upload.size + (expected or 0))
                     written = await self._receive(upload, file, body, expected)
                     upload = Upload(upload.id, repo, upload.size + written, upload.started, time.time())
                 actual = await self._digest_of(upload, digest.algorithm)
                 if actual != digest:
-                    self._drop(upload.id)
+                    await self._both(self._drop, upload.id)
                     raise RegistryError(
                         "DIGEST_INVALID", f"upload has digest {actual}, not {digest}", detail={"digest": str(digest)}
                     )
                 await trio.to_thread.run_sync(self.store.commit, upload.id, digest)
-                await self._store(self._link_committed, upload, digest, origin)  # its unit of work asks the store for the size
+                await self._both(self._link_committed, upload, digest, origin)  # its unit of work asks the store for the size
             except BaseException:
                 # Undo what this request did: its bytes were never recorded (unless they are a
                 # blob now, and then the session is over), and the live hash has seen them.
@@ -282,7 +288,7 @@ class Uploads:
                     if await self._store(file.is_current):
                         await self._store(file.trim, recorded)
                     else:
-                        await self._store(self._drop, upload.id)
+                        await self._both(self._drop, upload.id)
                 raise
             self._live.pop(upload.id, None)
             return upload.size
@@ -312,7 +318,7 @@ class Uploads:
     async def cancel(self, repo: str, upload_id: str) -> None:
         """Cancel an open session and remove its bytes."""
         async with self._session(repo, upload_id):
-            self._drop(upload_id)
+            await self._both(self._drop, upload_id)
 
     def discard(self, upload_id: str) -> None:
         """Forget a session if it is still open (no error when it is already gone)."""

@@ -343,6 +343,11 @@ class MetaWriter(MetaReader, Protocol):
 
 
 class MetaStore(Protocol):
+    #: Every call waits on the network (a database server): callers in async code run them in
+    #: worker threads, at most `threads` at once; a local store's calls (LMDB: microseconds) run inline.
+    remote: bool
+    threads: int
+
     def read(self) -> AbstractContextManager[MetaReader]: ...
     def write(self, change: Callable[[MetaWriter], T]) -> T: ...
     def close(self) -> None: ...

@@ -10,6 +10,9 @@ from tinyreg.storage.interfaces import BlobRow, LinkRow, ManifestRow, Repository
 from tinyreg.storage.pg.tx import PgTx, Row
 
 MANIFEST_COLUMNS = "m.media_type, m.size, m.artifact_type, m.subject, m.annotations, m.refs, m.created, m.data, m.children"
+# A manifest with its shared bytes (NULL when it keeps its own copy), for a snapshot: a manifest
+# read is nearly always followed by a read of its bytes, one round trip instead of two.
+SHARED_BYTES = "LEFT JOIN manifest_data d ON m.data IS NULL AND d.digest = m.digest"
 
 
 def manifest_row(columns: Row) -> ManifestRow:
@@ -84,7 +87,28 @@ class ContentReader(PgTx):
 
     # -- manifests --------------------------------------------------------------------------
 
+    def _remember_manifest(self, repo: str, digest: str, columns: Row | None) -> ManifestRow | None:
+        """Keep a manifest fetched as MANIFEST_COLUMNS and d.data (None: not in `repo`), and its bytes, for
+        the snapshot's later `manifest` and `manifest_data` calls; the row."""
+        assert self._seen is not None
+        row = None if columns is None else manifest_row(columns[:-1])
+        self._seen[("manifest", repo, digest)] = row
+        if columns is not None and columns[-1] is not None:
+            self._seen[("manifest_data", digest)] = bytes(columns[-1])
+        return row
+
     def manifest(self, repo: str, digest: str) -> ManifestRow | None:
+        if self._seen is not None:
+            key = ("manifest", repo, digest)
+            if key in self._seen:
+                return cast("ManifestRow | None", self._seen[key])
+            columns = self.conn.execute(
+                f"SELECT {MANIFEST_COLUMNS}, d.data FROM manifests m JOIN repositories r ON r.id = m.repository_id "
+                f"{SHARED_BYTES} WHERE r.name = %s AND m.digest = %s",
+                (repo, digest),
+                binary=True,
+            ).fetchone()
+            return self._remember_manifest(repo, digest, cast("Row | None", columns))
         row = self._one(
             f"SELECT {MANIFEST_COLUMNS} FROM manifests m JOIN repositories r ON r.id = m.repository_id "
             "WHERE r.name = %s AND m.digest = %s",
@@ -102,6 +126,8 @@ class ContentReader(PgTx):
         )
 
     def manifest_data(self, digest: str) -> bytes | None:
+        if self._seen is not None and ("manifest_data", digest) in self._seen:
+            return cast("bytes", self._seen[("manifest_data", digest)])
         row = self.conn.execute("SELECT data FROM manifest_data WHERE digest = %s", (digest,), binary=True).fetchone()
         return None if row is None else bytes(cast("bytes", row[0]))
 
@@ -131,6 +157,18 @@ class ContentReader(PgTx):
         return None if found is None else found.digest
 
     def tag(self, repo: str, tag: str) -> Tag | None:
+        if self._seen is not None:  # a snapshot reads the manifest of a tag with it: a GET by tag
+            joined: Row | None = self.conn.execute(
+                f"SELECT t.digest, t.pushed_at, {MANIFEST_COLUMNS}, d.data FROM tags t JOIN repositories r ON r.id = t.repository_id "
+                f"LEFT JOIN manifests m ON m.repository_id = t.repository_id AND m.digest = t.digest {SHARED_BYTES} "
+                "WHERE r.name = %s AND t.name = %s",
+                (repo, tag),
+                binary=True,
+            ).fetchone()
+            if joined is None:
+                return None
+            self._remember_manifest(repo, joined[0], None if joined[2] is None else joined[2:])
+            return Tag(joined[0], joined[1])
         row = self._one(
             "SELECT t.digest, t.pushed_at FROM tags t JOIN repositories r ON r.id = t.repository_id "
             "WHERE r.name = %s AND t.name = %s",

@@ -26,7 +26,7 @@ class PgReader(ContentReader, AccessReader, UsageReader, HousekeepingReader, Eve
     __slots__ = ("_db",)
 
     def __init__(self, db: Database) -> None:
-        super().__init__(db.begin_snapshot())
+        super().__init__(db.begin_snapshot(), snapshot=True)
         self._db = db
 
     def __enter__(self) -> PgReader:
@@ -56,6 +56,8 @@ class PgMetaStore:
         finally:
             conn.close()
         self.db = Database(url)
+        self.remote = True  # every call is a few round trips to the server
+        self.threads = self.db.size  # more threads than connections would only wait for one
         # A store dropped without close() still closes its pool, from the thread that drops it (left to
         # the pool's own finalizer, it may run in one of the pool's threads, which cannot join itself).
         self._closer = weakref.finalize(self, self.db.close)

@@ -41,12 +41,16 @@ def split_id(row: dict[str, Any]) -> tuple[int | None, Json]:
 class PgTx:
     """One transaction on one connection."""
 
-    __slots__ = ("_conn", "_repo_ids", "_published_at")
+    __slots__ = ("_conn", "_repo_ids", "_published_at", "_seen")
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, *, snapshot: bool = False) -> None:
         self._conn: Connection | None = conn
         self._repo_ids: dict[str, int | None] = {}  # repository ids looked up in this transaction
         self._published_at: dict[int, float] = {}  # a unit of work's pending `updated` times, by repository id
+        # Rows a snapshot fetched ahead, joined to the one asked for, keyed by what would fetch them
+        # alone: a snapshot sees nothing change, so they answer later calls without a round trip
+        # (None in a unit of work, whose own writes would make them stale).
+        self._seen: dict[tuple[str, ...], object] | None = {} if snapshot else None
 
     def _flush(self) -> None:
         """Write what a unit of work keeps pending until it ends (nothing, in a snapshot)."""
