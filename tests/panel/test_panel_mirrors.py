@@ -31,7 +31,7 @@ def test_admins_see_cached_images_and_purge_them(page: Any, shots: Shots, upstre
         login = httpx.BasicAuth("dev", "dev-password-1")
         for _ in range(2):
             assert httpx.get(f"{cache.url}/v2/hub/library/alpine/manifests/3.19", auth=login).status_code == 200
-        wait_until(lambda: "50 %" in _mirrors_page(cache.url), "the hit counted (written about once a second)", interval=0.3)
+        wait_until(lambda: "50&nbsp;%" in _mirrors_page(cache.url), "the hit counted (written about once a second)", interval=0.3)
         developer = PanelClient(cache.url).signed_in("dev", "dev-password-1")
         assert developer.http.get("/admin/mirrors").status_code == 404
         assert developer.post("/admin/mirrors/purge", {"repository": "hub/library/alpine", "confirmed": "yes"}).status_code == 404
@@ -39,7 +39,7 @@ def test_admins_see_cached_images_and_purge_them(page: Any, shots: Shots, upstre
         sign_in(page, cache.url, "root", "root-password-1")
         page.goto(f"{cache.url}/admin/mirrors")
         row = page.locator("tr", has_text="hub/library/alpine")
-        assert "3.19" in row.inner_text() and "50 %" in row.inner_text()  # one miss, one hit
+        assert "3.19" in row.inner_text() and "50\u00a0%" in row.inner_text()  # one miss, one hit
         assert upstream.url in page.inner_text("main")
         shots.take(page, "admin-mirrors")
         row.locator("button:has-text('Purge')").click()
