@@ -97,8 +97,7 @@ def add_hook_and_pending_events(data: Path) -> None:
 
         def change(tx: MetaWriter) -> None:
             tx.put_project_hook("acme/web", 1, {"id": 1, "url": "http://127.0.0.1:9/hook", "token": "s", "created": 1.0})
-            for n in range(3):
-                tx.queue_event("endpoint:ci", f'{{"n": {n}}}'.encode(), max_pending=10)
+            tx.queue_events("endpoint:ci", [f'{{"n": {n}}}'.encode() for n in range(3)], max_pending=10)
             cached: CachedRepositoryRow = {
                 "mirror": "hub",
                 "upstream": "library/alpine",

@@ -38,7 +38,9 @@ LOOK_INTERVAL = 1.0
 RENEW_INTERVAL = LEASE_TTL / 3
 #: How often an idle target looks for new events.
 POLL_INTERVAL = 0.2
-BATCH = 100
+#: Events per envelope (~0.5 MiB of pulls): a POST costs about what a few events' queueing does, so
+#: busy registries send few, large envelopes; a quiet one sends each event as it comes.
+BATCH = 500
 
 
 async def run_pull_flusher(notifier: Notifier) -> None:

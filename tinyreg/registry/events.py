@@ -18,6 +18,7 @@ made by `unattended_origin`: no address, no Host, the method saying what made th
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -76,7 +77,14 @@ class Subject:
 
 def rfc3339(timestamp: float) -> str:
     """A Unix time as RFC 3339 in UTC, with microseconds: `2026-12-03T16:49:46.123456Z`."""
-    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    seconds, micros = divmod(round(timestamp * 1_000_000), 1_000_000)
+    return f"{_rfc3339_second(seconds)}.{micros:06d}Z"
+
+
+@functools.lru_cache(maxsize=8)
+def _rfc3339_second(seconds: int) -> str:
+    # Events come by the thousand per second: the date and time are formatted once per second.
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def target_url(base_url: str, subject: Subject) -> str:

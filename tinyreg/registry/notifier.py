@@ -9,7 +9,9 @@ one unit of work; the pulls of the last instant before a crash can be lost.
 An event is queued once per target that wants it (the configured endpoints, the hooks of the
 project owning the repository; for a move between projects, the old project's hooks too), each
 in its own bounded queue. When nothing wants an action,
-nothing is recorded at all.
+nothing is recorded at all. A flush works in bulk: which queues want a repository's pulls is
+looked up once per flush, events are encoded by an `EventEncoder` (what repeats is encoded
+once) and each queue gets its events in one write.
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ from __future__ import annotations
 import socket
 import time
 import uuid
-from dataclasses import dataclass
+from typing import NamedTuple
 
-from tinyreg.registry.events import PULL, Origin, Source, Subject, encode_event, event_of
+from tinyreg.registry.event_bytes import EventEncoder, new_event_ids
+from tinyreg.registry.events import PULL, Origin, Source, Subject
 from tinyreg.registry.notification_settings import Endpoint, NotificationSettings, hook_endpoint
 from tinyreg.registry.owners import project_of
 from tinyreg.storage.interfaces import MetaReader, MetaStore, MetaWriter
@@ -27,11 +30,9 @@ from tinyreg.storage.interfaces import MetaReader, MetaStore, MetaWriter
 PULL_FLUSH_INTERVAL = 0.1
 
 
-@dataclass(frozen=True, slots=True)
-class _Pull:
+class _Pull(NamedTuple):
     subject: Subject
     origin: Origin
-    event_id: str
     timestamp: float
 
 
@@ -71,21 +72,21 @@ class Notifier:
     def record(self, tx: MetaWriter, subject: Subject, origin: Origin | None, *, also_project: str | None = None) -> None:
         """Queue the event of a change in its unit of work (`origin` None: not recorded, no event);
         `also_project`: a project whose hooks get it too (the one a repository moved out of)."""
-        if origin is not None:
-            self._queue(tx, subject, origin, str(uuid.uuid4()), time.time(), also_project)
-
-    def _queue(
-        self, tx: MetaWriter, subject: Subject, origin: Origin, event_id: str, timestamp: float, also_project: str | None = None
-    ) -> None:
-        wanted = [endpoint for endpoint in self.settings.active if endpoint.wants(subject.action, subject.media_type)]
-        # Read in the unit of work, not from `hooks_exist`: another worker may have added a hook.
-        hooks = hooks_of(tx, subject.repository) + (project_hooks(tx, also_project) if also_project else [])
-        wanted += [hook for hook in hooks if hook.wants(subject.action, subject.media_type)]
-        if not wanted:
+        if origin is None:
             return
-        event = encode_event(event_of(subject, origin, self.source, event_id=event_id, timestamp=timestamp))
-        for queue in dict.fromkeys(endpoint.queue for endpoint in wanted):  # a hook of both projects gets it once
-            tx.queue_event(queue, event, max_pending=self.settings.max_pending)
+        hooks = hooks_of(tx, subject.repository) + (project_hooks(tx, also_project) if also_project else [])
+        queues = self._queues(subject, hooks)
+        if queues:
+            event = EventEncoder(self.source).encode(subject, origin, new_event_ids(1)[0], time.time())
+            for queue in queues:
+                tx.queue_events(queue, [event], max_pending=self.settings.max_pending)
+
+    def _queues(self, subject: Subject, hooks: list[Endpoint]) -> list[str]:
+        """The queues that want an event about `subject`, each once (a hook of both projects of a
+        move gets it once); `hooks`: the hooks read in the unit of work (not `hooks_exist`:
+        another worker may have added one)."""
+        wanted = [endpoint for endpoint in (*self.settings.active, *hooks) if endpoint.wants(subject.action, subject.media_type)]
+        return list(dict.fromkeys(endpoint.queue for endpoint in wanted))
 
     @property
     def notes_pulls(self) -> bool:
@@ -95,7 +96,7 @@ class Notifier:
     def note_pull(self, subject: Subject, origin: Origin) -> None:
         """Keep a pull's event for the next `flush` (no write on the pull's path)."""
         if self.notes_pulls:
-            self._pulls.append(_Pull(subject, origin, str(uuid.uuid4()), time.time()))
+            self._pulls.append(_Pull(subject, origin, time.time()))
 
     @property
     def has_pulls(self) -> bool:
@@ -112,8 +113,24 @@ class Notifier:
 
         def change(tx: MetaWriter) -> None:
             self.hooks_exist = next(tx.iter_project_hooks(), None) is not None
-            for pull in pulls:
-                self._queue(tx, pull.subject, pull.origin, pull.event_id, pull.timestamp)
+            encoder, ids = EventEncoder(self.source), iter(new_event_ids(len(pulls)))
+            hooks: dict[str, list[Endpoint]] = {}
+            queues_of: dict[tuple[str, str | None], list[str]] = {}
+            batches: dict[str, list[bytes]] = {}
+            for subject, origin, timestamp in pulls:
+                key = (subject.repository, subject.media_type)
+                queues = queues_of.get(key)
+                if queues is None:
+                    if subject.repository not in hooks:
+                        hooks[subject.repository] = hooks_of(tx, subject.repository)
+                    queues = queues_of[key] = self._queues(subject, hooks[subject.repository])
+                event_id = next(ids)
+                if queues:
+                    event = encoder.encode(subject, origin, event_id, timestamp)
+                    for queue in queues:
+                        batches.setdefault(queue, []).append(event)
+            for queue, events in batches.items():
+                tx.queue_events(queue, events, max_pending=self.settings.max_pending)
 
         if pulls:
             self.meta.write(change)

@@ -252,8 +252,7 @@ def _copy_pending_events(source: MetaStore, target: MetaStore, report: TransferR
             continue
 
         def change(tx: MetaWriter, queue: str = queue, events: list[tuple[int, bytes]] = events) -> None:
-            for _, event in events:
-                tx.queue_event(queue, event, max_pending=PENDING_EVENTS_MAX)
+            tx.queue_events(queue, [event for _, event in events], max_pending=PENDING_EVENTS_MAX)
 
         target.write(change)
         report.add("pending_events", len(events))

@@ -18,7 +18,7 @@ Rows are plain dicts (typed below): cheap to decode on the hot read paths.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, BinaryIO, Literal, NamedTuple, NotRequired, Protocol, TypedDict, TypeVar
 
@@ -311,9 +311,9 @@ class MetaWriter(MetaReader, Protocol):
     def delete_cleanup_policy(self, path: str) -> bool: ...
     def put_lease(self, name: str, row: LeaseRow) -> None: ...
     def delete_lease(self, name: str) -> bool: ...
-    def queue_event(self, queue: str, event: bytes, *, max_pending: int) -> bool:
-        """Append `event` to the queue, unless `max_pending` wait there already: then it is
-        dropped (counted) and False returned."""
+    def queue_events(self, queue: str, events: Sequence[bytes], *, max_pending: int) -> int:
+        """Append `events` to the queue in their order, as long as fewer than `max_pending` wait
+        there: the rest are dropped (counted). How many were queued."""
 
     def ack_events(self, queue: str, through: int) -> int:
         """Remove the events up to sequence number `through` (delivered); how many."""

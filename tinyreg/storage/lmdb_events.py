@@ -14,7 +14,7 @@ a delivery in flight never finds its batch cut from under it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any, cast
 
 import cbor2
@@ -77,18 +77,21 @@ class EventsWriter(EventsReader):
     def _put_state(self, queue: str, state: EventQueueState) -> None:
         self.txn.put(queue.encode(), cbor2.dumps(dict(state)), db=self.d.event_state)
 
-    def queue_event(self, queue: str, event: bytes, *, max_pending: int) -> bool:
+    def queue_events(self, queue: str, events: Sequence[bytes], *, max_pending: int) -> int:
+        if not events:
+            return 0
         state = self.event_state(queue) or _new_state()
-        if state["pending"] >= max_pending:
-            state["dropped"] += 1
-            self._put_state(queue, state)
-            return False
-        self.txn.put(_event_key(queue, state["next"]), event, db=self.d.event_queue)
-        state["next"] += 1
-        state["pending"] += 1
-        state["queued"] += 1
+        taken = events[: max(0, max_pending - state["pending"])]
+        put, db, seq = self.txn.put, self.d.event_queue, state["next"]
+        for event in taken:
+            put(_event_key(queue, seq), event, db=db)
+            seq += 1
+        state["next"] = seq
+        state["pending"] += len(taken)
+        state["queued"] += len(taken)
+        state["dropped"] += len(events) - len(taken)
         self._put_state(queue, state)
-        return True
+        return len(taken)
 
     def ack_events(self, queue: str, through: int) -> int:
         doomed = []

@@ -8,7 +8,7 @@ queued stays as it was, and a delivery in flight never finds its batch cut from 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from psycopg.types.json import Json
@@ -56,21 +56,26 @@ class EventsReader(PgTx):
 class EventsWriter(EventsReader):
     __slots__ = ()
 
-    def queue_event(self, queue: str, event: bytes, *, max_pending: int) -> bool:
+    def queue_events(self, queue: str, events: Sequence[bytes], *, max_pending: int) -> int:
+        if not events:
+            return 0
         row = self._one("SELECT next_seq, pending FROM event_queues WHERE name = %s", (queue,))
         if row is None:
             self.conn.execute("INSERT INTO event_queues (name) VALUES (%s)", (queue,))
             row = (1, 0)
         next_seq, pending = row
-        if pending >= max_pending:
-            self.conn.execute("UPDATE event_queues SET dropped = dropped + 1 WHERE name = %s", (queue,))
-            return False
-        self.conn.execute("INSERT INTO events (queue, seq, event) VALUES (%s, %s, %s)", (queue, next_seq, event))
+        taken = events[: max(0, max_pending - pending)]
+        if taken:  # one statement for the lot: a flush of pulls may bring hundreds
+            self.conn.execute(
+                "INSERT INTO events (queue, seq, event) SELECT %s, %s + n - 1, e FROM unnest(%s::bytea[]) WITH ORDINALITY AS t(e, n)",
+                (queue, next_seq, list(taken)),
+            )
         self.conn.execute(
-            "UPDATE event_queues SET next_seq = next_seq + 1, pending = pending + 1, queued = queued + 1 WHERE name = %s",
-            (queue,),
+            "UPDATE event_queues SET next_seq = next_seq + %s, pending = pending + %s, queued = queued + %s, "
+            "dropped = dropped + %s WHERE name = %s",
+            (len(taken), len(taken), len(taken), len(events) - len(taken), queue),
         )
-        return True
+        return len(taken)
 
     def ack_events(self, queue: str, through: int) -> int:
         done = self._count("DELETE FROM events WHERE queue = %s AND seq <= %s", (queue, through))
