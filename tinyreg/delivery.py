@@ -122,8 +122,7 @@ class Delivery:
             async with httpx.AsyncClient(verify=endpoint.verify_tls, timeout=endpoint.timeout) as client:
                 failures = 0
                 while True:
-                    with self.meta.read() as tx:
-                        batch = tx.pending_events(queue, limit=BATCH)
+                    batch = await trio.to_thread.run_sync(_pending, self.meta, queue)
                     if not batch:
                         await trio.sleep(POLL_INTERVAL)
                         continue
@@ -145,6 +144,12 @@ class Delivery:
                             problem,
                         )
                     await trio.sleep(retry_delay(endpoint.backoff, failures))
+
+
+def _pending(meta: MetaStore, queue: str) -> list[tuple[int, bytes]]:
+    # In a worker thread: reading a full batch takes a millisecond or two, the loop serves meanwhile.
+    with meta.read() as tx:
+        return tx.pending_events(queue, limit=BATCH)
 
 
 def _acknowledge(meta: MetaStore, queue: str, last: int) -> None:
