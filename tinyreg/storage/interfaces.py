@@ -3,9 +3,9 @@
 Two stores sit below `registry/` and `access/`:
 
 * `MetaStore` keeps the metadata (repositories, manifests, tags, blob links and rows,
-  referrers, upload sessions, users, projects, groups, members, tokens, counters; users,
-  projects, groups and repositories carry a numeric `id`, found again through an index). Reads happen in a
-  snapshot (`with meta.read() as tx:`); changes in a unit of work (`meta.write(change)`,
+  referrers, upload sessions and the states of those staged in S3, users, projects, groups,
+  members, tokens, counters; users, projects, groups and repositories carry a numeric `id`,
+  found again through an index). Reads happen in a snapshot (`with meta.read() as tx:`); changes in a unit of work (`meta.write(change)`,
   where `change(tx)` receives a `MetaWriter` and either returns, and everything it did is
   committed at once, or raises, and nothing of it is). A database-backed implementation runs
   `change` in one transaction and may run it again on a serialization failure, so `change`
