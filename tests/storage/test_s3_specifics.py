@@ -164,3 +164,16 @@ def test_a_node_that_lost_an_upload_to_another_cannot_write_over_what_that_one_r
     trio.run(stalled_then_late)
     expected = first_bytes + taken_over
     assert two.staging_digest(UPLOAD, "sha256") == Digest("sha256", hashlib.sha256(expected).hexdigest())
+
+
+def test_a_staging_folder_left_without_a_state_is_listed_idle_and_discarded(ceph_rgw: CephGateway, meta: MetaStore) -> None:
+    """What an older tinyreg left (its state and lease were objects), or a discard cut short, goes on expiry."""
+    store = open_store(ceph_rgw, meta)
+    for name in ("state", "lease", "tail-0"):
+        store.objects.put(store.stagings.key(UPLOAD, name), b"{}")
+    store.create_staging("6" * 32)
+    assert store.staging_ids() == [UPLOAD, "6" * 32] and not store.has_staging(UPLOAD)
+    assert store.staging_idle(UPLOAD, 0.0, 3600)  # no state: nothing to wait for
+    store.discard(UPLOAD)
+    store.discard("6" * 32)
+    assert store.staging_ids() == [] and _names_in_bucket(store, UPLOAD) == set()
