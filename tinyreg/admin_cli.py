@@ -275,7 +275,7 @@ def _dispatch(
 
         settings = load_settings({"blobs": args.blobs})  # with TINYREG_BLOBS, TINYREG_S3_* and TINYREG_CONFIG's [s3]
         try:
-            blobs = open_blobs(data, settings.blobs, s3_options(settings))
+            blobs = open_blobs(data, settings.blobs, s3_options(settings), meta=store.meta)
             report = collect(store.meta, blobs, grace=args.grace, dry_run=args.dry_run)
         except CollectionRunning as exc:
             raise AccessError(str(exc)) from None

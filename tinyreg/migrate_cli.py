@@ -87,7 +87,7 @@ def run_migrate(args: argparse.Namespace) -> int:
         s3 = s3_options(settings)
         metas = open_meta(source[1], source[0]), open_meta(target[1], target[0])
         try:
-            stores = open_blobs(source[1], source[2], s3), open_blobs(target[1], target[2], s3)
+            stores = open_blobs(source[1], source[2], s3, meta=metas[0]), open_blobs(target[1], target[2], s3, meta=metas[1])
             report = trio.run(
                 lambda: transfer(metas[0], stores[0], metas[1], stores[1], progress=lambda m: print(m, file=sys.stderr))
             )

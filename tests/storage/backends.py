@@ -56,18 +56,22 @@ def open_backend(kind: str, location: str) -> Backend:
         raise ValueError(f"unknown storage kind {kind!r}")
     if kind == "postgresql+files":
         blob_dir, _, url = location.partition("|")
-        return Backend(kind, location, open_meta(Path(blob_dir), url), open_blob_store(kind, location))
-    if kind.endswith("+s3"):
+        meta = open_meta(Path(blob_dir), url)
+    elif kind.endswith("+s3"):
         where = json.loads(location)
-        return Backend(kind, location, open_meta(Path(where["data"]), where["database"]), open_blob_store(kind, location))
-    return Backend(kind, location, open_meta(Path(location)), open_blob_store(kind, location))
+        meta = open_meta(Path(where["data"]), where["database"])
+    else:
+        meta = open_meta(Path(location))
+    return Backend(kind, location, meta, open_blob_store(kind, location, meta))
 
 
-def open_blob_store(kind: str, location: str) -> BlobStore:
-    """The blob store alone (a second one in a process that has the backend open already)."""
+def open_blob_store(kind: str, location: str, meta: MetaStore) -> BlobStore:
+    """The blob store alone (a second one in a process that has the backend open already); one in
+    S3 keeps the state of its uploads in `meta`."""
     if kind.endswith("+s3"):
         from tinyreg.storage.s3.location import S3Options
         from tinyreg.storage.s3.store import S3BlobStore
+        from tinyreg.storage.staging_states import MetaStagingStates
 
         where = json.loads(location)
         options = S3Options(
@@ -78,7 +82,7 @@ def open_blob_store(kind: str, location: str) -> BlobStore:
             connect_timeout=S3_TIMEOUT,
             read_timeout=S3_TIMEOUT,
         )
-        return S3BlobStore(where["url"], options)
+        return S3BlobStore(where["url"], options, states=MetaStagingStates(meta))
     from tinyreg.storage.opening import open_blobs
 
     return open_blobs(Path(location.partition("|")[0]))

@@ -38,12 +38,15 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
 
 
 def _empty_prefix(opened: Backend) -> None:
-    """Remove what the test left in S3: the gateway keeps objects in RAM for the whole session."""
+    """Remove what the test left in S3: the gateway keeps objects in RAM for the whole session.
+    (Straight from the bucket: the metadata store, where the uploads' states are, is closed.)"""
     from tinyreg.storage.s3.store import S3BlobStore
 
     store = opened.blobs
     assert isinstance(store, S3BlobStore)
-    for upload_id in store.staging_ids():
-        store.discard(upload_id)
     root = store.location.prefix + "/"
+    bucket = store.location.bucket
+    for page in store.client.get_paginator("list_multipart_uploads").paginate(Bucket=bucket, Prefix=root):
+        for upload in page.get("Uploads", []):
+            store.client.abort_multipart_upload(Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"])
     store.objects.delete_many([found["Key"] for found in store.objects.listing(root)])

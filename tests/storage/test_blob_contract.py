@@ -244,7 +244,7 @@ def test_an_upload_continues_through_another_opening_of_the_store(backend: Backe
         await file.append(len(head), [rest], len(rest), None)
 
     trio.run(_session, backend.blobs, write_head)
-    trio.run(_session, open_blob_store(backend.kind, backend.location), write_rest)
+    trio.run(_session, open_blob_store(backend.kind, backend.location, backend.meta), write_rest)
     digest = Digest.of(head + rest)
     assert backend.blobs.staging_digest(UPLOAD, "sha256") == digest
     backend.blobs.commit(UPLOAD, digest)

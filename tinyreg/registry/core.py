@@ -41,7 +41,7 @@ class Registry:
         self.data_dir = Path(data_dir).resolve()
         self.move_alias_days = move_alias_days  # how long moved paths answer as aliases (0: not at all)
         self.meta = open_meta(self.data_dir, metadata)  # `metadata`: a database URL, or "" for LMDB in data_dir
-        self.store = open_blobs(self.data_dir, blobs, s3)
+        self.store = open_blobs(self.data_dir, blobs, s3, meta=self.meta)  # S3 keeps its uploads' state in it
         self.blob_redirects = blob_redirects
         self.accounting = Accounting(default_size_limit)
         with self.meta.read() as tx:

@@ -13,7 +13,8 @@ counters that number new rows, so ids, tokens and passwords keep working on the 
 * Streaming: blob bytes pass through in chunks of `CHUNK`; no blob is ever held whole.
 
 Events waiting for delivery go along, so that they are delivered from the new store. Not copied:
-upload sessions in progress (clients start them again) and delivery counts. A tag pushed before push
+upload sessions in progress (clients start them again), with the states of their stagings in S3
+(the destination's blob store keeps its own), and delivery counts. A tag pushed before push
 times were recorded gets its manifest's time (a store needs one).
 
 The source should not change while it is copied (stop the server, or copy again afterwards:

@@ -3,9 +3,9 @@
 Two stores sit below `registry/` and `access/`:
 
 * `MetaStore` keeps the metadata (repositories, manifests, tags, blob links and rows,
-  referrers, upload sessions, users, projects, groups, members, tokens, counters; users,
-  projects, groups and repositories carry a numeric `id`, found again through an index). Reads happen in a
-  snapshot (`with meta.read() as tx:`); changes in a unit of work (`meta.write(change)`,
+  referrers, upload sessions and the states of those staged in S3, users, projects, groups,
+  members, tokens, counters; users, projects, groups and repositories carry a numeric `id`,
+  found again through an index). Reads happen in a snapshot (`with meta.read() as tx:`); changes in a unit of work (`meta.write(change)`,
   where `change(tx)` receives a `MetaWriter` and either returns, and everything it did is
   committed at once, or raises, and nothing of it is). A database-backed implementation runs
   `change` in one transaction and may run it again on a serialization failure, so `change`
@@ -55,6 +55,16 @@ class UploadRow(TypedDict):
     started: float
     updated: float
     moved_to: NotRequired[str]  # the repository moved meanwhile: the session is cancelled, kept to say where to
+
+
+class StagingStateRow(TypedDict):
+    """A blob store's record of an upload in progress (S3: its multipart upload, parts, checkpoints)."""
+
+    state: dict[str, Any]  # the blob store's own fields (JSON values)
+    version: int  # 1 when created, one more at each save: a save names the version it read
+    updated: float  # when the state was last saved (an upload idle long enough expires)
+    holder: str | None  # who appends now (a process's own id), None when nobody
+    expires: float  # when another may take the upload over from `holder` (one killed never lets go)
 
 
 class RepositoryRow(TypedDict):
@@ -167,6 +177,9 @@ class MetaReader(Protocol):
     # upload sessions
     def upload(self, upload_id: str) -> UploadRow | None: ...
     def iter_uploads(self) -> Iterator[tuple[str, UploadRow]]: ...
+    def staging_state(self, upload_id: str) -> StagingStateRow | None: ...
+    def iter_staging_states(self) -> Iterator[tuple[str, StagingStateRow]]:
+        """Every recorded staging state as (upload id, row), in byte order."""
 
     # the access model
     def user(self, name: str) -> dict[str, Any] | None: ...
@@ -282,6 +295,8 @@ class MetaWriter(MetaReader, Protocol):
     def delete_link(self, repo: str, digest: str) -> bool: ...
     def put_upload(self, upload_id: str, row: UploadRow) -> None: ...
     def delete_upload(self, upload_id: str) -> bool: ...
+    def put_staging_state(self, upload_id: str, row: StagingStateRow) -> None: ...
+    def delete_staging_state(self, upload_id: str) -> bool: ...
     def put_user(self, name: str, row: dict[str, Any]) -> None:
         """Store the user; a row's `id` is indexed for `user_by_id` (likewise projects, groups)."""
 

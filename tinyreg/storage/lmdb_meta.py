@@ -21,7 +21,7 @@ from typing import Any, TypeVar, cast
 import cbor2
 
 from tinyreg.storage import keys
-from tinyreg.storage.interfaces import BlobRow, LinkRow, ManifestRow, RepositoryRow, Tag, UploadRow
+from tinyreg.storage.interfaces import BlobRow, LinkRow, ManifestRow, RepositoryRow, StagingStateRow, Tag, UploadRow
 from tinyreg.storage.lmdb_access import AccessReader
 from tinyreg.storage.lmdb_events import EventsReader, EventsWriter
 from tinyreg.storage.lmdb_housekeeping import HousekeepingReader, HousekeepingWriter
@@ -142,6 +142,12 @@ class LmdbReader(AccessReader, UsageReading, HousekeepingReader, EventsReader, M
 
     def iter_uploads(self) -> Iterator[tuple[str, UploadRow]]:
         return ((key.decode(), _loads(value)) for key, value in self._scan("uploads", b""))
+
+    def staging_state(self, upload_id: str) -> StagingStateRow | None:
+        return cast("StagingStateRow | None", self._get(self.d.staging_states, upload_id.encode()))
+
+    def iter_staging_states(self) -> Iterator[tuple[str, StagingStateRow]]:
+        return ((key.decode(), _loads(value)) for key, value in self._scan("staging_states", b""))
 
     # -- the access model -------------------------------------------------------------------
 
@@ -285,6 +291,12 @@ class LmdbWriter(LmdbReader, MovesWriter, UsageWriting, HousekeepingWriter, Even
 
     def delete_upload(self, upload_id: str) -> bool:
         return self.txn.delete(upload_id.encode(), db=self.d.uploads)
+
+    def put_staging_state(self, upload_id: str, row: StagingStateRow) -> None:
+        self._put(self.d.staging_states, upload_id.encode(), row)
+
+    def delete_staging_state(self, upload_id: str) -> bool:
+        return self.txn.delete(upload_id.encode(), db=self.d.staging_states)
 
     def put_user(self, name: str, row: dict[str, Any]) -> None:
         self._put_numbered("user", self.d.users, name, row)

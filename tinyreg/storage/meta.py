@@ -19,6 +19,8 @@ tags           repo\\0tag                  digest \\0 pushed-at (big-endian doub
 tag_index      repo\\0digest\\0tag          b"" (the tags of a manifest, kept with `tags`)
 referrers      repo\\0subject\\0referrer     b""
 uploads        upload id                  {"repo", "size", "started", "updated"}
+staging_states upload id                  {"state", "version", "updated", "holder", "expires"}: what
+                                          an S3 blob store stages (see `tinyreg.storage.staging_states`)
 users          user name                  {"id", "admin", "password", "tokens_only", "created"}
 projects       project path               {"id", "public", "registry_enabled", "created"}
 members        path\0user                 {"role"}
@@ -93,6 +95,7 @@ SUBDBS = (
     "project_hooks",
     "cached_repos",
     "aliases",
+    "staging_states",
 )
 INITIAL_MAP_SIZE = 4 * 1024 * 1024 * 1024  # address space only: the file grows with its data
 SCAN_BATCH = 1024

@@ -32,11 +32,15 @@ def open_meta(data_dir: Path, metadata: str = "") -> MetaStore:
     return LmdbMetaStore(data_dir / "meta")
 
 
-def open_blobs(data_dir: Path, url: str = "", s3: S3Options | None = None) -> BlobStore:
-    """The blob store of `data_dir`, or the S3 one at `url` (`s3://bucket/prefix`) when given."""
+def open_blobs(data_dir: Path, url: str = "", s3: S3Options | None = None, *, meta: MetaStore | None = None) -> BlobStore:
+    """The blob store of `data_dir`, or the S3 one at `url` (`s3://bucket/prefix`) when given,
+    which keeps the state of its uploads in `meta` (required then)."""
     if url:
         from tinyreg.storage.s3.store import S3BlobStore  # imports boto3: only when asked for
+        from tinyreg.storage.staging_states import MetaStagingStates
 
-        return S3BlobStore(url, s3)
+        if meta is None:
+            raise ValueError("blobs in S3 keep the state of their uploads in the metadata store: open it first")
+        return S3BlobStore(url, s3, states=MetaStagingStates(meta))
     private.make_dir(data_dir)
     return FileBlobStore(data_dir)

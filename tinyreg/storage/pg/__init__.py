@@ -4,7 +4,8 @@ connection.py   the pool; snapshots (REPEATABLE READ, read only) and units of wo
                 retried on serialization failures and deadlocks, bounded)
 migrations.py   numbered SQL files in migrations/, applied at open under an advisory lock
 tx.py           what every transaction shares: query helpers, keyset pagination, repository ids
-content_reader.py, content_writer.py   repositories, manifests, tags, blobs, links, referrers, uploads
+content_reader.py, content_writer.py   repositories, manifests, tags, blobs, links, referrers, uploads,
+                the staging states of uploads in S3
 access.py       users, projects, groups, members, tokens, counters
 usage.py        usage counts and totals, the bytes stored
 housekeeping.py cleanup policies and leases

@@ -1,18 +1,19 @@
 """Reads of the registry's content on PostgreSQL: repositories, manifests, tags, blobs, links,
-referrers and upload sessions (the `MetaReader` methods of `tinyreg.storage.interfaces`)."""
+referrers, upload sessions and the states of their S3 stagings (the `MetaReader` methods of `tinyreg.storage.interfaces`)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import cast
 
-from tinyreg.storage.interfaces import BlobRow, LinkRow, ManifestRow, RepositoryRow, Tag, UploadRow
+from tinyreg.storage.interfaces import BlobRow, LinkRow, ManifestRow, RepositoryRow, StagingStateRow, Tag, UploadRow
 from tinyreg.storage.pg.tx import PgTx, Row
 
 MANIFEST_COLUMNS = "m.media_type, m.size, m.artifact_type, m.subject, m.annotations, m.refs, m.created, m.data, m.children"
 # A manifest with its shared bytes (NULL when it keeps its own copy), for a snapshot: a manifest
 # read is nearly always followed by a read of its bytes, one round trip instead of two.
 SHARED_BYTES = "LEFT JOIN manifest_data d ON m.data IS NULL AND d.digest = m.digest"
+STAGING_COLUMNS = "state, version, updated, holder, expires"
 
 
 def manifest_row(columns: Row) -> ManifestRow:
@@ -239,3 +240,16 @@ class ContentReader(PgTx):
     def iter_uploads(self) -> Iterator[tuple[str, UploadRow]]:
         rows = self._pages("SELECT id, repository, size, started, updated FROM uploads WHERE {after}", ("id",))
         return ((row[0], {"repo": row[1], "size": row[2], "started": row[3], "updated": row[4]}) for row in rows)
+
+    def staging_state(self, upload_id: str) -> StagingStateRow | None:
+        row = self._one(f"SELECT {STAGING_COLUMNS} FROM staging_states WHERE upload_id = %s", (upload_id,))
+        return None if row is None else staging_row(row)
+
+    def iter_staging_states(self) -> Iterator[tuple[str, StagingStateRow]]:
+        rows = self._pages(f"SELECT upload_id, {STAGING_COLUMNS} FROM staging_states WHERE {{after}}", ("upload_id",))
+        return ((row[0], staging_row(row[1:])) for row in rows)
+
+
+def staging_row(columns: Row) -> StagingStateRow:
+    state, version, updated, holder, expires = columns
+    return {"state": state, "version": version, "updated": updated, "holder": holder, "expires": expires}

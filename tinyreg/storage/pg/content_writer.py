@@ -1,13 +1,15 @@
 """Writes of the registry's content on PostgreSQL (the `MetaWriter` methods for repositories,
-manifests, tags, blobs, links and upload sessions), inside one SERIALIZABLE transaction."""
+manifests, tags, blobs, links, upload sessions and their staging states), inside one SERIALIZABLE transaction."""
 
 from __future__ import annotations
 
 import time
 
-from tinyreg.storage.interfaces import BlobRow, LinkRow, ManifestRow, RepositoryRow, UploadRow
+from psycopg.types.json import Json
+
+from tinyreg.storage.interfaces import BlobRow, LinkRow, ManifestRow, RepositoryRow, StagingStateRow, UploadRow
 from tinyreg.storage.pg.access import AccessWriter
-from tinyreg.storage.pg.content_reader import ContentReader, manifest_row
+from tinyreg.storage.pg.content_reader import STAGING_COLUMNS, ContentReader, manifest_row
 from tinyreg.storage.pg.tx import json_value
 from tinyreg.storage.pg.usage import UsageWriter
 
@@ -186,3 +188,14 @@ class ContentWriter(ContentReader, AccessWriter, UsageWriter):
 
     def delete_upload(self, upload_id: str) -> bool:
         return self._count("DELETE FROM uploads WHERE id = %s", (upload_id,)) > 0
+
+    def put_staging_state(self, upload_id: str, row: StagingStateRow) -> None:
+        self.conn.execute(
+            f"INSERT INTO staging_states (upload_id, {STAGING_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s) "
+            "ON CONFLICT (upload_id) DO UPDATE SET state = EXCLUDED.state, version = EXCLUDED.version, "
+            "updated = EXCLUDED.updated, holder = EXCLUDED.holder, expires = EXCLUDED.expires",
+            (upload_id, Json(row["state"]), row["version"], row["updated"], row["holder"], row["expires"]),
+        )
+
+    def delete_staging_state(self, upload_id: str) -> bool:
+        return self._count("DELETE FROM staging_states WHERE upload_id = %s", (upload_id,)) > 0

@@ -1,4 +1,6 @@
-"""Leases in S3: who holds something (an upload, the garbage collection) across processes and nodes.
+"""Leases in S3: who runs the garbage collection of a bucket's blobs, across processes and nodes.
+
+(Uploads are held through their state's row in the metadata store, see `tinyreg.storage.staging_states`.)
 
 S3 has no locks, but it has conditional writes: a lease is a small object created with
 `If-None-Match: *` (only one creator wins), renewed and taken over with `If-Match: <etag>` (only

@@ -1,24 +1,24 @@
 """An upload's staging in S3 opened for appending (see `tinyreg.storage.interfaces.StagingFile`).
 
-One holder at a time across processes and nodes: `lock` takes the upload's lease (a
-conditional put, see `tinyreg.storage.s3.leases`), renewed while bytes keep coming. Every S3
-call of the async methods runs in a worker thread; the short synchronous ones (`is_current`,
-`trim`, `close`) make at most a few small requests, and the registry calls them in a worker
-thread too when the store is remote.
+One holder at a time across processes and nodes: `lock` takes the upload's lease, kept in its
+state's row of the metadata store (see `tinyreg.storage.staging_states`), renewed while bytes
+keep coming. Every call of the async methods runs in a worker thread; the short synchronous ones
+(`is_current`, `trim`, `close`) make at most a few small requests, and the registry calls them
+in a worker thread too when the store is remote.
 
-Each `append` ends with everything durable in S3: parts of 5 MiB and more are uploaded, the
-rest becomes the new tail object, and the state names both. The tail's bytes are also kept
+Each `append` ends with everything durable: parts of 5 MiB and more are uploaded, the rest
+becomes the new tail object, and the state (saved over the version this holder read) names both. The tail's bytes are also kept
 in memory while the lease is held, so the next append does not read them back.
 """
 
 from __future__ import annotations
 
 import time
+import uuid
 from typing import Any
 
 import trio
 
-from tinyreg.storage.s3.leases import Lease
 from tinyreg.storage.s3.stagings import PART_MIN, PART_TARGET, Checkpoint, Stagings, State
 
 LEASE_TTL = 60.0  # seconds; renewed by appends once half of it has passed
@@ -26,42 +26,42 @@ LOCK_POLL_MAX = 0.2
 
 
 class S3StagingFile:
-    __slots__ = ("_tail", "lease", "stagings", "state", "upload_id")
+    __slots__ = ("_tail", "expires", "holder", "stagings", "state", "upload_id")
 
     def __init__(self, stagings: Stagings, upload_id: str, state: State) -> None:
         self.stagings = stagings
         self.upload_id = upload_id
         self.state = state
-        self.lease: Lease | None = None
+        self.holder: str | None = None  # our id in the upload's lease, while we hold it
+        self.expires = 0.0  # when our lease runs out (at the latest)
         self._tail: bytes | None = None  # the top checkpoint's tail bytes, once known
 
     async def lock(self) -> None:
-        key = self.stagings.key(self.upload_id, "lease")
-        pause = 0.005
+        holder, pause = uuid.uuid4().hex, 0.005
         while True:
-            lease = await trio.to_thread.run_sync(self.stagings.leases.take, key, LEASE_TTL)
-            if lease is not None:
-                self.lease = lease
+            asked = time.time()
+            if await trio.to_thread.run_sync(self.stagings.states.take, self.upload_id, holder, LEASE_TTL):
+                self.holder, self.expires = holder, asked + LEASE_TTL
                 break
             await trio.sleep(pause)
             pause = min(pause * 2, LOCK_POLL_MAX)
         loaded = await trio.to_thread.run_sync(self.stagings.load, self.upload_id)
-        if loaded is not None and loaded[0].generation == self.state.generation:
-            self.state = loaded[0]  # what the previous holder left
+        if loaded is not None and loaded.generation == self.state.generation:
+            self.state = loaded  # what the previous holder left
             self._tail = None
 
     def is_current(self) -> bool:
         loaded = self.stagings.load(self.upload_id)
-        return loaded is not None and loaded[0].generation == self.state.generation
+        return loaded is not None and loaded.generation == self.state.generation
 
     def trim(self, size: int) -> None:
         # Read the state again: assembling it for a digest or a commit (by the store) changed it.
         loaded = self.stagings.load(self.upload_id)
-        if loaded is None or loaded[0].generation != self.state.generation:
+        if loaded is None or loaded.generation != self.state.generation:
             return  # committed or discarded meanwhile: nothing of ours left to cut
-        before = self.state.top
-        self.state = self.stagings.cut(self.upload_id, loaded[0], size)
-        if self.state.top != before or loaded[0].assembled:
+        before, assembled = self.state.top, loaded.assembled
+        self.state = self.stagings.cut(self.upload_id, loaded, size)
+        if self.state.top != before or assembled:
             self._tail = None
 
     async def append(self, offset: int, chunks: list[bytes], size: int, hasher: Any | None) -> None:
@@ -95,12 +95,13 @@ class S3StagingFile:
         self._tail = rest
 
     def _renew(self) -> None:
-        lease = self.lease
-        if lease is not None and lease.expires - time.time() < LEASE_TTL / 2:
-            if not self.stagings.leases.renew(lease, LEASE_TTL):
+        if self.holder is not None and self.expires - time.time() < LEASE_TTL / 2:
+            asked = time.time()
+            if not self.stagings.states.renew(self.upload_id, self.holder, LEASE_TTL):
                 raise OSError(f"upload {self.upload_id}: another holder took its lease over")
+            self.expires = asked + LEASE_TTL
 
     def close(self) -> None:
-        if self.lease is not None:
-            lease, self.lease = self.lease, None
-            self.stagings.leases.release(lease)
+        if self.holder is not None:
+            holder, self.holder = self.holder, None
+            self.stagings.states.release(self.upload_id, holder)

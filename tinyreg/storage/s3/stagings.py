@@ -1,14 +1,16 @@
-"""Staging of uploads in S3: each one a multipart upload, with its state in objects beside it.
+"""Staging of uploads in S3: each one a multipart upload, its state in the metadata store.
 
 Layout of one upload `<id>` under `<prefix>/staging/<id>/`::
 
-    state       JSON: the multipart upload's id, its parts (ETag, size), checkpoints, generation
     tail-<n>    the bytes after the last part (S3 parts are >= 5 MiB except the last one)
     data        the multipart upload's object, once assembled
-    lease       who appends now (see `tinyreg.storage.s3.leases`)
 
-Everything lives in S3, none of it only in one process's memory: a session may continue on
-another worker or node. An upload is *assembled* (its multipart upload completed into `data`)
+and its state (`State`: the multipart upload's id, its parts with ETag and size, checkpoints,
+generation) is a row of the metadata store (see `tinyreg.storage.staging_states`), together
+with who appends now (a lease). Nothing lives only in one process's memory, and the row is in
+the database every node shares: a session may continue on another worker or node. Each save
+names the version of the row it read and is refused when another holder saved meanwhile
+(`StagingChanged`). An upload is *assembled* (its multipart upload completed into `data`)
 when its digest is asked for or at commit; commit then copies `data` (or the lone tail, for
 uploads under 5 MiB, which never start a multipart upload) to the blob's key.
 
@@ -26,7 +28,7 @@ completion). Sizes the registry records are always one of the two.
 
 from __future__ import annotations
 
-import json
+import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
@@ -35,10 +37,10 @@ from typing import Any, TypedDict
 from botocore.exceptions import ClientError
 
 from tinyreg.digest import Digest
-from tinyreg.storage.s3.client import is_not_found, is_precondition_failed
-from tinyreg.storage.s3.leases import Leases
+from tinyreg.storage.s3.client import is_not_found
 from tinyreg.storage.s3.location import S3Location
 from tinyreg.storage.s3.objects import Objects
+from tinyreg.storage.staging_states import StagingStates, is_held
 
 PART_MIN = 5 * 1024 * 1024  # S3's least size of a part that is not the last
 PART_TARGET = 8 * 1024 * 1024  # a long append is cut into parts of about this size
@@ -62,6 +64,13 @@ class State:
     base: Checkpoint = field(default_factory=lambda: Checkpoint(size=0, parts=0, tail=None))
     top: Checkpoint = field(default_factory=lambda: Checkpoint(size=0, parts=0, tail=None))
     assembled: bool = False  # the bytes are the object `data` now (no parts, no tail)
+    version: int = field(default=0, compare=False)  # of the stored row this was read as (not stored in it)
+
+    def record(self) -> dict[str, Any]:
+        """What the metadata store keeps (all but `version`, which is the row's own)."""
+        fields = asdict(self)
+        del fields["version"]
+        return fields
 
     def start_of(self, point: Checkpoint) -> int:
         """Where the tail of `point` starts: the size of its parts."""
@@ -71,14 +80,18 @@ class State:
         return {key for key in (self.base["tail"], self.top["tail"]) if key}
 
 
-class Stagings:
-    """The staging uploads of one bucket and prefix."""
+class StagingChanged(OSError):
+    """The upload's state was saved by another holder since it was read, or is gone."""
 
-    def __init__(self, objects: Objects, leases: Leases, root: S3Location) -> None:
+
+class Stagings:
+    """The staging uploads of one bucket and prefix, their states in `states`."""
+
+    def __init__(self, objects: Objects, states: StagingStates, root: S3Location) -> None:
         self.objects = objects
         self.client = objects.client
         self.bucket = objects.bucket
-        self.leases = leases
+        self.states = states
         self.root = root
 
     def folder(self, upload_id: str) -> str:
@@ -87,34 +100,27 @@ class Stagings:
     def key(self, upload_id: str, name: str) -> str:
         return self.folder(upload_id) + name
 
-    # -- the state object -----------------------------------------------------------------
+    # -- the state --------------------------------------------------------------------------
 
     def create(self, upload_id: str) -> None:
-        try:
-            self._save(upload_id, State(uuid.uuid4().hex), IfNoneMatch="*")
-        except ClientError as exc:
-            if is_precondition_failed(exc):
-                raise FileExistsError(upload_id) from None
-            raise
+        self.states.create(upload_id, State(uuid.uuid4().hex).record())
 
-    def load(self, upload_id: str) -> tuple[State, float] | None:
-        """The state and when it was last written, or None."""
-        try:
-            answer = self.client.get_object(Bucket=self.bucket, Key=self.key(upload_id, "state"))
-        except ClientError as exc:
-            if is_not_found(exc):
-                return None
-            raise
-        return State(**json.loads(answer["Body"].read())), answer["LastModified"].timestamp()
+    def load(self, upload_id: str) -> State | None:
+        row = self.states.get(upload_id)
+        return None if row is None else State(**row["state"], version=row["version"])
 
     def state(self, upload_id: str) -> State:
         loaded = self.load(upload_id)
         if loaded is None:
             raise FileNotFoundError(f"no staging upload {upload_id}")
-        return loaded[0]
+        return loaded
 
-    def _save(self, upload_id: str, state: State, **condition: str) -> None:
-        self.objects.put(self.key(upload_id, "state"), json.dumps(asdict(state)).encode(), **condition)
+    def _save(self, upload_id: str, state: State) -> None:
+        """Save `state` over the version it was read as (StagingChanged when that is no longer the stored one)."""
+        version = self.states.save(upload_id, state.record(), state.version)
+        if version is None:
+            raise StagingChanged(f"staging upload {upload_id} was changed by another holder meanwhile, or is gone")
+        state.version = version
 
     def save(self, upload_id: str, state: State, dropped: Iterable[str] = ()) -> None:
         """Write the state, then remove the tail objects it no longer names."""
@@ -124,20 +130,21 @@ class Stagings:
             self.objects.delete_many(unused)
 
     def ids(self) -> list[str]:
-        return list(self.objects.folders(self.root.key("staging") + "/"))
+        """The uploads with a state, and the folders left without one (a discard cut short, an
+        older tinyreg that kept the state in the bucket) so that they are discarded too."""
+        recorded = {upload_id for upload_id, _ in self.states.changed()}
+        return sorted(recorded.union(self.objects.folders(self.root.key("staging") + "/")))
 
     def idle(self, upload_id: str, now: float, ttl: float) -> bool:
-        found = self.objects.head(self.key(upload_id, "state"))
-        if found is None:
+        row = self.states.get(upload_id)
+        if row is None:
             return True
-        if now - found["LastModified"].timestamp() <= ttl:
-            return False
-        return not self.leases.is_held(self.key(upload_id, "lease"))
+        return now - row["updated"] > ttl and not is_held(row, time.time())
 
     def discard(self, upload_id: str) -> None:
         """Remove the state first (holders see at once that it is gone), then everything else."""
         folder = self.folder(upload_id)
-        self.objects.delete(folder + "state")
+        self.states.delete(upload_id)
         pages = self.client.get_paginator("list_multipart_uploads").paginate(Bucket=self.bucket, Prefix=folder)
         for page in pages:
             for upload in page.get("Uploads", []):
@@ -227,7 +234,7 @@ class Stagings:
             raise OSError(f"staging upload {upload_id} assembled to {made} bytes, not {top['size']}")
         dropped = state.tails()
         empty = Checkpoint(size=top["size"], parts=0, tail=None)
-        assembled = State(state.generation, base=empty, top=Checkpoint(**empty), assembled=True)
+        assembled = State(state.generation, base=empty, top=Checkpoint(**empty), assembled=True, version=state.version)
         self.save(upload_id, assembled, dropped)
         return data, top["size"]
 
@@ -272,7 +279,7 @@ class Stagings:
     def reopen(self, upload_id: str, state: State, size: int) -> State:
         """Make an assembled upload appendable again, holding its first `size` bytes."""
         data = self.key(upload_id, "data")
-        fresh = State(state.generation)
+        fresh = State(state.generation, version=state.version)
         if size < PART_MIN:
             tail = self.put_tail(upload_id, self.objects.get_range(data, 0, size))
         else:

@@ -3,7 +3,8 @@
 Layout under the prefix::
 
     blobs/<algorithm>/<ab>/<encoded>     one object per digest, whatever the repositories
-    staging/<upload id>/...              uploads in progress (see `tinyreg.storage.s3.stagings`)
+    staging/<upload id>/...              the bytes of uploads in progress (see `tinyreg.storage.s3.stagings`;
+                                         their state is in the metadata store)
     aside/<algorithm>-<encoded>          blobs a garbage collection has set aside
     gc-lease                             held by the garbage collection running now
 
@@ -29,6 +30,7 @@ from tinyreg.storage.s3.location import S3Location, S3Options
 from tinyreg.storage.s3.objects import Objects
 from tinyreg.storage.s3.staging_file import S3StagingFile
 from tinyreg.storage.s3.stagings import Stagings
+from tinyreg.storage.staging_states import StagingStates
 
 #: S3 has no notion of free space: `check_writable` answers this (1 EiB) so no free-space floor trips.
 UNKNOWN_FREE_BYTES = 1 << 60
@@ -38,18 +40,19 @@ BLOB_KEY = re.compile(r"(sha256|sha512)/[a-f0-9]{2}/([a-f0-9]+)")
 
 
 class S3BlobStore:
-    """Blobs as objects of one bucket under a prefix; staging uploads as multipart uploads."""
+    """Blobs as objects of one bucket under a prefix; staging uploads as multipart uploads whose
+    states are kept in `states` (the metadata store every node shares)."""
 
     remote = True
 
-    def __init__(self, url: str, options: S3Options | None = None, client: Any = None) -> None:
+    def __init__(self, url: str, options: S3Options | None = None, client: Any = None, *, states: StagingStates) -> None:
         self.location = S3Location.parse(url)
         resolved = (options or S3Options()).resolved()
         self.client = client if client is not None else make_client(resolved)
         ensure_bucket(self.client, self.location.bucket, resolved.region)
         self.objects = Objects(self.client, self.location.bucket)
         self.leases = Leases(self.client, self.location.bucket)
-        self.stagings = Stagings(self.objects, self.leases, self.location)
+        self.stagings = Stagings(self.objects, states, self.location)
         self._gc_lease: Lease | None = None
 
     def key(self, digest: Digest) -> str:
@@ -99,10 +102,10 @@ class S3BlobStore:
 
     def open_staging(self, upload_id: str) -> S3StagingFile | None:
         loaded = self.stagings.load(upload_id)
-        return None if loaded is None else S3StagingFile(self.stagings, upload_id, loaded[0])
+        return None if loaded is None else S3StagingFile(self.stagings, upload_id, loaded)
 
     def has_staging(self, upload_id: str) -> bool:
-        return self.objects.head(self.stagings.key(upload_id, "state")) is not None
+        return self.stagings.states.get(upload_id) is not None
 
     def staging_digest(self, upload_id: str, algorithm: str) -> Digest:
         return self.stagings.digest(upload_id, algorithm)
