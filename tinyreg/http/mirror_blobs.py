@@ -54,7 +54,7 @@ class BlobFlight:
         self.error: RegistryError | None = None
         self.length = length
         self.complete = False  # every piece relayed, the last ones after the blob was verified
-        self.settled = trio.Event()  # complete, or failed: the next prefetched blob's turn
+        self.settled = trio.Event()  # the clients had every byte, or the fetch failed: the next prefetch's turn
         self.prefetch = hold > 0  # started before any client asked: its failure is nobody's answer
         self._relayed = False  # bytes went out: a new subscriber would miss them
         self._subscribers: list[trio.MemorySendChannel[list[bytes] | BaseException]] = []
@@ -62,6 +62,7 @@ class BlobFlight:
         self._backlog: list[bytes] | None = [] if hold > 0 else None  # relayed to nobody yet, kept
         self._backlog_size = 0
         self._subscribed = trio.Event()
+        self._sending = 0  # clients whose body has not ended yet
 
     def subscribe(self) -> AsyncGenerator[bytes, None] | None:
         """A client's body: the backlog, if any, then the pieces as relayed; None once bytes went
@@ -70,6 +71,7 @@ class BlobFlight:
             return None
         backlog = list(self._backlog or ())
         self._subscribed.set()
+        self._sending += 1
         if self.complete:  # verified, the commit under way: the backlog is the whole blob
             return self._chunks(backlog, None)
         send, receive = trio.open_memory_channel[list[bytes] | BaseException](RELAY_QUEUE)
@@ -115,18 +117,23 @@ class BlobFlight:
         self, backlog: list[bytes], receive: trio.MemoryReceiveChannel[list[bytes] | BaseException] | None
     ) -> AsyncGenerator[bytes, None]:
         """One client's body: the backlog, then the pieces as relayed; ResponseAborted if the fetch fails."""
-        for piece in backlog:
-            yield piece
-        del backlog[:]
-        if receive is not None:
-            async with receive:
-                async for item in receive:
-                    if isinstance(item, BaseException):
-                        raise ResponseAborted(str(item))
-                    for piece in item:
-                        yield piece
-        if not self.complete:
-            raise ResponseAborted("the fetch from upstream stopped")
+        try:
+            for piece in backlog:
+                yield piece
+            del backlog[:]
+            if receive is not None:
+                async with receive:
+                    async for item in receive:
+                        if isinstance(item, BaseException):
+                            raise ResponseAborted(str(item))
+                        for piece in item:
+                            yield piece
+            if not self.complete:
+                raise ResponseAborted("the fetch from upstream stopped")
+        finally:
+            self._sending -= 1
+            if self.complete and not self._sending:
+                self.settled.set()
 
     async def fill(
         self,
@@ -142,12 +149,14 @@ class BlobFlight:
         The clients get their last bytes once the digest is verified, before the blob is made
         durable: the commit's sync does not delay them, and a request coming meanwhile still
         finds this flight and waits for its end. With `after`, the body is read once that is set
-        or a client came: prefetched blobs take their turns in the order their clients ask for
-        them, rather than share a core to all end late."""
+        or a client came (or a while passed): prefetched blobs take their turns in the order
+        their clients ask for them, each once the clients of the one before had its last bytes,
+        rather than share a core to all end late."""
         upload_id = uuid.uuid4().hex
         try:
             if after is not None:
-                await _first_of(after, self._subscribed)
+                with trio.move_on_after(SUBSCRIBER_WAIT):
+                    await _first_of(after, self._subscribed)
             store.create_staging(upload_id)
             file = store.open_staging(upload_id)
             if file is None:
@@ -163,7 +172,8 @@ class BlobFlight:
                     raise _mismatch(f"upstream sent bytes of digest {actual} for {digest}")
                 await self._relay(unsent, last=True)  # the end, sent once the bytes proved to be the blob
                 self.complete = True
-                self.settled.set()
+                if not self._sending:
+                    self.settled.set()
                 self._close_relay()
                 await trio.to_thread.run_sync(store.commit, upload_id, digest)
                 await commit(size)

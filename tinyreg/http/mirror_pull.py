@@ -236,7 +236,11 @@ class PullThrough:
         document = json.loads(body)
         if target.mirror.prefetch:  # first: the upstream requests go out while the manifest is stored and sent
             self._prefetch(target, prefetch_digests(document, PREFETCH_BLOBS))
-        self.cache.store_manifest(target, tag, str(actual), body, parsed, descriptor_sizes(document))
+        # Committed before the answer (a 200 means the repository is cached, for the admin's views
+        # too), in a worker thread: the commit's sync (~1 ms, more on a busy disk) leaves the event
+        # loop to the prefetches' requests and to other clients.
+        sizes = descriptor_sizes(document)
+        await trio.to_thread.run_sync(self.cache.store_manifest, target, tag, str(actual), body, parsed, sizes)
         self._evict(target.mirror)
         return StoredManifest(str(actual), parsed.media_type, body)
 
@@ -335,7 +339,7 @@ class PullThrough:
         flight.ready.set()
 
         async def commit(size: int) -> None:
-            self.cache.link(target, digest, size)
+            await trio.to_thread.run_sync(self.cache.link, target, digest, size)  # its sync off the event loop
             self._evict(target.mirror)
 
         async def fill() -> None:
