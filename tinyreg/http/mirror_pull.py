@@ -32,7 +32,7 @@ from tinyreg.http import blobs, listings
 from tinyreg.http.asgi import Request, Response
 from tinyreg.http.manifests import manifest_response
 from tinyreg.http.mirror_blobs import PREFETCH_HOLD, BlobFlight
-from tinyreg.http.mirror_upstream import Upstream, UpstreamUnreachable, use_large_reads
+from tinyreg.http.mirror_upstream import Upstream, UpstreamUnreachable, content_length, error_detail, use_large_reads
 from tinyreg.registry.cache import CacheHits
 from tinyreg.registry.core import Registry
 from tinyreg.registry.errors import RegistryError
@@ -83,19 +83,6 @@ class _Flight:
         self.done = trio.Event()
         self.result: Any = None
         self.error: BaseException | None = None
-
-
-async def _error_detail(response: httpx.Response) -> str:
-    """The message of a registry error body, or the start of whatever came."""
-    try:
-        body = await response.aread()
-    except httpx.HTTPError:
-        return ""
-    try:
-        errors = json.loads(body)["errors"]
-        return "; ".join(f"{e.get('code')}: {e.get('message')}" for e in errors)[:300]
-    except (ValueError, KeyError, TypeError, AttributeError):
-        return body[:200].decode("utf-8", "replace")
 
 
 class PullThrough:
@@ -210,7 +197,7 @@ class PullThrough:
         response = await self._open("GET", target, "manifests", reference)
         try:
             if response.status_code != 200:
-                raise UpstreamFailed(response.status_code, await _error_detail(response))
+                raise UpstreamFailed(response.status_code, await error_detail(response))
             data = bytearray()
             async for chunk in response.aiter_bytes():
                 data += chunk
@@ -279,7 +266,7 @@ class PullThrough:
         if known is not None:
             self.cache.link(target, digest, known)
             return await blobs.get_blob(self.registry, request, target.local_repo, reference)
-        return Response(200, _blob_headers(digest, _content_length(headers)))
+        return Response(200, _blob_headers(digest, content_length(headers)))
 
     async def _fetch_blob(self, target: CacheTarget, digest: Digest, what: str) -> Response:
         flight = self._blob_flights[str(digest)] = BlobFlight()  # before any await: later requests wait for it
@@ -325,7 +312,7 @@ class PullThrough:
             except UpstreamFailed as failed:
                 raise self._failure(target, what, failed) from None
             if response.status_code != 200:
-                refused = UpstreamFailed(response.status_code, await _error_detail(response))
+                refused = UpstreamFailed(response.status_code, await error_detail(response))
                 await response.aclose()
                 raise self._failure(target, what, refused)
         except BaseException as exc:
@@ -335,7 +322,7 @@ class PullThrough:
             flight.ready.set()
             flight.done.set()
             raise
-        flight.length = length = _content_length(response.headers)
+        flight.length = length = content_length(response.headers)
         flight.ready.set()
 
         async def commit(size: int) -> None:
@@ -411,10 +398,3 @@ def _blob_headers(digest: Digest, length: int | None) -> dict[str, str]:
     if length is not None:
         headers["Content-Length"] = str(length)
     return headers
-
-
-def _content_length(headers: httpx.Headers) -> int | None:
-    value = headers.get("content-length")
-    if value is None or headers.get("content-encoding") or not value.strip().isdigit():
-        return None
-    return int(value)
