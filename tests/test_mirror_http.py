@@ -73,7 +73,8 @@ def test_a_moved_tag_is_seen_after_the_ttl_and_not_before(upstream: Distribution
 
 def test_containerd_ns_requests_share_the_prefix_cache(upstream: Distribution) -> None:
     digest = push_sample(upstream.url, "library/alpine", "3.19", samples.image(seed="ns"))
-    with _cache(upstream.url) as cache, httpx.Client(base_url=cache.url, timeout=60) as client:
+    # Without prefetch: what upstream is asked shows which blobs the ns requests cached.
+    with _cache(upstream.url, prefetch=False) as cache, httpx.Client(base_url=cache.url, timeout=60) as client:
         assert client.get("/v2/", params={"ns": "docker.io"}).status_code == 200
         manifest = client.get("/v2/library/alpine/manifests/3.19", params={"ns": upstream.host})
         assert manifest.status_code == 200 and manifest.headers["Docker-Content-Digest"] == digest
@@ -200,7 +201,8 @@ def test_wrong_bytes_from_upstream_are_never_stored_and_the_client_errors(chunke
     thread.start()
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}"
-        with _cache(url) as cache, httpx.Client(base_url=cache.url, timeout=60) as client:
+        # Without prefetch, each GET of the layer is one upstream GET (see the prefetch test below).
+        with _cache(url, prefetch=False) as cache, httpx.Client(base_url=cache.url, timeout=60) as client:
             manifest = client.get("/v2/hub/library/bad/manifests/1")
             assert manifest.status_code == 200
             layer = manifest.json()["layers"][0]["digest"]
@@ -212,6 +214,29 @@ def test_wrong_bytes_from_upstream_are_never_stored_and_the_client_errors(chunke
             body = assert_error(other, 502, "UNKNOWN")
             assert "nothing was stored" in str(body)
             assert _stored_blobs(cache) == []
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_prefetched_layer_with_wrong_bytes_is_never_stored_nor_served() -> None:
+    class Handler(_Corrupting):
+        pass
+
+    Handler.chunked, Handler.blob_gets = False, 0
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with (
+            _cache(f"http://127.0.0.1:{server.server_address[1]}") as cache,
+            httpx.Client(base_url=cache.url, timeout=60) as client,
+        ):
+            manifest = client.get("/v2/hub/library/bad/manifests/1")  # starts the layer's fetch
+            assert manifest.status_code == 200
+            layer = manifest.json()["layers"][0]["digest"]
+            with pytest.raises(httpx.HTTPError):  # the prefetch's failure, or its own fetch's: cut short either way
+                client.get(f"/v2/hub/library/bad/blobs/{layer}")
+            assert Handler.blob_gets >= 1 and _stored_blobs(cache) == []
     finally:
         server.shutdown()
         server.server_close()

@@ -19,6 +19,7 @@ from tinyreg.registry.mirrors import (
     mirror_from_table,
     parse_challenge,
     parse_mirror_flag,
+    prefetch_digests,
     repo_allowed,
     tag_is_fresh,
     upstream_failure,
@@ -193,6 +194,7 @@ def test_upstream_failures_name_the_upstream_and_its_answer() -> None:
         ({"url": "https://x.io", "username": "u"}, "username and password go together"),
         ({"url": "https://x.io", "size_limit": "lots"}, "size_limit"),
         ({"url": "https://x.io", "colour": "red"}, "unknown key 'colour'"),
+        ({"url": "https://x.io", "prefetch": "yes"}, "prefetch must be true or false"),
     ],
 )
 def test_mirror_tables_that_cannot_be_used_are_refused(table: dict[str, object], problem: str) -> None:
@@ -274,3 +276,28 @@ def _proxy(public: bool, role: str | None) -> CacheAccess:
 )
 def test_who_may_pull_through_the_cache(principal: Principal, cache: CacheAccess, allowed: set[str]) -> None:
     assert cache_actions(principal, cache, ALL) == allowed
+
+
+def _descriptor(digest: str) -> dict[str, object]:
+    return {"mediaType": "application/octet-stream", "digest": digest, "size": 1}
+
+
+@pytest.mark.parametrize(
+    ("document", "limit", "expected"),
+    [
+        ({"config": _descriptor("c"), "layers": [_descriptor("l1"), _descriptor("l2")]}, 4, ["c", "l1", "l2"]),
+        ({"config": _descriptor("c"), "layers": [_descriptor(f"l{i}") for i in range(9)]}, 3, ["c", "l0", "l1"]),
+        ({"config": _descriptor("c"), "layers": [_descriptor("c"), _descriptor("l")]}, 4, ["c", "l"]),  # once each
+        ({"layers": [_descriptor("l")], "artifactType": "application/x-test"}, 4, ["l"]),
+        ({"manifests": [_descriptor("m1")], "layers": []}, 4, []),  # an index: the client picks a platform first
+        ({"config": {"digest": 7}, "layers": "x"}, 4, []),
+        ([], 4, []),
+    ],
+)
+def test_the_config_and_first_layers_of_an_image_are_prefetched(document: object, limit: int, expected: list[str]) -> None:
+    assert prefetch_digests(document, limit) == expected
+
+
+def test_prefetch_is_on_unless_a_mirror_turns_it_off() -> None:
+    assert mirror_from_table("hub", {"url": "https://x.io"}).prefetch
+    assert not mirror_from_table("hub", {"url": "https://x.io", "prefetch": False}).prefetch

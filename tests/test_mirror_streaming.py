@@ -1,8 +1,8 @@
 """A blob pulled through the cache by several clients at once: one upstream GET, and a client
 coming while the fetch has not sent any bytes yet gets them as they come (it does not wait for
 the end), from an upstream that holds the rest of the blob back until the test lets it go.
-Verified bytes reach the clients before the blob's commit (its sync) ends; how a batch is cut
-into the pieces the clients get."""
+A HEAD meanwhile is answered with what upstream said. Verified bytes reach the clients before
+the blob's commit (its sync) ends; how a batch is cut into the pieces the clients get."""
 
 from __future__ import annotations
 
@@ -78,6 +78,32 @@ def test_a_client_coming_during_the_fetch_streams_with_it() -> None:
                 assert sha256(first_body.result(timeout=60)) == sha256(BLOB)
             assert Handler.gets == 1
             assert httpx.get(cache.url + path, timeout=60).content == BLOB  # cached: upstream not asked again
+            assert Handler.gets == 1
+    finally:
+        Handler.release.set()
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_head_during_the_fetch_is_answered_without_waiting_for_its_end() -> None:
+    class Handler(_HoldingBack):
+        started, release, gets = threading.Event(), threading.Event(), 0
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    path = f"/v2/hub/library/big/blobs/{sha256(BLOB)}"
+    try:
+        with run_registry(mirrors=(Mirror("hub", f"http://127.0.0.1:{server.server_address[1]}"),)) as cache:
+            with ThreadPoolExecutor(1) as pool:
+                first_body = pool.submit(lambda: httpx.get(cache.url + path, timeout=60).content)
+                assert Handler.started.wait(timeout=60)
+                head = httpx.head(cache.url + path, timeout=30)
+                # What upstream said of the blob, while it still holds back most of it.
+                assert head.status_code == 200 and not Handler.release.is_set()
+                assert head.headers["Content-Length"] == str(len(BLOB))
+                assert head.headers["Docker-Content-Digest"] == sha256(BLOB)
+                Handler.release.set()
+                assert sha256(first_body.result(timeout=60)) == sha256(BLOB)
             assert Handler.gets == 1
     finally:
         Handler.release.set()

@@ -8,6 +8,12 @@ Docker-Content-Digest: still fresh). When upstream cannot answer (unreachable, 5
 whatever is cached is served with `Warning: 110 - "Response is Stale"`; what is not cached
 fails with an error naming the upstream and its answer. Concurrent requests for the same
 manifest or blob make one upstream request (single flight).
+
+An image manifest fetched from upstream starts the fetch of its config and first layers before
+it is answered (the mirror's `prefetch`): the upstream's round trips and the first bytes then
+overlap the client's own turn, which a pull through the cache would otherwise add to a direct
+one. What a prefetch reads before its client comes is kept for it, up to a bound (see
+`mirror_blobs.py`); a failed prefetch answers nobody: its client's request fetches again.
 """
 
 from __future__ import annotations
@@ -25,8 +31,8 @@ from tinyreg.access.policy import ANONYMOUS, CacheAccess, cache_actions, explain
 from tinyreg.http import blobs, listings
 from tinyreg.http.asgi import Request, Response
 from tinyreg.http.manifests import manifest_response
-from tinyreg.http.mirror_blobs import BlobFlight
-from tinyreg.http.mirror_upstream import Upstream, UpstreamUnreachable, use_large_reads
+from tinyreg.http.mirror_blobs import PREFETCH_HOLD, BlobFlight
+from tinyreg.http.mirror_upstream import Upstream, UpstreamUnreachable, content_length, error_detail, use_large_reads
 from tinyreg.registry.cache import CacheHits
 from tinyreg.registry.core import Registry
 from tinyreg.registry.errors import RegistryError
@@ -39,6 +45,7 @@ from tinyreg.registry.mirrors import (
     by_ns,
     by_prefix,
     descriptor_sizes,
+    prefetch_digests,
     repo_allowed,
     tag_is_fresh,
     upstream_failure,
@@ -51,6 +58,8 @@ log = logging.getLogger("tinyreg.mirror")
 T = TypeVar("T")
 UPSTREAM_CONNECTIONS = 32
 HIT_FLUSH_INTERVAL = 1.0  # seconds between two writes of the hit counts (eviction's order lags by that much)
+PREFETCH_BLOBS = 4  # blobs of a manifest fetched ahead of its client: the config and the first layers
+PREFETCH_FLIGHTS = 8  # no prefetch starts while this many blob fetches run (each may hold a backlog)
 
 
 class Resolved(NamedTuple):
@@ -74,19 +83,6 @@ class _Flight:
         self.done = trio.Event()
         self.result: Any = None
         self.error: BaseException | None = None
-
-
-async def _error_detail(response: httpx.Response) -> str:
-    """The message of a registry error body, or the start of whatever came."""
-    try:
-        body = await response.aread()
-    except httpx.HTTPError:
-        return ""
-    try:
-        errors = json.loads(body)["errors"]
-        return "; ".join(f"{e.get('code')}: {e.get('message')}" for e in errors)[:300]
-    except (ValueError, KeyError, TypeError, AttributeError):
-        return body[:200].decode("utf-8", "replace")
 
 
 class PullThrough:
@@ -201,7 +197,7 @@ class PullThrough:
         response = await self._open("GET", target, "manifests", reference)
         try:
             if response.status_code != 200:
-                raise UpstreamFailed(response.status_code, await _error_detail(response))
+                raise UpstreamFailed(response.status_code, await error_detail(response))
             data = bytearray()
             async for chunk in response.aiter_bytes():
                 data += chunk
@@ -224,7 +220,14 @@ class PullThrough:
             announced and announced.startswith(f"{actual.algorithm}:") and announced != str(actual)
         ):
             raise self._bad_answer(target, what, f"its bytes have digest {actual}, not {wanted or announced}")
-        self.cache.store_manifest(target, tag, str(actual), body, parsed, descriptor_sizes(json.loads(body)))
+        document = json.loads(body)
+        if target.mirror.prefetch:  # first: the upstream requests go out while the manifest is stored and sent
+            self._prefetch(target, prefetch_digests(document, PREFETCH_BLOBS))
+        # Committed before the answer (a 200 means the repository is cached, for the admin's views
+        # too), in a worker thread: the commit's sync (~1 ms, more on a busy disk) leaves the event
+        # loop to the prefetches' requests and to other clients.
+        sizes = descriptor_sizes(document)
+        await trio.to_thread.run_sync(self.cache.store_manifest, target, tag, str(actual), body, parsed, sizes)
         self._evict(target.mirror)
         return StoredManifest(str(actual), parsed.media_type, body)
 
@@ -233,20 +236,24 @@ class PullThrough:
     async def _blob(self, request: Request, target: CacheTarget, reference: str) -> Response:
         digest = parse_digest(reference)
         what = f"blob {digest} of {target.upstream_repo}"
-        while True:  # bounded: a flight ends, and then the blob is there or the fetch failed
+        for _ in range(3):  # bounded: a flight ends, and then the blob is there or the fetch failed
             if self.cache.has_blob(target, digest):
                 return await blobs.get_blob(self.registry, request, target.local_repo, reference)
             flight = self._blob_flights.get(str(digest))
             if flight is None:
                 break
+            await flight.ready.wait()
             if request.method == "GET":
-                await flight.ready.wait()
                 stream = flight.subscribe()
                 if stream is not None:  # its bytes have not started: this client gets them as they come
                     return Response(200, _blob_headers(digest, flight.length), stream=stream)
+            elif flight.error is None and flight.length is not None:
+                return Response(200, _blob_headers(digest, flight.length))  # what a HEAD upstream would say
             await flight.done.wait()
-            if flight.error is not None:
+            if flight.error is not None and not flight.prefetch:
                 raise flight.error
+        else:
+            raise RegistryError("UNKNOWN", f"fetching {what} from upstream was interrupted; try again", status=503)
         known = self.cache.stored_size(digest)
         if known is None and request.method == "GET":
             return await self._fetch_blob(target, digest, what)
@@ -259,43 +266,78 @@ class PullThrough:
         if known is not None:
             self.cache.link(target, digest, known)
             return await blobs.get_blob(self.registry, request, target.local_repo, reference)
-        return Response(200, _blob_headers(digest, _content_length(headers)))
+        return Response(200, _blob_headers(digest, content_length(headers)))
 
     async def _fetch_blob(self, target: CacheTarget, digest: Digest, what: str) -> Response:
         flight = self._blob_flights[str(digest)] = BlobFlight()  # before any await: later requests wait for it
+        await self._start_flight(target, digest, what, flight)
+        stream = flight.subscribe()
+        assert stream is not None  # nothing was relayed yet: the fill starts at the next checkpoint
+        return Response(200, _blob_headers(digest, flight.length), stream=stream)
+
+    def _prefetch(self, target: CacheTarget, digests: list[str]) -> None:
+        """Start the fetch of the blobs that are neither stored nor being fetched, in the
+        server's nursery; each is a flight its client's request finds."""
+        assert self._nursery is not None
+        previous: BlobFlight | None = None
+        for text in digests:
+            if len(self._blob_flights) >= PREFETCH_FLIGHTS:
+                return
+            try:
+                digest = parse_digest(text)
+            except RegistryError:
+                continue
+            if str(digest) in self._blob_flights or self.cache.stored_size(digest) is not None:
+                continue
+            flight = self._blob_flights[str(digest)] = BlobFlight(hold=PREFETCH_HOLD)
+            after = previous.settled if previous is not None else None
+            self._nursery.start_soon(self._run_prefetch, target, digest, flight, after)
+            previous = flight
+
+    async def _run_prefetch(self, target: CacheTarget, digest: Digest, flight: BlobFlight, after: trio.Event | None) -> None:
+        what = f"blob {digest} of {target.upstream_repo}"
+        try:
+            await self._start_flight(target, digest, what, flight, after)
+        except RegistryError as error:  # nobody's answer: a client's request for it fetches again
+            log.info("prefetch of %s failed: %s", what, error.message)
+
+    async def _start_flight(
+        self, target: CacheTarget, digest: Digest, what: str, flight: BlobFlight, after: trio.Event | None = None
+    ) -> None:
+        """Send the flight's GET upstream and start its fill in the server's nursery (`ready` set);
+        if no answer with the blob came, end the flight with the error and raise it."""
         try:
             try:
                 response = await self._open("GET", target, "blobs", str(digest))
             except UpstreamFailed as failed:
                 raise self._failure(target, what, failed) from None
             if response.status_code != 200:
-                refused = UpstreamFailed(response.status_code, await _error_detail(response))
+                refused = UpstreamFailed(response.status_code, await error_detail(response))
                 await response.aclose()
                 raise self._failure(target, what, refused)
         except BaseException as exc:
             flight.error = exc if isinstance(exc, RegistryError) else RegistryError("UNKNOWN", "the fetch stopped", status=503)
-            del self._blob_flights[str(digest)]
+            if self._blob_flights.get(str(digest)) is flight:
+                del self._blob_flights[str(digest)]
             flight.ready.set()
             flight.done.set()
             raise
-        flight.length = length = _content_length(response.headers)
-        stream = flight.subscribe()
-        assert stream is not None  # nothing was relayed yet
+        flight.length = length = content_length(response.headers)
         flight.ready.set()
 
         async def commit(size: int) -> None:
-            self.cache.link(target, digest, size)
+            await trio.to_thread.run_sync(self.cache.link, target, digest, size)  # its sync off the event loop
             self._evict(target.mirror)
 
         async def fill() -> None:
             try:
-                await flight.fill(self.registry.store, response, digest, length, commit)
+                await flight.fill(self.registry.store, response, digest, length, commit, after)
             finally:
-                self._blob_flights.pop(str(digest), None)
+                if self._blob_flights.get(str(digest)) is flight:
+                    del self._blob_flights[str(digest)]
 
         assert self._nursery is not None
         self._nursery.start_soon(fill)
-        return Response(200, _blob_headers(digest, length), stream=stream)
 
     # -- upstream ------------------------------------------------------------------------------
 
@@ -356,10 +398,3 @@ def _blob_headers(digest: Digest, length: int | None) -> dict[str, str]:
     if length is not None:
         headers["Content-Length"] = str(length)
     return headers
-
-
-def _content_length(headers: httpx.Headers) -> int | None:
-    value = headers.get("content-length")
-    if value is None or headers.get("content-encoding") or not value.strip().isdigit():
-        return None
-    return int(value)

@@ -8,6 +8,7 @@ they expire. One `httpx.AsyncClient` serves every mirror; the server's nursery o
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 
@@ -97,3 +98,24 @@ class Upstream:
             return
         if isinstance(value, str) and value:
             self._tokens[scope] = _Token(value, time.monotonic() + max(lifetime - TOKEN_MARGIN, 1.0))
+
+
+async def error_detail(response: httpx.Response) -> str:
+    """The message of a registry error body, or the start of whatever came."""
+    try:
+        body = await response.aread()
+    except httpx.HTTPError:
+        return ""
+    try:
+        errors = json.loads(body)["errors"]
+        return "; ".join(f"{e.get('code')}: {e.get('message')}" for e in errors)[:300]
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return body[:200].decode("utf-8", "replace")
+
+
+def content_length(headers: httpx.Headers) -> int | None:
+    """The body length a response announces, None when chunked or encoded."""
+    value = headers.get("content-length")
+    if value is None or headers.get("content-encoding") or not value.strip().isdigit():
+        return None
+    return int(value)

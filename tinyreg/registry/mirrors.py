@@ -34,7 +34,7 @@ DOCKER_HUB_HOSTS = frozenset({"docker.io", "registry-1.docker.io", "index.docker
 DEPENDENCY_PROXY_MARK = "/dependency_proxy/containers/"
 #: Names the dependency proxy takes as Docker Hub when no `dependency_proxy.upstream` is set.
 HUB_NAMES = ("docker.io", "hub", "dockerhub", "docker-hub")
-_MIRROR_KEYS = {"name", "url", "username", "password", "tag_ttl", "allow", "deny", "size_limit", "public"}
+_MIRROR_KEYS = {"name", "url", "username", "password", "tag_ttl", "allow", "deny", "size_limit", "public", "prefetch"}
 
 
 class MirrorConfigError(ValueError):
@@ -59,6 +59,9 @@ class Mirror:
     """Bytes the mirror's cached repositories may take; the least recently pulled go first."""
     public: bool = False
     """With --auth: whether anonymous clients may pull through it (otherwise any signed-in principal)."""
+    prefetch: bool = True
+    """Whether an image manifest fetched from upstream starts the fetch of its config and first
+    layers at once, before its client asks for them (see `prefetch_digests`)."""
 
     @property
     def host(self) -> str:
@@ -144,10 +147,11 @@ def mirror_from_table(name: str, table: Mapping[str, Any]) -> Mirror:
             values["size_limit"] = parse_size(str(table["size_limit"]))
         except ValueError as exc:
             raise MirrorConfigError(f"mirror {name}: size_limit: {exc}") from None
-    if "public" in table:
-        if not isinstance(table["public"], bool):
-            raise MirrorConfigError(f"mirror {name}: public must be true or false")
-        values["public"] = table["public"]
+    for key in ("public", "prefetch"):
+        if key in table:
+            if not isinstance(table[key], bool):
+                raise MirrorConfigError(f"mirror {name}: {key} must be true or false")
+            values[key] = table[key]
     if bool(values.get("username")) != bool(values.get("password")):
         raise MirrorConfigError(f"mirror {name}: username and password go together")
     return Mirror(**values)
@@ -331,3 +335,21 @@ def descriptor_sizes(document: Any) -> dict[str, int]:
         if isinstance(entry, dict) and isinstance(entry.get("digest"), str) and isinstance(entry.get("size"), int):
             sizes[entry["digest"]] = max(0, int(entry["size"]))
     return sizes
+
+
+def prefetch_digests(document: Any, limit: int) -> list[str]:
+    """The blobs worth fetching as soon as an image manifest came from upstream, in the order its
+    client asks for them: the config, then the layers, at most `limit`. None for an index (its
+    client picks one platform's manifest first) or anything else."""
+    if not isinstance(document, dict) or "manifests" in document:
+        return []
+    entries = [document.get("config")]
+    layers = document.get("layers")
+    if isinstance(layers, list):
+        entries.extend(layers)
+    found: list[str] = []
+    for entry in entries:
+        digest = entry.get("digest") if isinstance(entry, dict) else None
+        if isinstance(digest, str) and digest not in found:
+            found.append(digest)
+    return found[:limit]
