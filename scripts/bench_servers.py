@@ -62,7 +62,7 @@ def distribution_config(root: Path, port: int, s3_bucket: str = "") -> str:
             f"    region: {os.environ.get('AWS_REGION', 'us-east-1')}\n"
             f"    regionendpoint: {os.environ['AWS_ENDPOINT_URL_S3']}\n"
             f"    bucket: {s3_bucket}\n"
-            f"    rootdirectory: /distribution-{root.parent.name}\n"
+            f"    rootdirectory: /distribution-{root.parent.parent.name}\n"  # the run's own: workdir/distribution/storage
             "    secure: false\n"
             "    v4auth: true\n"
             "  redirect:\n    disable: true\n"

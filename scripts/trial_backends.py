@@ -9,10 +9,16 @@ Ctrl-C, then stops them and deletes everything they stored. The same code starts
 (`tests/servers/`). For real use, run a PostgreSQL and an S3 store that are looked after.
 
     python scripts/trial_backends.py
+    python scripts/trial_backends.py --memstore-gib 12   # room for a full `scripts/bench.py --s3-bucket` run
+
+The gateway keeps objects in RAM, at most --memstore-gib (default 3); past that it does not
+refuse writes but HANGS every request, so give it room for what a trial or benchmark stores
+(nothing is deleted: the full benchmark stores some GiB per round).
 """
 
 from __future__ import annotations
 
+import argparse
 import shutil
 import signal
 import sys
@@ -27,11 +33,14 @@ from tests.servers.postgres import PostgresCluster  # noqa: E402
 
 
 def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--memstore-gib", type=float, default=ceph.MEMSTORE_BYTES / 1024**3, help="RAM for the gateway's objects")
+    args = parser.parse_args()
     postgres = PostgresCluster().start()
     ceph_dir = Path(tempfile.mkdtemp(prefix="tinyreg-ceph-", dir="/tmp"))
     try:
         postgres.admin("CREATE DATABASE tinyreg OWNER tinyreg")
-        gateway = ceph.start(ceph_dir)
+        gateway = ceph.start(ceph_dir, int(args.memstore_gib * 1024**3))
         print(
             "PostgreSQL and a Ceph RADOS Gateway are running (Ctrl-C stops them and deletes their data).\n"
             "In each node's shell:\n\n"

@@ -5,11 +5,14 @@ These tests check what the benchmark reports and how it reads its tools, never h
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import shutil
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +25,16 @@ TOOLS = ("docker-registry", "wrk", "taskset")
 
 sys.path.insert(0, str(SCRIPTS))
 from bench_http import Body, WrongAnswer, sha256  # noqa: E402
-from bench_load import parse_wrk  # noqa: E402
+from bench_load import parse_wrk, run_wrk  # noqa: E402
+
+
+def _require_tools() -> None:
+    missing = [tool for tool in TOOLS if shutil.which(tool) is None]
+    if missing:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"the benchmark needs {', '.join(missing)}")
+        pytest.skip(f"the benchmark needs {', '.join(missing)}")
+
 
 WRK_REPORT = """Running 1s test @ http://127.0.0.1:5000/v2/perf/tags/tags/list
   1 threads and 16 connections
@@ -48,11 +60,7 @@ def _cpu_lists() -> tuple[str, str]:
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], str]:
     """The JSON document and printed table of one `--quick --rounds 1` run of two cheap workloads."""
-    missing = [tool for tool in TOOLS if shutil.which(tool) is None]
-    if missing:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"the benchmark needs {', '.join(missing)}")
-        pytest.skip(f"the benchmark needs {', '.join(missing)}")
+    _require_tools()
     out = tmp_path_factory.mktemp("bench") / "results.json"
     server_cpus, client_cpus = _cpu_lists()
     done = subprocess.run(
@@ -145,3 +153,35 @@ def test_generated_body_streams_the_bytes_its_digest_names(size: int) -> None:
     middle = b"".join(bytes(piece) for piece in body.chunks(size // 3, size // 2 + 1))
     assert middle == whole[size // 3 : size // 2 + 1]
     assert Body(f"other-{size}", size).digest != body.digest
+
+
+class _SlowAnswers(http.server.BaseHTTPRequestHandler):
+    """Answers every GET, each later than the first wrk window lasts (as Distribution's catalog on S3)."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:  # noqa: N802 - the handler's protocol
+        time.sleep(1.5)
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_a_server_slower_than_the_wrk_window_is_measured_over_a_longer_one(tmp_path: Path) -> None:
+    _require_tools()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _SlowAnswers)
+    server.handle_error = lambda *_: None  # type: ignore[method-assign]  # wrk leaves with requests unanswered
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    script = tmp_path / "get.lua"
+    script.write_text('wrk.method = "GET"\n')
+    cpus = ",".join(str(cpu) for cpu in sorted(os.sched_getaffinity(0)))
+    try:
+        rate = run_wrk(f"http://127.0.0.1:{server.server_address[1]}/v2/_catalog", 2, 1, cpus, script, "slow", longest=4)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert rate.requests > 0 and rate.per_second > 0

@@ -5,6 +5,7 @@ shares), and a pull's snapshot costs as few statements as it can."""
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -123,4 +124,38 @@ def test_a_snapshot_reads_a_tag_with_its_manifest_and_bytes_in_one_statement(pos
             assert (results, sent) == ([None, None], 2)
     finally:
         meta.close()
+        postgres_cluster.drop_database(url)
+
+
+#: A statement in PostgreSQL's log (log_statement = all; the default prefix names the backend's pid).
+LOGGED_STATEMENT = re.compile(r"\[(\d+)\] LOG:  (?:statement|execute [^:]*): (.*)")
+
+
+def _statements_of_the_read(log: str) -> list[str]:
+    """The statements logged by the connections that read a tag or a manifest (a background
+    task's statements on other connections are left out)."""
+    logged = [(match[1], match[2]) for match in map(LOGGED_STATEMENT.search, log.splitlines()) if match]
+    readers = {pid for pid, sql in logged if re.search(r"\b(tags t|manifests m)\b", sql)}
+    return [sql for pid, sql in logged if pid in readers]
+
+
+def test_a_manifest_get_or_head_is_one_statement_on_the_database(postgres_cluster: PostgresCluster, tmp_path: Path) -> None:
+    url = postgres_cluster.fresh_database()
+    postgres_cluster.admin(f"ALTER DATABASE {url.rsplit('/', 1)[1]} SET log_statement = 'all'")
+    log = postgres_cluster.dir / "postgres.log"
+    server = ServerProcess(["serve", "--port", "0", "--data", str(tmp_path / "data"), "--metadata", url], cwd=tmp_path)
+    try:
+        with api_client(server.wait_listening(timeout=60)) as client:
+            image = push_image(client, "team/app", "v1")
+            for method, reference in (("GET", "v1"), ("GET", image.digest), ("HEAD", "v1"), ("HEAD", image.digest)):
+                logged_before = log.stat().st_size
+                response = client.request(method, f"/v2/team/app/manifests/{reference}", headers={"Accept": image.media_type})
+                assert (response.status_code, response.headers["docker-content-digest"]) == (200, image.digest)
+                with log.open("rb") as stream:
+                    stream.seek(logged_before)
+                    statements = _statements_of_the_read(stream.read().decode(errors="replace"))
+                # No BEGIN, no COMMIT, no separate look-up of the name's alias: one round trip.
+                assert len(statements) == 1, (method, reference, statements)
+    finally:
+        assert server.stop() == 0, server.text("stderr")
         postgres_cluster.drop_database(url)

@@ -86,7 +86,7 @@ def missing_tools() -> list[str]:
     return [tool for tool in TOOLS if shutil.which(tool) is None]
 
 
-def _config(directory: Path, fsid: str, mon_port: int, rgw_port: int) -> str:
+def _config(directory: Path, fsid: str, mon_port: int, rgw_port: int, memstore_bytes: int) -> str:
     return f"""[global]
 fsid = {fsid}
 mon host = v2:127.0.0.1:{mon_port}
@@ -119,7 +119,7 @@ mon warn on pool no redundancy = false
 mon data avail warn = 2
 mon data avail crit = 1
 osd objectstore = memstore
-memstore device bytes = {MEMSTORE_BYTES}
+memstore device bytes = {memstore_bytes}
 [mon]
 mon data = {directory}/mon/$cluster-$id
 mon cluster log file = {directory}/log/cluster.log
@@ -131,7 +131,7 @@ osd journal size = 0
 osd max object name len = 460
 osd max object namespace len = 64
 [client.rgw.a]
-rgw frontends = beast endpoint=127.0.0.1:{rgw_port}
+rgw frontends = beast endpoint=127.0.0.1:{rgw_port} tcp_nodelay=1
 rgw data = {directory}/rgw
 rgw dns name = 127.0.0.1
 rgw thread pool size = 64
@@ -165,14 +165,15 @@ def _answers(url: str) -> bool:
     return True
 
 
-def start(directory: Path) -> CephGateway:
-    """Start mon, osd and radosgw in `directory` (short: unix socket paths must stay < 107 bytes)."""
+def start(directory: Path, memstore_bytes: int = MEMSTORE_BYTES) -> CephGateway:
+    """Start mon, osd and radosgw in `directory` (short: unix socket paths must stay < 107 bytes),
+    the OSD keeping at most `memstore_bytes` (in RAM)."""
     for name in ("run", "log", "mon", "osd", "rgw", "crash"):
         (directory / name).mkdir(parents=True, exist_ok=True)
     fsid = str(uuid.uuid4())
     mon_port, rgw_port = free_port(), free_port()
     conf = directory / "ceph.conf"
-    conf.write_text(_config(directory, fsid, mon_port, rgw_port))
+    conf.write_text(_config(directory, fsid, mon_port, rgw_port, memstore_bytes))
     c = ("-c", str(conf))
     _run("monmaptool", "--create", "--fsid", fsid, "--addv", "a", f"[v2:127.0.0.1:{mon_port}]", str(directory / "monmap"))
     _run("ceph-mon", *c, "--mkfs", "-i", "a", "--monmap", str(directory / "monmap"))

@@ -195,7 +195,7 @@ class RegistryApp:
                 if self.guard is not None:
                     await self.guard.authorize(request, route._replace(name=resolved.access_name, reference=reference))
                 return await self.pull_through.serve(request, resolved, route.resource, reference, checked=self.guard is not None)
-        if name:
+        if name and not (resource == "manifests" and request.method in manifests.FOLLOW_ALIASES):
             alias = await call_meta(self.registry.meta, self.registry.alias_of, name)
         if resource == "uploads":
             # Before the guard: the old name grants no push.

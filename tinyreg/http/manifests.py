@@ -11,9 +11,10 @@ from tinyreg.registry.repository import StoredManifest
 
 
 async def get_manifest(registry: Registry, request: Request, name: str, reference: str) -> Response:
-    manifest = await call_meta(registry.meta, registry.manifests.get, name, reference)
+    # The alias of a moved repository's old name is read with the manifest (see `FOLLOW_ALIASES`).
+    repo, manifest = await call_meta(registry.meta, registry.manifests.serve, name, reference)
     if request.method == "GET" and registry.notifier.notes_pulls:
-        registry.manifests.pulled(name, reference, manifest, origin_of(request))
+        registry.manifests.pulled(repo, reference, manifest, origin_of(request))
     return manifest_response(manifest)
 
 
@@ -48,5 +49,9 @@ async def delete_manifest(registry: Registry, request: Request, name: str, refer
     await call_meta(registry.meta, registry.manifests.delete, name, reference, origin_of(request))
     return Response(202)
 
+
+#: The methods whose handler reads a moved repository's alias itself, with the manifest (one call
+#: of the metadata store, not two): the dispatcher leaves it to them.
+FOLLOW_ALIASES = frozenset({"GET", "HEAD"})
 
 HANDLERS = {"GET": get_manifest, "HEAD": get_manifest, "PUT": put_manifest, "DELETE": delete_manifest}

@@ -13,14 +13,13 @@ import time
 from dataclasses import dataclass
 
 from tinyreg.registry.accounting import Accounting
-from tinyreg.registry.aliases import refuse_if_moved
-from tinyreg.registry.blobs import manifest_bytes
+from tinyreg.registry.aliases import in_force, refuse_if_moved
 from tinyreg.registry.errors import RegistryError
 from tinyreg.registry.events import DELETE, PULL, PUSH, Origin, Subject
 from tinyreg.registry.manifests import ParsedManifest, digested_bytes, parse_manifest, shares_bytes
 from tinyreg.registry.names import Digest, check_tag, looks_like_digest, parse_digest
 from tinyreg.registry.notifier import Notifier
-from tinyreg.storage.interfaces import ManifestRow, MetaStore, MetaWriter
+from tinyreg.storage.interfaces import FoundManifest, ManifestRow, MetaStore, MetaWriter
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,16 +136,29 @@ class Manifests:
 
     def get(self, repo: str, reference: str) -> StoredManifest:
         """The manifest a tag points to, or the manifest of that digest; MANIFEST_UNKNOWN if none."""
-        with self.meta.read() as tx:
-            if looks_like_digest(reference):
-                digest: str | None = str(parse_digest(reference))
-            else:
-                digest = tx.tag_digest(repo, check_tag(reference))
-            row = tx.manifest(repo, digest) if digest else None
-            data = manifest_bytes(tx, digest, row) if digest and row is not None else None
-        if digest is None or row is None or data is None:
+        return self._stored(self._find(repo, reference), reference)
+
+    def serve(self, name: str, reference: str) -> tuple[str, StoredManifest]:
+        """What a GET or HEAD of `name`'s manifest answers, and the repository it is from: the old
+        name of a moved repository answers for the new one. One call of the metadata store (one
+        round trip on a database) unless the name did move."""
+        found = self._find(name, reference)
+        if in_force(found.alias, time.time()):
+            assert found.alias is not None
+            name = found.alias["target"]
+            found = self._find(name, reference)
+        return name, self._stored(found, reference)
+
+    def _find(self, repo: str, reference: str) -> FoundManifest:
+        if looks_like_digest(reference):
+            return self.meta.find_manifest(repo, digest=str(parse_digest(reference)))
+        return self.meta.find_manifest(repo, tag=check_tag(reference))
+
+    @staticmethod
+    def _stored(found: FoundManifest, reference: str) -> StoredManifest:
+        if found.digest is None or found.media_type is None or found.data is None:
             raise RegistryError("MANIFEST_UNKNOWN", detail={"reference": reference[:200]})
-        return StoredManifest(digest, row["media_type"], data)
+        return StoredManifest(found.digest, found.media_type, found.data)
 
     def delete(self, repo: str, reference: str, origin: Origin | None = None) -> None:
         """Delete a tag (untag only), or a manifest by digest together with its tags."""

@@ -109,6 +109,17 @@ class AliasRow(TypedDict):
     expires: float
 
 
+class FoundManifest(NamedTuple):
+    """What a manifest GET reads (`MetaStore.find_manifest`): the alias row of a name (in force or
+    expired: the caller judges) and the manifest a tag points to, or of a digest, in the
+    repository of that name (None for the last three when there is none)."""
+
+    alias: AliasRow | None
+    digest: str | None
+    media_type: str | None
+    data: bytes | None  # exactly as pushed: the repository's own copy (signed schema 1) or the shared bytes
+
+
 class Tag(NamedTuple):
     """Where a tag points, and when it was pushed (None for tags pushed before that was recorded)."""
 
@@ -366,6 +377,9 @@ class MetaStore(Protocol):
     def read(self) -> AbstractContextManager[MetaReader]: ...
     def write(self, change: Callable[[MetaWriter], T]) -> T: ...
     def close(self) -> None: ...
+    def find_manifest(self, name: str, *, tag: str | None = None, digest: str | None = None) -> FoundManifest:
+        """The alias row of `name` and the manifest `tag` points to (or of `digest`) in repository
+        `name`, with its bytes, read consistently: all a manifest GET needs, in one call."""
 
 
 class StagingFile(Protocol):

@@ -21,7 +21,16 @@ from typing import Any, TypeVar, cast
 import cbor2
 
 from tinyreg.storage import keys
-from tinyreg.storage.interfaces import BlobRow, LinkRow, ManifestRow, RepositoryRow, StagingStateRow, Tag, UploadRow
+from tinyreg.storage.interfaces import (
+    BlobRow,
+    FoundManifest,
+    LinkRow,
+    ManifestRow,
+    RepositoryRow,
+    StagingStateRow,
+    Tag,
+    UploadRow,
+)
 from tinyreg.storage.lmdb_access import AccessReader
 from tinyreg.storage.lmdb_events import EventsReader, EventsWriter
 from tinyreg.storage.lmdb_housekeeping import HousekeepingReader, HousekeepingWriter
@@ -29,6 +38,7 @@ from tinyreg.storage.lmdb_moves import MovesReader, MovesWriter
 from tinyreg.storage.lmdb_tx import Handles, decode_tag, encode_tag
 from tinyreg.storage.lmdb_upgrade import SCHEMA_VERSION, upgrade
 from tinyreg.storage.lmdb_usage import UsageReading, UsageWriting
+from tinyreg.storage.manifest_lookup import find_manifest_in
 from tinyreg.storage.meta import Meta
 
 T = TypeVar("T")
@@ -342,3 +352,7 @@ class LmdbMetaStore:
     def write(self, change: Callable[[LmdbWriter], T]) -> T:
         """Run `change` in one write transaction (again from the start if the map must grow)."""
         return self.env_meta.write(lambda txn: change(LmdbWriter(txn, self.env_meta, self._handles)))
+
+    def find_manifest(self, name: str, *, tag: str | None = None, digest: str | None = None) -> FoundManifest:
+        with self.read() as tx:
+            return find_manifest_in(tx, name, tag, digest)

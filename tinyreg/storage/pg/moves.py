@@ -22,7 +22,7 @@ PROJECT_ROWS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 
-def _alias(row: Row) -> AliasRow:
+def alias_row(row: Row) -> AliasRow:
     kind, target, created, expires = row
     return {"kind": kind, "target": target, "created": created, "expires": expires}
 
@@ -32,11 +32,11 @@ class MovesReader(PgTx):
 
     def alias(self, path: str) -> AliasRow | None:
         row = self._one("SELECT kind, target, created, expires FROM aliases WHERE path = %s", (path,))
-        return None if row is None else _alias(row)
+        return None if row is None else alias_row(row)
 
     def iter_aliases(self) -> Iterator[tuple[str, AliasRow]]:
         rows = self._pages("SELECT path, kind, target, created, expires FROM aliases WHERE {after}", ("path",))
-        return ((row[0], _alias(row[1:])) for row in rows)
+        return ((row[0], alias_row(row[1:])) for row in rows)
 
 
 class MovesWriter(MovesReader):

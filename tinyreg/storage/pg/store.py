@@ -6,6 +6,7 @@ import weakref
 from collections.abc import Callable
 from typing import TypeVar
 
+from tinyreg.storage.interfaces import FoundManifest
 from tinyreg.storage.pg.access import AccessReader
 from tinyreg.storage.pg.cache import CacheReader, CacheWriter
 from tinyreg.storage.pg.connection import Connection, Database, connect
@@ -13,6 +14,7 @@ from tinyreg.storage.pg.content_reader import ContentReader
 from tinyreg.storage.pg.content_writer import ContentWriter
 from tinyreg.storage.pg.events import EventsReader, EventsWriter
 from tinyreg.storage.pg.housekeeping import HousekeepingReader, HousekeepingWriter
+from tinyreg.storage.pg.manifest_lookup import find_manifest
 from tinyreg.storage.pg.migrations import migrate
 from tinyreg.storage.pg.moves import MovesReader, MovesWriter
 from tinyreg.storage.pg.usage import UsageReader
@@ -83,3 +85,6 @@ class PgMetaStore:
                 tx._end()
 
         return self.db.run(attempt)
+
+    def find_manifest(self, name: str, *, tag: str | None = None, digest: str | None = None) -> FoundManifest:
+        return find_manifest(self.db, name, tag, digest)

@@ -1,0 +1,36 @@
+"""`find_manifest` on PostgreSQL: the alias of a name, a tag, its manifest and the manifest's bytes
+in one statement run outside any transaction (a statement is its own snapshot), so a manifest GET
+costs one round trip to the database. Nothing of it is kept between requests: several nodes
+share the database, and a delete or a tag moved on one must be seen at once by the others."""
+
+from __future__ import annotations
+
+from tinyreg.storage.interfaces import FoundManifest
+from tinyreg.storage.pg.connection import Database
+from tinyreg.storage.pg.moves import alias_row
+
+# One row whatever is found: the alias (or NULLs) beside the manifest (or NULLs). The bytes are the
+# repository's own copy (a signed schema 1 manifest) or else the shared ones.
+_SELECT = (
+    "SELECT a.kind, a.target, a.created, a.expires, m.digest, m.media_type, coalesce(m.data, d.data) "
+    "FROM (SELECT 1) AS one LEFT JOIN aliases a ON a.path = %(name)s "
+)
+_MANIFEST = "manifests m JOIN repositories r ON r.id = m.repository_id LEFT JOIN manifest_data d ON m.data IS NULL AND d.digest = m.digest"
+BY_TAG = (
+    f"{_SELECT}LEFT JOIN (tags t JOIN {_MANIFEST} ON m.repository_id = t.repository_id AND m.digest = t.digest) "
+    "ON r.name = %(name)s AND t.name = %(tag)s"
+)
+BY_DIGEST = f"{_SELECT}LEFT JOIN ({_MANIFEST}) ON r.name = %(name)s AND m.digest = %(digest)s"
+
+
+def find_manifest(db: Database, name: str, tag: str | None, digest: str | None) -> FoundManifest:
+    if tag is not None:
+        row = db.query(BY_TAG, {"name": name, "tag": tag})
+    else:
+        row = db.query(BY_DIGEST, {"name": name, "digest": digest})
+    assert row is not None  # the outer side of the joins is one row
+    alias = None if row[0] is None else alias_row(row[:4])
+    found_digest, media_type, data = row[4:]
+    if found_digest is None or data is None:
+        return FoundManifest(alias, None, None, None)
+    return FoundManifest(alias, str(found_digest), str(media_type), bytes(data))
