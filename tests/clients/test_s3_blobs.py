@@ -180,3 +180,38 @@ def test_tinyreg_gc_removes_an_unreferenced_blob_from_s3(
     assert json.loads(collected.stdout)["blobs"] == [digest]
     assert ceph_rgw.keys(BUCKET, f"{s3_prefix}/") == {}  # nothing aside, no lease left
     assert httpx.head(f"{tinyreg.url}/v2/loose/image/blobs/{digest}", timeout=60).status_code == 404
+
+
+def test_small_blobs_sent_whole_are_verified_and_written_to_their_key_without_staging(
+    tinyreg: RunningRegistry, ceph_rgw: CephGateway, s3_prefix: str
+) -> None:
+    """A monolithic POST, or the PUT of a session without bytes, of up to 4 MiB goes straight to
+    the blob's key once its digest matches; a mismatch stores nothing and ends the session; a
+    session that has bytes, and a larger body, still go through the staging."""
+    one, two, rest, large = os.urandom(1000), os.urandom(2 * MiB), os.urandom(300), os.urandom(4 * MiB + 1)
+    with httpx.Client(base_url=tinyreg.url, timeout=120, follow_redirects=True) as client:
+        uploads = "/v2/whole/image/blobs/uploads/"
+        assert client.post(uploads, params={"digest": sha256(one)}, content=one).status_code == 201
+        started = client.post(uploads)
+        assert client.put(started.headers["Location"], params={"digest": sha256(two)}, content=two).status_code == 201
+
+        wrong = client.post(uploads)
+        refused = client.put(wrong.headers["Location"], params={"digest": sha256(b"else")}, content=rest)
+        assert refused.status_code == 400 and refused.json()["errors"][0]["code"] == "DIGEST_INVALID"
+        assert client.get(wrong.headers["Location"]).status_code == 404  # the session is over
+        refused = client.post(uploads, params={"digest": sha256(b"else")}, content=rest)
+        assert refused.status_code == 400 and refused.json()["errors"][0]["code"] == "DIGEST_INVALID"
+
+        location = upload_in_patches(client, "whole/image", one[:10], 10)
+        assert client.put(location, params={"digest": sha256(one[:10] + rest)}, content=rest).status_code == 201
+        assert client.post(uploads, params={"digest": sha256(large)}, content=large).status_code == 201
+
+        for data in (one, two, one[:10] + rest, large):
+            assert client.get(f"/v2/whole/image/blobs/{sha256(data)}").content == data
+        for digest in (sha256(b"else"), sha256(rest)):
+            assert client.head(f"/v2/whole/image/blobs/{digest}").status_code == 404
+    stored = ceph_rgw.keys(BUCKET, f"{s3_prefix}/blobs/")
+    assert sorted(key.rsplit("/", 1)[1] for key in stored) == sorted(
+        sha256(data).split(":")[1] for data in (one, two, one[:10] + rest, large)
+    )
+    assert ceph_rgw.keys(BUCKET, f"{s3_prefix}/staging/") == {}

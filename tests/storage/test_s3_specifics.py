@@ -177,3 +177,29 @@ def test_a_staging_folder_left_without_a_state_is_listed_idle_and_discarded(ceph
     store.discard(UPLOAD)
     store.discard("6" * 32)
     assert store.staging_ids() == [] and _names_in_bucket(store, UPLOAD) == set()
+
+
+def test_a_discard_removes_what_the_state_names_and_expiry_sweeps_what_a_killed_holder_left(
+    ceph_rgw: CephGateway, meta: MetaStore
+) -> None:
+    """A discard makes only the requests the upload's state calls for; a tail object or a
+    multipart upload written by a holder killed before saving it is found later by `staging_ids`
+    (a folder or an upload without a state) and swept then."""
+    store = open_store(ceph_rgw, meta)
+    store.create_staging(UPLOAD)
+    trio.run(_append, store, 0, b"recorded")
+    stray = store.stagings.key(UPLOAD, "tail-stray")
+    store.objects.put(stray, b"written, never saved")
+    other = "7" * 32
+    store.create_staging(other)
+    started = store.client.create_multipart_upload(Bucket=store.stagings.bucket, Key=store.stagings.key(other, "data"))
+    assert started["UploadId"]
+
+    store.discard(UPLOAD)
+    store.discard(other)
+    assert _names_in_bucket(store, UPLOAD) == {"tail-stray"}  # the recorded tail went at once
+    assert store.staging_ids() == [UPLOAD, other]  # neither has a state now, both are listed
+    assert store.staging_idle(UPLOAD, 0.0, 3600) and store.staging_idle(other, 0.0, 3600)
+    for upload_id in store.staging_ids():
+        store.discard(upload_id)
+    assert store.staging_ids() == [] and _names_in_bucket(store, UPLOAD) == set()

@@ -12,6 +12,7 @@ from tinyreg.registry.names import Digest, is_valid_name, parse_digest
 from tinyreg.registry.offload import call_meta, call_stores
 from tinyreg.registry.ranges import upload_range
 from tinyreg.registry.uploads import Upload
+from tinyreg.registry.whole_bodies import takes_whole
 
 
 def _progress(name: str, upload: Upload, status: int) -> Response:
@@ -61,6 +62,10 @@ async def start_upload(registry: Registry, request: Request, name: str, referenc
     if request.query("digest") is None:
         return _progress(name, await call_stores(registry.meta, registry.store, registry.uploads.start, name), 202)
     digest = _required_digest(request)  # checked before a session exists to be left behind
+    length = request.content_length
+    if length is not None and takes_whole(registry.store.remote, length, None):
+        await registry.uploads.put_whole(name, digest, request.stream(), length, origin_of(request))
+        return _created(name, digest)
     upload = await call_stores(registry.meta, registry.store, registry.uploads.start, name)
     try:
         await registry.uploads.finish(

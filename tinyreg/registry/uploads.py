@@ -26,6 +26,7 @@ from tinyreg.registry.names import UPLOAD_ID_RE, Digest, check_upload_id
 from tinyreg.registry.notifier import Notifier
 from tinyreg.registry.offload import call_meta, call_store, call_stores
 from tinyreg.registry.ranges import check_chunk_start
+from tinyreg.registry.whole_bodies import check_whole, read_whole, takes_whole
 from tinyreg.storage.interfaces import BlobStore, MetaStore, MetaWriter, StagingFile, UploadRow
 
 WRITE_BUFFER = 4 * 1024 * 1024
@@ -262,6 +263,10 @@ class Uploads:
 
         Returns the blob's size. On a digest mismatch the session is dropped: DIGEST_INVALID.
         """
+        if body is not None and takes_whole(self.store.remote, content_length, content_range):
+            upload = await self._meta(self.get, repo, upload_id)
+            if upload.size == 0 and content_length is not None:
+                return await self._finish_whole(upload, digest, body, content_length, origin)
         async with self._session(repo, upload_id) as (upload, file):
             if file is None:
                 self._data_gone(upload_id)
@@ -293,6 +298,37 @@ class Uploads:
             self._live.pop(upload.id, None)
             return upload.size
 
+    async def _finish_whole(
+        self, upload: Upload, digest: Digest, body: AsyncIterator[bytes], length: int, origin: Origin | None
+    ) -> int:
+        """Finish a session that holds no bytes with a body read whole (see `whole_bodies`); its
+        staging, never written to, is discarded once the blob is linked."""
+        try:
+            await self._meta(self._check_limit, upload.repo, str(digest), length)
+            data = await read_whole(body, length)
+            await check_whole(data, digest)
+        except RegistryError as error:
+            if error.code == "DIGEST_INVALID":
+                await self._both(self._drop, upload.id)
+            raise
+        await self._store(self.store.put, data, digest)
+        await self._both(
+            self._link_committed, Upload(upload.id, upload.repo, length, upload.started, time.time()), digest, origin, 0
+        )
+        self._live.pop(upload.id, None)
+        with trio.CancelScope(shield=True):
+            await self._store(self.store.discard, upload.id)
+        return length
+
+    async def put_whole(self, repo: str, digest: Digest, body: AsyncIterator[bytes], length: int, origin: Origin | None) -> int:
+        """A monolithic upload read whole (see `whole_bodies`): no session at all. Its size."""
+        await self._meta(self._check_limit, repo, str(digest), length)
+        data = await read_whole(body, length)
+        await check_whole(data, digest)
+        await self._store(self.store.put, data, digest)
+        await self._both(self._link_sent, repo, digest, length, origin)
+        return length
+
     def _check_limit(self, repo: str, digest: str | None, size: int) -> None:
         """DENIED before the bytes are read if the blob would take its project over the size limit."""
         with self.meta.read() as tx:
@@ -304,14 +340,27 @@ class Uploads:
             return Digest("sha256", live.hasher.hexdigest())
         return await trio.to_thread.run_sync(self.store.staging_digest, upload.id, algorithm)
 
-    def _link_committed(self, upload: Upload, digest: Digest, origin: Origin | None) -> None:
+    def _link_committed(self, upload: Upload, digest: Digest, origin: Origin | None, recorded: int | None = None) -> None:
+        """Link the blob and end the session; with `recorded`, only if the session still holds
+        that many bytes (a body read whole passed by its staging: a chunk another request added
+        meanwhile would be lost silently otherwise)."""
+
         def change(tx: MetaWriter) -> None:
             _check_open(tx, upload)  # a move may have cancelled it while its bytes were checked
-            link_blob(self.store, tx, upload.repo, digest, upload.size)
+            row = tx.upload(upload.id)
+            if recorded is not None and row is not None and int(row["size"]) != recorded:
+                raise RegistryError("BLOB_UPLOAD_INVALID", "another request added bytes to the upload meanwhile")
+            self._record_push(tx, upload.repo, digest, upload.size, origin)
             tx.delete_upload(upload.id)
-            self.notifier.record(tx, Subject(PUSH, "blob", upload.repo, str(digest), BLOB_MEDIA_TYPE, upload.size), origin)
 
         self.meta.write(change)
+
+    def _link_sent(self, repo: str, digest: Digest, size: int, origin: Origin | None) -> None:
+        self.meta.write(lambda tx: self._record_push(tx, repo, digest, size, origin))
+
+    def _record_push(self, tx: MetaWriter, repo: str, digest: Digest, size: int, origin: Origin | None) -> None:
+        link_blob(self.store, tx, repo, digest, size)
+        self.notifier.record(tx, Subject(PUSH, "blob", repo, str(digest), BLOB_MEDIA_TYPE, size), origin)
 
     # -- ending without a blob --------------------------------------------------------------
 

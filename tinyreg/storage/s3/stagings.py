@@ -130,10 +130,14 @@ class Stagings:
             self.objects.delete_many(unused)
 
     def ids(self) -> list[str]:
-        """The uploads with a state, and the folders left without one (a discard cut short, an
-        older tinyreg that kept the state in the bucket) so that they are discarded too."""
+        """The uploads with a state, and the folders and multipart uploads left without one (a
+        holder killed between writing and saving, a discard cut short, an older tinyreg that kept
+        the state in the bucket) so that they are discarded too."""
         recorded = {upload_id for upload_id, _ in self.states.changed()}
-        return sorted(recorded.union(self.objects.folders(self.root.key("staging") + "/")))
+        staging = self.root.key("staging") + "/"
+        pages = self.client.get_paginator("list_multipart_uploads").paginate(Bucket=self.bucket, Prefix=staging)
+        started = {upload["Key"][len(staging) :].partition("/")[0] for page in pages for upload in page.get("Uploads", [])}
+        return sorted(recorded.union(self.objects.folders(staging), started))
 
     def idle(self, upload_id: str, now: float, ttl: float) -> bool:
         row = self.states.get(upload_id)
@@ -142,9 +146,32 @@ class Stagings:
         return now - row["updated"] > ttl and not is_held(row, time.time())
 
     def discard(self, upload_id: str) -> None:
-        """Remove the state first (holders see at once that it is gone), then everything else."""
-        folder = self.folder(upload_id)
+        """Remove the state first (holders see at once that it is gone), then what it names.
+
+        What a holder wrote without saving it in the state (killed in between) is found later,
+        by `ids`, as a folder or a multipart upload without a state, and swept then; so a
+        discard with a state makes only the requests its state calls for (none for an upload
+        that never received bytes)."""
+        row = self.states.get(upload_id)
         self.states.delete(upload_id)
+        if row is None:
+            self._sweep(upload_id)
+            return
+        state = State(**row["state"])
+        data = self.key(upload_id, "data")
+        if state.upload is not None and not state.assembled:
+            try:
+                self.client.abort_multipart_upload(Bucket=self.bucket, Key=data, UploadId=state.upload)
+            except ClientError as exc:
+                if not is_not_found(exc):
+                    raise
+        named = state.tails() | ({data} if state.upload is not None or state.assembled else set())
+        if named:
+            self.objects.delete_many(sorted(named))
+
+    def _sweep(self, upload_id: str) -> None:
+        """Remove every object and multipart upload under the upload's folder."""
+        folder = self.folder(upload_id)
         pages = self.client.get_paginator("list_multipart_uploads").paginate(Bucket=self.bucket, Prefix=folder)
         for page in pages:
             for upload in page.get("Uploads", []):
