@@ -132,14 +132,16 @@ LOGGED_STATEMENT = re.compile(r"\[(\d+)\] LOG:  (?:statement|execute [^:]*): (.*
 
 
 def _statements_of_the_read(log: str) -> list[str]:
-    """The statements logged by the connections that read a tag or a manifest (a background
-    task's statements on other connections are left out)."""
+    """The statements logged by the connections that read a tag, a manifest or a blob's link (a
+    background task's statements on other connections are left out)."""
     logged = [(match[1], match[2]) for match in map(LOGGED_STATEMENT.search, log.splitlines()) if match]
-    readers = {pid for pid, sql in logged if re.search(r"\b(tags t|manifests m)\b", sql)}
+    readers = {pid for pid, sql in logged if re.search(r"\b(tags t|manifests m|links l)\b", sql)}
     return [sql for pid, sql in logged if pid in readers]
 
 
-def test_a_manifest_get_or_head_is_one_statement_on_the_database(postgres_cluster: PostgresCluster, tmp_path: Path) -> None:
+def test_a_manifest_or_blob_get_or_head_is_one_statement_on_the_database(
+    postgres_cluster: PostgresCluster, tmp_path: Path
+) -> None:
     url = postgres_cluster.fresh_database()
     postgres_cluster.admin(f"ALTER DATABASE {url.rsplit('/', 1)[1]} SET log_statement = 'all'")
     log = postgres_cluster.dir / "postgres.log"
@@ -147,15 +149,19 @@ def test_a_manifest_get_or_head_is_one_statement_on_the_database(postgres_cluste
     try:
         with api_client(server.wait_listening(timeout=60)) as client:
             image = push_image(client, "team/app", "v1")
-            for method, reference in (("GET", "v1"), ("GET", image.digest), ("HEAD", "v1"), ("HEAD", image.digest)):
+            layer = json.loads(image.body)["layers"][0]["digest"]
+            # A manifest by tag and by digest, a layer, and a manifest fetched as a blob.
+            paths = {"manifests/v1": image.digest, f"manifests/{image.digest}": image.digest}
+            paths |= {f"blobs/{layer}": layer, f"blobs/{image.digest}": image.digest}
+            for method, path in ((method, path) for method in ("GET", "HEAD") for path in paths):
                 logged_before = log.stat().st_size
-                response = client.request(method, f"/v2/team/app/manifests/{reference}", headers={"Accept": image.media_type})
-                assert (response.status_code, response.headers["docker-content-digest"]) == (200, image.digest)
+                response = client.request(method, f"/v2/team/app/{path}", headers={"Accept": image.media_type})
+                assert (response.status_code, response.headers["docker-content-digest"]) == (200, paths[path])
                 with log.open("rb") as stream:
                     stream.seek(logged_before)
                     statements = _statements_of_the_read(stream.read().decode(errors="replace"))
                 # No BEGIN, no COMMIT, no separate look-up of the name's alias: one round trip.
-                assert len(statements) == 1, (method, reference, statements)
+                assert len(statements) == 1, (method, path, statements)
     finally:
         assert server.stop() == 0, server.text("stderr")
         postgres_cluster.drop_database(url)

@@ -53,6 +53,9 @@ ROUTES: dict[str, Mapping[str, Handler]] = {
     "referrers": listings.REFERRER_HANDLERS,
 }
 
+#: Resources whose handlers read a moved repository's alias themselves, for these methods.
+FOLLOW_ALIASES = {"manifests": manifests.FOLLOW_ALIASES, "blobs": blobs.FOLLOW_ALIASES}
+
 
 class RegistryApp:
     """The whole HTTP surface of one registry, as an ASGI callable."""
@@ -195,7 +198,7 @@ class RegistryApp:
                 if self.guard is not None:
                     await self.guard.authorize(request, route._replace(name=resolved.access_name, reference=reference))
                 return await self.pull_through.serve(request, resolved, route.resource, reference, checked=self.guard is not None)
-        if name and not (resource == "manifests" and request.method in manifests.FOLLOW_ALIASES):
+        if name and request.method not in FOLLOW_ALIASES.get(resource, ()):
             alias = await call_meta(self.registry.meta, self.registry.alias_of, name)
         if resource == "uploads":
             # Before the guard: the old name grants no push.

@@ -27,7 +27,10 @@ INLINE_READ = 64 * 1024  # reads this small are cheaper than a hop to a worker t
 
 async def get_blob(registry: Registry, request: Request, name: str, reference: str) -> Response:
     digest = parse_digest(reference)
-    blob = await call_meta(registry.meta, registry.blobs.find, name, digest)
+    if request.method in FOLLOW_ALIASES:  # the alias of a moved repository's old name comes with the blob
+        name, blob = await call_meta(registry.meta, registry.blobs.serve, name, digest)
+    else:
+        blob = await call_meta(registry.meta, registry.blobs.find, name, digest)
     if request.method == "GET" and registry.blob_redirects:
         url = registry.blobs.url(blob)  # signed locally: no request to the store
         if url is not None:
@@ -88,5 +91,9 @@ async def delete_blob(registry: Registry, request: Request, name: str, reference
     registry.blobs.delete(name, parse_digest(reference))
     return Response(202)
 
+
+#: The methods whose handler reads a moved repository's alias itself, with the blob (one call of
+#: the metadata store, not two): the dispatcher leaves it to them.
+FOLLOW_ALIASES = frozenset({"GET", "HEAD"})
 
 HANDLERS = {"GET": get_blob, "HEAD": get_blob, "DELETE": delete_blob}

@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from tinyreg.registry.aliases import refuse_if_moved
+from tinyreg.registry.aliases import in_force, refuse_if_moved
 from tinyreg.registry.errors import RegistryError
 from tinyreg.registry.events import BLOB_MEDIA_TYPE, MOUNT, PULL, Origin, Subject
 from tinyreg.registry.names import Digest
@@ -51,6 +51,21 @@ class Blobs:
                 if data is not None:
                     return BlobRef(digest, len(data), data)
         raise RegistryError("BLOB_UNKNOWN", detail={"digest": name})
+
+    def serve(self, name: str, digest: Digest) -> tuple[str, BlobRef]:
+        """What a GET or HEAD of `name`'s blob answers, and the repository it is from: the old name
+        of a moved repository answers for the new one. One call of the metadata store (one round
+        trip on a database) unless the name did move."""
+        found = self.meta.find_blob(name, str(digest))
+        if in_force(found.alias, time.time()):
+            assert found.alias is not None
+            name = found.alias["target"]
+            found = self.meta.find_blob(name, str(digest))
+        if found.size is not None:
+            return name, BlobRef(digest, found.size)
+        if found.manifest is not None:
+            return name, BlobRef(digest, len(found.manifest), found.manifest)
+        raise RegistryError("BLOB_UNKNOWN", detail={"digest": str(digest)})
 
     def pulled(self, repo: str, blob: BlobRef, origin: Origin) -> None:
         """Note the pull of a blob for its event."""

@@ -120,6 +120,16 @@ class FoundManifest(NamedTuple):
     data: bytes | None  # exactly as pushed: the repository's own copy (signed schema 1) or the shared bytes
 
 
+class FoundBlob(NamedTuple):
+    """What a blob GET or HEAD reads (`MetaStore.find_blob`): the alias row of a name (in force or
+    expired: the caller judges), the size of the blob as linked in repository `name` (None when it
+    is not), and else the bytes of a manifest of that digest there (clients fetch those as blobs too)."""
+
+    alias: AliasRow | None
+    size: int | None
+    manifest: bytes | None
+
+
 class Tag(NamedTuple):
     """Where a tag points, and when it was pushed (None for tags pushed before that was recorded)."""
 
@@ -380,6 +390,10 @@ class MetaStore(Protocol):
     def find_manifest(self, name: str, *, tag: str | None = None, digest: str | None = None) -> FoundManifest:
         """The alias row of `name` and the manifest `tag` points to (or of `digest`) in repository
         `name`, with its bytes, read consistently: all a manifest GET needs, in one call."""
+
+    def find_blob(self, name: str, digest: str) -> FoundBlob:
+        """The alias row of `name` and the blob `digest` as repository `name` holds it (linked, or a
+        manifest's bytes), read consistently: all a blob GET needs, in one call."""
 
 
 class StagingFile(Protocol):

@@ -23,6 +23,7 @@ import cbor2
 from tinyreg.storage import keys
 from tinyreg.storage.interfaces import (
     BlobRow,
+    FoundBlob,
     FoundManifest,
     LinkRow,
     ManifestRow,
@@ -38,8 +39,8 @@ from tinyreg.storage.lmdb_moves import MovesReader, MovesWriter
 from tinyreg.storage.lmdb_tx import Handles, decode_tag, encode_tag
 from tinyreg.storage.lmdb_upgrade import SCHEMA_VERSION, upgrade
 from tinyreg.storage.lmdb_usage import UsageReading, UsageWriting
-from tinyreg.storage.manifest_lookup import find_manifest_in
 from tinyreg.storage.meta import Meta
+from tinyreg.storage.pull_lookups import find_blob_in, find_manifest_in
 
 T = TypeVar("T")
 
@@ -356,3 +357,7 @@ class LmdbMetaStore:
     def find_manifest(self, name: str, *, tag: str | None = None, digest: str | None = None) -> FoundManifest:
         with self.read() as tx:
             return find_manifest_in(tx, name, tag, digest)
+
+    def find_blob(self, name: str, digest: str) -> FoundBlob:
+        with self.read() as tx:
+            return find_blob_in(tx, name, digest)

@@ -6,7 +6,7 @@ import weakref
 from collections.abc import Callable
 from typing import TypeVar
 
-from tinyreg.storage.interfaces import FoundManifest
+from tinyreg.storage.interfaces import FoundBlob, FoundManifest
 from tinyreg.storage.pg.access import AccessReader
 from tinyreg.storage.pg.cache import CacheReader, CacheWriter
 from tinyreg.storage.pg.connection import Connection, Database, connect
@@ -14,9 +14,9 @@ from tinyreg.storage.pg.content_reader import ContentReader
 from tinyreg.storage.pg.content_writer import ContentWriter
 from tinyreg.storage.pg.events import EventsReader, EventsWriter
 from tinyreg.storage.pg.housekeeping import HousekeepingReader, HousekeepingWriter
-from tinyreg.storage.pg.manifest_lookup import find_manifest
 from tinyreg.storage.pg.migrations import migrate
 from tinyreg.storage.pg.moves import MovesReader, MovesWriter
+from tinyreg.storage.pg.pull_lookups import find_blob, find_manifest
 from tinyreg.storage.pg.usage import UsageReader
 
 T = TypeVar("T")
@@ -88,3 +88,6 @@ class PgMetaStore:
 
     def find_manifest(self, name: str, *, tag: str | None = None, digest: str | None = None) -> FoundManifest:
         return find_manifest(self.db, name, tag, digest)
+
+    def find_blob(self, name: str, digest: str) -> FoundBlob:
+        return find_blob(self.db, name, digest)

@@ -1,9 +1,9 @@
-"""The metadata store's contract for `find_manifest`: what a manifest GET reads in one call."""
+"""The metadata store's contract for `find_manifest` and `find_blob`: what a manifest or blob GET reads in one call."""
 
 from __future__ import annotations
 
 import pytest
-from tinyreg.storage.interfaces import AliasRow, FoundManifest, ManifestRow, MetaWriter
+from tinyreg.storage.interfaces import AliasRow, FoundBlob, FoundManifest, ManifestRow, MetaWriter
 
 from .backends import Backend
 
@@ -66,3 +66,36 @@ def test_find_manifest_sees_a_delete_and_a_moved_tag_at_once(backend: Backend) -
     backend.meta.write(lambda tx: tx.delete_manifest("team/app", OWN))
     assert backend.meta.find_manifest("team/app", tag="v1") == NOTHING
     assert backend.meta.find_manifest("team/app", digest=OWN) == NOTHING
+
+
+LAYER = "sha256:" + "4" * 64
+
+
+def _fill_blobs(tx: MetaWriter) -> None:
+    _fill(tx)
+    tx.put_blob(LAYER, {"size": 7, "created": 1.0})
+    tx.put_link("team/app", LAYER, {"size": 7, "created": 1.0})
+    tx.put_link("team/app", SHARED, {"size": 3, "created": 1.0})  # a manifest pushed as a blob too
+
+
+@pytest.mark.parametrize(
+    ("name", "digest", "found"),
+    [
+        ("team/app", LAYER, FoundBlob(None, 7, None)),
+        ("team/app", SHARED, FoundBlob(None, 3, None)),  # linked: the blob, not the manifest's copy
+        ("team/app", OWN, FoundBlob(None, None, b"own")),  # a manifest fetched as a blob
+        ("team/other", ELSEWHERE, FoundBlob(None, None, b"far")),
+        ("team/other", LAYER, FoundBlob(None, None, None)),  # linked in another repository only
+        ("team/none", LAYER, FoundBlob(None, None, None)),
+        ("team/old", LAYER, FoundBlob(MOVED, None, None)),
+    ],
+)
+def test_find_blob(backend: Backend, name: str, digest: str, found: FoundBlob) -> None:
+    backend.meta.write(_fill_blobs)
+    assert backend.meta.find_blob(name, digest) == found
+
+
+def test_find_blob_sees_an_unlink_at_once(backend: Backend) -> None:
+    backend.meta.write(_fill_blobs)
+    backend.meta.write(lambda tx: tx.delete_link("team/app", LAYER))
+    assert backend.meta.find_blob("team/app", LAYER) == FoundBlob(None, None, None)

@@ -1,11 +1,11 @@
-"""`find_manifest` on PostgreSQL: the alias of a name, a tag, its manifest and the manifest's bytes
-in one statement run outside any transaction (a statement is its own snapshot), so a manifest GET
-costs one round trip to the database. Nothing of it is kept between requests: several nodes
+"""`find_manifest` and `find_blob` on PostgreSQL: the alias of a name with a tag, its manifest and
+the manifest's bytes, or with a blob's link, in one statement run outside any transaction (a
+statement is its own snapshot), so a manifest or blob GET costs one round trip to the database. Nothing of it is kept between requests: several nodes
 share the database, and a delete or a tag moved on one must be seen at once by the others."""
 
 from __future__ import annotations
 
-from tinyreg.storage.interfaces import FoundManifest
+from tinyreg.storage.interfaces import FoundBlob, FoundManifest
 from tinyreg.storage.pg.connection import Database
 from tinyreg.storage.pg.moves import alias_row
 
@@ -21,6 +21,13 @@ BY_TAG = (
     "ON r.name = %(name)s AND t.name = %(tag)s"
 )
 BY_DIGEST = f"{_SELECT}LEFT JOIN ({_MANIFEST}) ON r.name = %(name)s AND m.digest = %(digest)s"
+# A blob: its link in the repository, else (only then) a manifest of that digest there.
+BLOB = (
+    "SELECT a.kind, a.target, a.created, a.expires, l.size, coalesce(m.data, d.data) "
+    "FROM (SELECT 1) AS one LEFT JOIN aliases a ON a.path = %(name)s "
+    "LEFT JOIN (links l JOIN repositories lr ON lr.id = l.repository_id) ON lr.name = %(name)s AND l.digest = %(digest)s "
+    f"LEFT JOIN ({_MANIFEST}) ON l.digest IS NULL AND r.name = %(name)s AND m.digest = %(digest)s"
+)
 
 
 def find_manifest(db: Database, name: str, tag: str | None, digest: str | None) -> FoundManifest:
@@ -34,3 +41,11 @@ def find_manifest(db: Database, name: str, tag: str | None, digest: str | None) 
     if found_digest is None or data is None:
         return FoundManifest(alias, None, None, None)
     return FoundManifest(alias, str(found_digest), str(media_type), bytes(data))
+
+
+def find_blob(db: Database, name: str, digest: str) -> FoundBlob:
+    row = db.query(BLOB, {"name": name, "digest": digest})
+    assert row is not None  # the outer side of the joins is one row
+    alias = None if row[0] is None else alias_row(row[:4])
+    size, data = row[4:]
+    return FoundBlob(alias, None if size is None else int(size), None if data is None else bytes(data))
