@@ -28,9 +28,16 @@ def _data_dir(server: Server) -> Path:
     return Path(server.command[server.command.index("--data") + 1])
 
 
+def _backends(server: Server) -> list[str]:
+    """The server's --metadata (a PostgreSQL run): the command must change the same database."""
+    if "--metadata" not in server.command:
+        return []
+    return ["--metadata", server.command[server.command.index("--metadata") + 1]]
+
+
 def _tinyreg(server: Server, *args: str) -> dict[str, Any]:
     done = subprocess.run(
-        [sys.executable, "-m", "tinyreg", *args, "--data", str(_data_dir(server)), "--json"],
+        [sys.executable, "-m", "tinyreg", *args, "--data", str(_data_dir(server)), *_backends(server), "--json"],
         capture_output=True,
         text=True,
         timeout=600,
