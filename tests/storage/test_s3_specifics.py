@@ -203,3 +203,36 @@ def test_a_discard_removes_what_the_state_names_and_expiry_sweeps_what_a_killed_
     for upload_id in store.staging_ids():
         store.discard(upload_id)
     assert store.staging_ids() == [] and _names_in_bucket(store, UPLOAD) == set()
+
+
+def _count_get_object_calls(store: S3BlobStore) -> list[str]:
+    """The keys of the GetObject calls the store's boto3 client makes from now on."""
+    calls: list[str] = []
+    store.client.meta.events.register("before-call.s3.GetObject", lambda params, **_: calls.append(params["url_path"]))
+    return calls
+
+
+def test_a_blob_is_read_through_a_presigned_url_and_through_get_object_when_that_cannot_answer(
+    ceph_rgw: CephGateway, meta: MetaStore
+) -> None:
+    """Whole-object reads skip botocore's per-call work; a missing object, and an endpoint the
+    presigned path cannot reach (here: a closed port), go through GetObject, which reads or says why."""
+    from tinyreg.storage.s3.client import make_client
+    from tinyreg.storage.s3.presigned_reads import PresignedReads
+
+    store = open_store(ceph_rgw, meta)
+    data = os.urandom(3 * MiB + 5)
+    store.put(data, Digest.of(data))
+    calls = _count_get_object_calls(store)
+    with store.open(Digest.of(data)) as stream:
+        assert stream.read() == data
+    assert calls == [] and store.objects.presigned.enabled
+    with pytest.raises(FileNotFoundError):
+        store.open(Digest.of(b"never stored"))
+    assert len(calls) == 1 and store.objects.presigned.enabled  # an answer, not a failure to connect
+
+    unreachable = S3Options("http://127.0.0.1:9", ceph_rgw.region, "auto", ceph_rgw.access_key, ceph_rgw.secret_key, 2.0, 2.0)
+    store.objects.presigned = PresignedReads(make_client(unreachable), store.location.bucket)
+    with store.open(Digest.of(data)) as stream:
+        assert stream.read() == data
+    assert len(calls) == 2 and not store.objects.presigned.enabled

@@ -9,6 +9,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from tinyreg.storage.s3.client import is_not_found
+from tinyreg.storage.s3.presigned_reads import PresignedReads
 
 COPY_LIMIT = 5 * 1024**3  # CopyObject's largest source; beyond it a multipart copy
 DELETE_BATCH = 1000  # DeleteObjects takes at most this many keys
@@ -20,6 +21,7 @@ class Objects:
     def __init__(self, client: Any, bucket: str) -> None:
         self.client = client
         self.bucket = bucket
+        self.presigned = PresignedReads(client, bucket)
 
     def head(self, key: str) -> dict[str, Any] | None:
         try:
@@ -50,6 +52,9 @@ class Objects:
         return data
 
     def open(self, key: str) -> ObjectReader:
+        found = self.presigned.get(key)
+        if found is not None:
+            return ObjectReader(self, key, *found)
         try:
             answer = self.client.get_object(Bucket=self.bucket, Key=key)
         except ClientError as exc:
