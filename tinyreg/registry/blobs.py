@@ -15,7 +15,7 @@ from tinyreg.registry.errors import RegistryError
 from tinyreg.registry.events import BLOB_MEDIA_TYPE, MOUNT, PULL, Origin, Subject
 from tinyreg.registry.names import Digest
 from tinyreg.registry.notifier import Notifier
-from tinyreg.storage.interfaces import BlobStore, ManifestRow, MetaReader, MetaStore, MetaWriter
+from tinyreg.storage.interfaces import BlobStore, FoundBlob, ManifestRow, MetaReader, MetaStore, MetaWriter
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,17 +40,7 @@ class Blobs:
 
         Manifests of the repository are blobs too, as clients sometimes fetch them that way.
         """
-        name = str(digest)
-        with self.meta.read() as tx:
-            link = tx.link(repo, name)
-            if link is not None:
-                return BlobRef(digest, link["size"])
-            row = tx.manifest(repo, name)
-            if row is not None:
-                data = manifest_bytes(tx, name, row)
-                if data is not None:
-                    return BlobRef(digest, len(data), data)
-        raise RegistryError("BLOB_UNKNOWN", detail={"digest": name})
+        return _blob_ref(self.meta.find_blob(repo, str(digest)), digest)
 
     def serve(self, name: str, digest: Digest) -> tuple[str, BlobRef]:
         """What a GET or HEAD of `name`'s blob answers, and the repository it is from: the old name
@@ -61,11 +51,7 @@ class Blobs:
             assert found.alias is not None
             name = found.alias["target"]
             found = self.meta.find_blob(name, str(digest))
-        if found.size is not None:
-            return name, BlobRef(digest, found.size)
-        if found.manifest is not None:
-            return name, BlobRef(digest, len(found.manifest), found.manifest)
-        raise RegistryError("BLOB_UNKNOWN", detail={"digest": str(digest)})
+        return name, _blob_ref(found, digest)
 
     def pulled(self, repo: str, blob: BlobRef, origin: Origin) -> None:
         """Note the pull of a blob for its event."""
@@ -121,6 +107,14 @@ class Blobs:
             return size
 
         return self.meta.write(change)
+
+
+def _blob_ref(found: FoundBlob, digest: Digest) -> BlobRef:
+    if found.size is not None:
+        return BlobRef(digest, found.size)
+    if found.manifest is not None:
+        return BlobRef(digest, len(found.manifest), found.manifest)
+    raise RegistryError("BLOB_UNKNOWN", detail={"digest": str(digest)})
 
 
 def _bytes_missing(digest: Digest) -> RegistryError:

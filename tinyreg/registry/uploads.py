@@ -55,8 +55,8 @@ class Upload:
         return cls(upload_id, str(row["repo"]), int(row["size"]), float(row["started"]), float(row["updated"]))
 
 
-def _check_open(tx: MetaWriter, upload: Upload) -> None:
-    """BLOB_UPLOAD_UNKNOWN unless the session is still open (not cancelled, not moved) in this unit of work."""
+def _check_open(tx: MetaWriter, upload: Upload) -> UploadRow:
+    """The session's row; BLOB_UPLOAD_UNKNOWN unless it is still open (not cancelled, not moved) in this unit of work."""
     row = tx.upload(upload.id)
     if row is None:
         raise RegistryError("BLOB_UPLOAD_UNKNOWN", "the upload was cancelled meanwhile")
@@ -66,6 +66,7 @@ def _check_open(tx: MetaWriter, upload: Upload) -> None:
             upload_cancelled(upload.repo, row["moved_to"]),
             detail={"upload": upload.id, "moved_to": row["moved_to"]},
         )
+    return row
 
 
 class _LiveHash:
@@ -346,9 +347,8 @@ class Uploads:
         meanwhile would be lost silently otherwise)."""
 
         def change(tx: MetaWriter) -> None:
-            _check_open(tx, upload)  # a move may have cancelled it while its bytes were checked
-            row = tx.upload(upload.id)
-            if recorded is not None and row is not None and int(row["size"]) != recorded:
+            row = _check_open(tx, upload)  # a move may have cancelled it while its bytes were checked
+            if recorded is not None and int(row["size"]) != recorded:
                 raise RegistryError("BLOB_UPLOAD_INVALID", "another request added bytes to the upload meanwhile")
             self._record_push(tx, upload.repo, digest, upload.size, origin)
             tx.delete_upload(upload.id)
