@@ -77,6 +77,44 @@ def test_requests_are_answered_while_a_metadata_call_waits_on_a_lock(empty_datab
         assert server.stop() == 0, server.text("stderr")
 
 
+@pytest.mark.parametrize(
+    ("table", "method", "path", "status"),
+    [("links", "DELETE", "/v2/team/app/blobs/{layer}", 202), ("stored_bytes", "GET", "/metrics", 200)],
+)
+def test_a_request_waiting_on_a_lock_holds_up_no_other(
+    empty_database: str, tmp_path: Path, table: str, method: str, path: str, status: int
+) -> None:
+    server = ServerProcess(["serve", "--port", "0", "--data", str(tmp_path / "data"), "--metadata", empty_database], cwd=tmp_path)
+    try:
+        url = server.wait_listening(timeout=60)
+        with api_client(url) as client:
+            image = push_image(client, "team/app", "v1")
+            layer = json.loads(image.body)["layers"][0]["digest"]
+            answered: list[int] = []
+
+            def send() -> None:
+                with api_client(url) as sender:
+                    answered.append(sender.request(method, path.format(layer=layer)).status_code)
+
+            waiting_on_it = f"SELECT count(*) FROM pg_locks WHERE relation = '{table}'::regclass AND NOT granted"
+            with psycopg.connect(empty_database) as holder, psycopg.connect(empty_database, autocommit=True) as watcher:
+                holder.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
+                waiting = threading.Thread(target=send)
+                waiting.start()
+                try:
+                    wait_until(lambda: watcher.execute(waiting_on_it).fetchone() == (1,), f"{method} {path} waiting on the lock")
+                    assert httpx.get(f"{url}/healthz", timeout=60).status_code == 200
+                    by_tag = client.get("/v2/team/app/manifests/v1", headers={"Accept": image.media_type})
+                    assert (by_tag.status_code, by_tag.content) == (200, image.body)
+                    assert answered == []
+                finally:
+                    holder.rollback()
+                    waiting.join(timeout=60)
+            assert answered == [status]
+    finally:
+        assert server.stop() == 0, server.text("stderr")
+
+
 def _statements_sent(tx: PgTx, reads: Sequence[Callable[[], object]]) -> tuple[list[object], int]:
     """What `reads` (calls on `tx`) return, and how many statements they sent (libpq's trace of the
     snapshot's connection: one Bind message per statement, prepared or not)."""

@@ -86,7 +86,7 @@ async def _file_chunks(file: BinaryIO, digest: Digest, start: int, length: int) 
 
 
 async def delete_blob(registry: Registry, request: Request, name: str, reference: str) -> Response:
-    registry.blobs.delete(name, parse_digest(reference))
+    await call_meta(registry.meta, registry.blobs.delete, name, parse_digest(reference))
     return Response(202)
 
 

@@ -167,6 +167,12 @@ class Metrics:
             total.add(document)
         return total
 
+    def snapshot(self) -> Counts:
+        """A copy of `totals()`, to be read off the event loop while the counting goes on."""
+        copy = Counts()
+        copy.add(self.totals().to_json())
+        return copy
+
     def write_share(self) -> None:
         """Write this worker's counts for the others."""
         if self.peers is None:

@@ -18,7 +18,7 @@ from urllib.parse import unquote
 from tinyreg.access.paths import project_of
 from tinyreg.http.asgi import Request, Response
 from tinyreg.http.auth import basic_credentials, bearer_token, client_address
-from tinyreg.http.metrics import HOUSEKEEPING, LATENCY_BOUNDS, Counts, Metrics
+from tinyreg.http.metrics import HOUSEKEEPING, LATENCY_BOUNDS, Counts
 from tinyreg.registry.core import Registry
 from tinyreg.registry.errors import RegistryError
 
@@ -88,10 +88,9 @@ def _storage(registry: Registry) -> Iterator[Any]:
     yield GaugeMetricFamily("tinyreg_storage_bytes", "Bytes of every stored blob and manifest", value=stored)
 
 
-def _families(registry: Registry, metrics: Metrics) -> Iterator[Any]:
+def _families(registry: Registry, counts: Counts, workers: int) -> Iterator[Any]:
     from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
-    counts = metrics.totals()
     requests = CounterMetricFamily("tinyreg_http_requests", "Requests answered", labels=["route", "method", "status"])
     for (route, method, status), value in sorted(counts.requests.items()):
         requests.add_metric([route, method, str(status)], value)
@@ -127,7 +126,7 @@ def _families(registry: Registry, metrics: Metrics) -> Iterator[Any]:
     for name, what in HOUSEKEEPING.items():
         yield CounterMetricFamily(f"tinyreg_{name}", what, value=counts.housekeeping.get(name, 0))
     yield from _storage(registry)
-    yield GaugeMetricFamily("tinyreg_workers", "Processes serving the registry", value=metrics.workers)
+    yield GaugeMetricFamily("tinyreg_workers", "Processes serving the registry", value=workers)
 
 
 #: The counts each event queue keeps in storage (so every worker reports the same, across restarts).
@@ -156,14 +155,15 @@ def _event_families(registry: Registry) -> Iterator[Any]:
     yield pending
 
 
-def render(registry: Registry, metrics: Metrics) -> Response:
-    """The /metrics answer: every family, in the Prometheus text format."""
+def render(registry: Registry, counts: Counts, workers: int) -> Response:
+    """The /metrics answer: every family, in the Prometheus text format. It reads the metadata
+    store: called as its other readers are (`call_meta`), with a snapshot of the counts."""
     from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
     from prometheus_client.registry import Collector
 
     class Counted(Collector):
         def collect(self) -> Iterator[Any]:
-            return _families(registry, metrics)
+            return _families(registry, counts, workers)
 
     collectors = CollectorRegistry(auto_describe=False)
     collectors.register(Counted())

@@ -15,7 +15,7 @@ from tinyreg.http.metrics import Metrics, Peers
 from tinyreg.registry.core import Registry
 from tinyreg.registry.errors import RegistryError
 from tinyreg.registry.health import readiness_problems
-from tinyreg.registry.offload import call_stores
+from tinyreg.registry.offload import call_meta, call_stores
 
 if TYPE_CHECKING:
     from tinyreg.access.control import AccessControl
@@ -60,7 +60,8 @@ async def metrics(context: OpsContext, request: Request) -> Response:
     from tinyreg.http.metrics_export import check_scraper, render  # prometheus_client: on the first scrape only
 
     await check_scraper(context.settings.metrics, request, context.access)
-    return render(context.registry, context.metrics)
+    counts = context.metrics.snapshot()
+    return await call_meta(context.registry.meta, render, context.registry, counts, context.metrics.workers)
 
 
 HANDLERS: dict[str, Callable[[OpsContext, Request], Awaitable[Response]]] = {"/readyz": readyz, "/metrics": metrics}
