@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
+import trio
 from tinyreg.storage.interfaces import AliasRow, FoundBlob, FoundManifest, ManifestRow, MetaWriter
 
 from .backends import Backend
@@ -56,6 +59,7 @@ NOTHING = FoundManifest(None, None, None, None)
 def test_find_manifest(backend: Backend, name: str, tag: str | None, digest: str | None, found: FoundManifest) -> None:
     backend.meta.write(_fill)
     assert backend.meta.find_manifest(name, tag=tag, digest=digest) == found
+    assert trio.run(partial(backend.meta.afind_manifest, name, tag=tag, digest=digest)) == found
 
 
 def test_find_manifest_sees_a_delete_and_a_moved_tag_at_once(backend: Backend) -> None:
@@ -66,6 +70,23 @@ def test_find_manifest_sees_a_delete_and_a_moved_tag_at_once(backend: Backend) -
     backend.meta.write(lambda tx: tx.delete_manifest("team/app", OWN))
     assert backend.meta.find_manifest("team/app", tag="v1") == NOTHING
     assert backend.meta.find_manifest("team/app", digest=OWN) == NOTHING
+
+
+def test_the_awaited_lookups_see_writes_at_once(backend: Backend) -> None:
+    async def main() -> None:
+        meta = backend.meta
+        meta.write(_fill_blobs)
+        assert (await meta.afind_manifest("team/app", tag="v1")).digest == SHARED
+        assert (await meta.afind_blob("team/app", LAYER)).size == 7
+        meta.write(lambda tx: tx.set_tag("team/app", "v1", OWN, 7.0))
+        assert (await meta.afind_manifest("team/app", tag="v1")).digest == OWN
+        meta.write(lambda tx: tx.delete_manifest("team/app", OWN))
+        meta.write(lambda tx: tx.delete_link("team/app", LAYER))
+        assert await meta.afind_manifest("team/app", tag="v1") == NOTHING
+        assert await meta.afind_manifest("team/app", digest=OWN) == NOTHING
+        assert await meta.afind_blob("team/app", LAYER) == FoundBlob(None, None, None)
+
+    trio.run(main)
 
 
 LAYER = "sha256:" + "4" * 64
@@ -93,6 +114,7 @@ def _fill_blobs(tx: MetaWriter) -> None:
 def test_find_blob(backend: Backend, name: str, digest: str, found: FoundBlob) -> None:
     backend.meta.write(_fill_blobs)
     assert backend.meta.find_blob(name, digest) == found
+    assert trio.run(backend.meta.afind_blob, name, digest) == found
 
 
 def test_find_blob_sees_an_unlink_at_once(backend: Backend) -> None:

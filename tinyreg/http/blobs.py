@@ -28,7 +28,7 @@ INLINE_READ = 64 * 1024  # reads this small are cheaper than a hop to a worker t
 async def get_blob(registry: Registry, request: Request, name: str, reference: str) -> Response:
     digest = parse_digest(reference)
     # GET and HEAD (`FOLLOW_ALIASES`): the alias of a moved repository's old name comes with the blob.
-    name, blob = await call_meta(registry.meta, registry.blobs.serve, name, digest)
+    name, blob = await registry.blobs.serve(name, digest)
     if request.method == "GET" and registry.blob_redirects:
         url = registry.blobs.url(blob)  # signed locally: no request to the store
         if url is not None:

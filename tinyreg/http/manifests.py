@@ -12,7 +12,7 @@ from tinyreg.registry.repository import StoredManifest
 
 async def get_manifest(registry: Registry, request: Request, name: str, reference: str) -> Response:
     # The alias of a moved repository's old name is read with the manifest (see `FOLLOW_ALIASES`).
-    repo, manifest = await call_meta(registry.meta, registry.manifests.serve, name, reference)
+    repo, manifest = await registry.manifests.serve(name, reference)
     if request.method == "GET" and registry.notifier.notes_pulls:
         registry.manifests.pulled(repo, reference, manifest, origin_of(request))
     return manifest_response(manifest)

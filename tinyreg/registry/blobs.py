@@ -42,15 +42,15 @@ class Blobs:
         """
         return _blob_ref(self.meta.find_blob(repo, str(digest)), digest)
 
-    def serve(self, name: str, digest: Digest) -> tuple[str, BlobRef]:
+    async def serve(self, name: str, digest: Digest) -> tuple[str, BlobRef]:
         """What a GET or HEAD of `name`'s blob answers, and the repository it is from: the old name
         of a moved repository answers for the new one. One call of the metadata store (one round
-        trip on a database) unless the name did move."""
-        found = self.meta.find_blob(name, str(digest))
+        trip on a database, from the event loop) unless the name did move."""
+        found = await self.meta.afind_blob(name, str(digest))
         if in_force(found.alias, time.time()):
             assert found.alias is not None
             name = found.alias["target"]
-            found = self.meta.find_blob(name, str(digest))
+            found = await self.meta.afind_blob(name, str(digest))
         return name, _blob_ref(found, digest)
 
     def pulled(self, repo: str, blob: BlobRef, origin: Origin) -> None:

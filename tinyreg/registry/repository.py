@@ -138,16 +138,21 @@ class Manifests:
         """The manifest a tag points to, or the manifest of that digest; MANIFEST_UNKNOWN if none."""
         return self._stored(self._find(repo, reference), reference)
 
-    def serve(self, name: str, reference: str) -> tuple[str, StoredManifest]:
+    async def serve(self, name: str, reference: str) -> tuple[str, StoredManifest]:
         """What a GET or HEAD of `name`'s manifest answers, and the repository it is from: the old
         name of a moved repository answers for the new one. One call of the metadata store (one
-        round trip on a database) unless the name did move."""
-        found = self._find(name, reference)
+        round trip on a database, from the event loop) unless the name did move."""
+        found = await self._afind(name, reference)
         if in_force(found.alias, time.time()):
             assert found.alias is not None
             name = found.alias["target"]
-            found = self._find(name, reference)
+            found = await self._afind(name, reference)
         return name, self._stored(found, reference)
+
+    async def _afind(self, repo: str, reference: str) -> FoundManifest:
+        if looks_like_digest(reference):
+            return await self.meta.afind_manifest(repo, digest=str(parse_digest(reference)))
+        return await self.meta.afind_manifest(repo, tag=check_tag(reference))
 
     def _find(self, repo: str, reference: str) -> FoundManifest:
         if looks_like_digest(reference):

@@ -395,6 +395,14 @@ class MetaStore(Protocol):
         """The alias row of `name` and the blob `digest` as repository `name` holds it (linked, or a
         manifest's bytes), read consistently: all a blob GET needs, in one call."""
 
+    # The two lookups of every pull, as the event loop calls them: on a database, without the hop
+    # to a worker thread the other calls take (which costs more than the round trip itself).
+    async def afind_manifest(self, name: str, *, tag: str | None = None, digest: str | None = None) -> FoundManifest:
+        """`find_manifest`, awaited."""
+
+    async def afind_blob(self, name: str, digest: str) -> FoundBlob:
+        """`find_blob`, awaited."""
+
 
 class StagingFile(Protocol):
     """An upload's staging file, opened for appending; one holder at a time across processes."""

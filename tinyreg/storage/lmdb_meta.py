@@ -361,3 +361,10 @@ class LmdbMetaStore:
     def find_blob(self, name: str, digest: str) -> FoundBlob:
         with self.read() as tx:
             return find_blob_in(tx, name, digest)
+
+    # On the event loop as they are: a lookup takes microseconds.
+    async def afind_manifest(self, name: str, *, tag: str | None = None, digest: str | None = None) -> FoundManifest:
+        return self.find_manifest(name, tag=tag, digest=digest)
+
+    async def afind_blob(self, name: str, digest: str) -> FoundBlob:
+        return self.find_blob(name, digest)

@@ -1,13 +1,17 @@
 """`find_manifest` and `find_blob` on PostgreSQL: the alias of a name with a tag, its manifest and
 the manifest's bytes, or with a blob's link, in one statement run outside any transaction (a
-statement is its own snapshot), so a manifest or blob GET costs one round trip to the database.
+statement is its own snapshot), so a manifest or blob GET costs one round trip to the database: sent from the event loop by the
+`afind_` functions (see `loop_reads`), from the calling thread by the others.
 Nothing of it is kept between requests: several nodes share the database, and a delete or a
 tag moved on one must be seen at once by the others."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from tinyreg.storage.interfaces import FoundBlob, FoundManifest
 from tinyreg.storage.pg.connection import Database
+from tinyreg.storage.pg.loop_reads import LoopReads
 from tinyreg.storage.pg.moves import alias_row
 
 # One row whatever is found: the alias (or NULLs) beside the manifest (or NULLs). The bytes are the
@@ -31,11 +35,18 @@ BLOB = (
 )
 
 
-def find_manifest(db: Database, name: str, tag: str | None, digest: str | None) -> FoundManifest:
+#: The statements `LoopReads` prepares on its connections.
+STATEMENTS = (BY_TAG, BY_DIGEST, BLOB)
+
+
+def manifest_query(name: str, tag: str | None, digest: str | None) -> tuple[str, dict[str, str]]:
     if tag is not None:
-        row = db.query(BY_TAG, {"name": name, "tag": tag})
-    else:
-        row = db.query(BY_DIGEST, {"name": name, "digest": digest})
+        return BY_TAG, {"name": name, "tag": tag}
+    assert digest is not None
+    return BY_DIGEST, {"name": name, "digest": digest}
+
+
+def found_manifest(row: tuple[Any, ...] | None) -> FoundManifest:
     assert row is not None  # the outer side of the joins is one row
     alias = None if row[0] is None else alias_row(row[:4])
     found_digest, media_type, data = row[4:]
@@ -44,9 +55,24 @@ def find_manifest(db: Database, name: str, tag: str | None, digest: str | None) 
     return FoundManifest(alias, str(found_digest), str(media_type), bytes(data))
 
 
-def find_blob(db: Database, name: str, digest: str) -> FoundBlob:
-    row = db.query(BLOB, {"name": name, "digest": digest})
+def found_blob(row: tuple[Any, ...] | None) -> FoundBlob:
     assert row is not None  # the outer side of the joins is one row
     alias = None if row[0] is None else alias_row(row[:4])
     size, data = row[4:]
     return FoundBlob(alias, None if size is None else int(size), None if data is None else bytes(data))
+
+
+def find_manifest(db: Database, name: str, tag: str | None, digest: str | None) -> FoundManifest:
+    return found_manifest(db.query(*manifest_query(name, tag, digest)))
+
+
+def find_blob(db: Database, name: str, digest: str) -> FoundBlob:
+    return found_blob(db.query(BLOB, {"name": name, "digest": digest}))
+
+
+async def afind_manifest(reads: LoopReads, name: str, tag: str | None, digest: str | None) -> FoundManifest:
+    return found_manifest(await reads.query(*manifest_query(name, tag, digest)))
+
+
+async def afind_blob(reads: LoopReads, name: str, digest: str) -> FoundBlob:
+    return found_blob(await reads.query(BLOB, {"name": name, "digest": digest}))

@@ -14,9 +14,10 @@ from tinyreg.storage.pg.content_reader import ContentReader
 from tinyreg.storage.pg.content_writer import ContentWriter
 from tinyreg.storage.pg.events import EventsReader, EventsWriter
 from tinyreg.storage.pg.housekeeping import HousekeepingReader, HousekeepingWriter
+from tinyreg.storage.pg.loop_reads import LoopReads
 from tinyreg.storage.pg.migrations import migrate
 from tinyreg.storage.pg.moves import MovesReader, MovesWriter
-from tinyreg.storage.pg.pull_lookups import find_blob, find_manifest
+from tinyreg.storage.pg.pull_lookups import STATEMENTS, afind_blob, afind_manifest, find_blob, find_manifest
 from tinyreg.storage.pg.usage import UsageReader
 
 T = TypeVar("T")
@@ -58,11 +59,12 @@ class PgMetaStore:
         finally:
             conn.close()
         self.db = Database(url)
+        self.loop_reads = LoopReads(self.db, STATEMENTS)
         self.remote = True  # every call is a few round trips to the server
         self.threads = self.db.size  # more threads than connections would only wait for one
         # A store dropped without close() still closes its pool, from the thread that drops it (left to
         # the pool's own finalizer, it may run in one of the pool's threads, which cannot join itself).
-        self._closer = weakref.finalize(self, self.db.close)
+        self._closer = weakref.finalize(self, _close, self.db, self.loop_reads)
 
     def close(self) -> None:
         self._closer()
@@ -91,3 +93,14 @@ class PgMetaStore:
 
     def find_blob(self, name: str, digest: str) -> FoundBlob:
         return find_blob(self.db, name, digest)
+
+    async def afind_manifest(self, name: str, *, tag: str | None = None, digest: str | None = None) -> FoundManifest:
+        return await afind_manifest(self.loop_reads, name, tag, digest)
+
+    async def afind_blob(self, name: str, digest: str) -> FoundBlob:
+        return await afind_blob(self.loop_reads, name, digest)
+
+
+def _close(db: Database, loop_reads: LoopReads) -> None:
+    loop_reads.close()
+    db.close()
