@@ -185,3 +185,20 @@ def test_a_server_slower_than_the_wrk_window_is_measured_over_a_longer_one(tmp_p
         server.shutdown()
         server.server_close()
     assert rate.requests > 0 and rate.per_second > 0
+
+
+def test_the_metadata_pairing_reports_each_row_with_a_ratio(postgres_cluster: Any) -> None:
+    _require_tools()
+    url = postgres_cluster.fresh_database(migrated=False)
+    try:
+        command = [sys.executable, str(SCRIPTS / "bench_metadata_pair.py"), "--metadata", url]
+        command += ["--pairs", "1", "--seconds", "1", "--connections", "1,4"]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=ROOT)
+        assert done.returncode == 0, done.stderr
+        rows = [line.split() for line in done.stdout.splitlines()[1:]]
+        assert [(row[0], row[1]) for row in rows] == [("1", "tag"), ("1", "digest"), ("4", "tag"), ("4", "digest")]
+        for row in rows:
+            lmdb, postgresql, ratio = float(row[2]), float(row[3]), float(row[4])
+            assert lmdb > 0 and postgresql > 0 and abs(ratio - postgresql / lmdb) < 0.01
+    finally:
+        postgres_cluster.drop_database(url)
