@@ -15,6 +15,7 @@ import trio
 
 from tinyreg.http.asgi import Request, Response
 from tinyreg.http.event_origin import origin_of
+from tinyreg.http.read_ahead import chunks_ahead
 from tinyreg.registry.blobs import BlobRef
 from tinyreg.registry.core import Registry
 from tinyreg.registry.names import Digest, parse_digest
@@ -63,6 +64,8 @@ async def get_blob(registry: Registry, request: Request, name: str, reference: s
         with file:
             file.seek(start)
             return Response(status, headers, await call_store(registry.store, file.read, length))
+    if registry.store.remote:
+        return Response(status, headers, stream=chunks_ahead(file, digest, start, length, READ_CHUNK))
     return Response(status, headers, stream=_file_chunks(file, digest, start, length))
 
 
