@@ -150,14 +150,10 @@ class Manifests:
         return name, self._stored(found, reference)
 
     async def _afind(self, repo: str, reference: str) -> FoundManifest:
-        if looks_like_digest(reference):
-            return await self.meta.afind_manifest(repo, digest=str(parse_digest(reference)))
-        return await self.meta.afind_manifest(repo, tag=check_tag(reference))
+        return await self.meta.afind_manifest(repo, **_lookup(reference))
 
     def _find(self, repo: str, reference: str) -> FoundManifest:
-        if looks_like_digest(reference):
-            return self.meta.find_manifest(repo, digest=str(parse_digest(reference)))
-        return self.meta.find_manifest(repo, tag=check_tag(reference))
+        return self.meta.find_manifest(repo, **_lookup(reference))
 
     @staticmethod
     def _stored(found: FoundManifest, reference: str) -> StoredManifest:
@@ -221,3 +217,10 @@ class Manifests:
                 raise RegistryError("NAME_UNKNOWN", detail={"name": repo})
 
         self.meta.write(change)
+
+
+def _lookup(reference: str) -> dict[str, str]:
+    """How `find_manifest` is asked for `reference`: by digest or by tag (each checked)."""
+    if looks_like_digest(reference):
+        return {"digest": str(parse_digest(reference))}
+    return {"tag": check_tag(reference)}

@@ -57,10 +57,9 @@ def numbered(sql: str) -> tuple[str, tuple[str, ...]]:
 
 
 class _Statement:
-    __slots__ = ("sql", "name", "numbered", "params")
+    __slots__ = ("name", "numbered", "params")
 
     def __init__(self, index: int, sql: str) -> None:
-        self.sql = sql
         self.name = f"tinyreg_loop_{index}".encode()
         self.numbered, self.params = numbered(sql)
 

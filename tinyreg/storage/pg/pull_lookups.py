@@ -1,9 +1,9 @@
 """`find_manifest` and `find_blob` on PostgreSQL: the alias of a name with a tag, its manifest and
 the manifest's bytes, or with a blob's link, in one statement run outside any transaction (a
-statement is its own snapshot), so a manifest or blob GET costs one round trip to the database: sent from the event loop by the
-`afind_` functions (see `loop_reads`), from the calling thread by the others.
-Nothing of it is kept between requests: several nodes share the database, and a delete or a
-tag moved on one must be seen at once by the others."""
+statement is its own snapshot), so a manifest or blob GET costs one round trip to the database,
+sent from the event loop by the `afind_` functions (see `loop_reads`), from the calling thread
+by the others. Nothing of it is kept between requests: several nodes share the database, and a
+delete or a tag moved on one must be seen at once by the others."""
 
 from __future__ import annotations
 
